@@ -1,0 +1,13 @@
+"""Root pytest hooks: Agg backend, skip doctests of optional subpackages."""
+
+import importlib.util
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+collect_ignore_glob = ["docs/*", "examples/*", "benchmarks/*", ".venv/*"]
+
+if importlib.util.find_spec("torch") is None:
+    collect_ignore_glob.append("skduo/torch/*")
+if importlib.util.find_spec("matplotlib") is None:
+    collect_ignore_glob.append("skduo/metrics/_display.py")

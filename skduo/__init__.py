@@ -1,0 +1,19 @@
+"""skduo: Asymmetric Duos for scikit-learn.
+
+A duo pairs a large, accurate, already-fitted classifier with a much smaller
+"sidekick" and combines their logits with two learned, non-negative weights,
+``f = w_large * z_large + w_small * z_small``, fitted by minimising the negative
+log-likelihood on a validation set (Zhou, Shelhamer & Pleiss, NeurIPS 2025).
+
+Subpackages
+-----------
+skduo.metrics
+    Calibration and selective-classification metrics, scorers and displays.
+skduo.torch
+    Optional adapters for torch/skorch/timm members and FLOPs accounting
+    (imported explicitly; ``import skduo`` never imports torch).
+"""
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,3 @@
+"""Internal utilities (nothing public yet)."""
+
+__all__ = []
