@@ -1,0 +1,45 @@
+"""Torch backbones as duo members: logits, timm nets and FLOPs accounting.
+
+An optional subpackage: ``import skduo`` never imports torch, while
+``import skduo.torch`` needs it (``pip install 'skduo[torch]'``, or
+``'skduo[timm]'`` for timm backbones). skorch nets need no adapter:
+:class:`~skduo.DuoClassifier` recognises fitted skorch nets (and Pipelines ending
+in one) as members and uses their true logits; this subpackage adds
+
+- :func:`net_logits`, the logit extraction the duo uses, for direct use;
+- :func:`make_timm_classifier`, a skorch classifier around a timm backbone;
+- :func:`count_flops` and :class:`FlopCount`, multiply-adds and FLOPs of a module;
+- :func:`duo_compute_report` and :class:`DuoComputeReport`, the compute side of a
+  duo (member costs, FLOPs balance, extra compute).
+
+Notes
+-----
+A fitted duo stores only NumPy arrays and floats of its own, but it keeps its
+members, and a skorch net pickled on a GPU stays a CUDA net. skorch moves such
+a net to the CPU when it is unpickled on a machine without CUDA (with a
+``DeviceWarning``); on a machine with CUDA, call ``net.set_params(device="cpu")``
+on each member after loading to move it.
+"""
+
+try:
+    import torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised without torch only
+    raise ImportError(
+        "skduo.torch requires PyTorch. Install it with `pip install 'skduo[torch]'` "
+        "(or `pip install 'skduo[timm]'` for timm backbones)."
+    ) from exc
+
+from skduo.torch._flops import FlopCount, count_flops
+from skduo.torch._report import DuoComputeReport, duo_compute_report
+from skduo.torch._skorch import check_same_device, net_logits
+from skduo.torch._timm import make_timm_classifier
+
+__all__ = [
+    "DuoComputeReport",
+    "FlopCount",
+    "check_same_device",
+    "count_flops",
+    "duo_compute_report",
+    "make_timm_classifier",
+    "net_logits",
+]
