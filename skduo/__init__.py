@@ -14,6 +14,8 @@ skduo.torch
     (imported explicitly; ``import skduo`` never imports torch).
 """
 
+from skduo._duo import DuoClassifier
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = ["DuoClassifier", "__version__"]

@@ -1,0 +1,612 @@
+"""DuoClassifier: sklearn wiring around the convex weight fit."""
+
+import warnings
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import check_cv
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _num_samples,
+    check_is_fitted,
+    column_or_1d,
+    has_fit_parameter,
+    indexable,
+    validate_data,
+)
+
+from skduo import _torch_compat
+from skduo._temperature import (
+    binary_scores_to_logits,
+    check_finite,
+    combine_logits,
+    fit_logit_weights,
+    log_proba_to_logits,
+    log_softmax,
+    nll,
+    proba_to_logits,
+    softmax,
+)
+
+_RESPONSE_METHODS = ("decision_function", "predict_log_proba", "predict_proba")
+_MEMBERS = ("large", "small")
+
+
+def _is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    except TypeError:
+        # not an estimator sklearn can inspect: treat it as fitted, it will
+        # fail loudly (with the member's name) when asked for its outputs
+        return True
+    return True
+
+
+def _member_classes(estimator, name):
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        raise ValueError(
+            f"The {name} member has no `classes_` attribute; the duo needs it to "
+            "align the members' outputs with the labels."
+        )
+    return np.asarray(classes)
+
+
+def _raw_member_output(estimator, X, method, name, verbose):
+    """Call the member and return (raw output, method used)."""
+    if method == "auto":
+        if _torch_compat.is_torch_member(estimator):
+            out = _torch_compat.torch_member_logits(
+                estimator, X, verbose=verbose, name=name
+            )
+            return out, "logits"
+        for candidate in _RESPONSE_METHODS:
+            if hasattr(estimator, candidate):
+                method = candidate
+                break
+        else:
+            raise ValueError(
+                f"The {name} member has none of {_RESPONSE_METHODS}; the duo needs "
+                "scores for every class."
+            )
+    elif not hasattr(estimator, method):
+        raise ValueError(
+            f"The {name} member has no method {method!r} (response_method)."
+        )
+    return getattr(estimator, method)(X), method
+
+
+def member_logits(
+    estimator, X, classes, *, method="auto", name="member", verbose=False
+):
+    """Logits of one member, columns ordered as ``classes``, float64.
+
+    ``method`` is ``"auto"`` (torch nets: their true logits; otherwise the first of
+    decision_function, predict_log_proba, predict_proba the member has) or one of
+    those three names. Probabilities are checked and turned into log-probabilities;
+    1-D binary scores ``s`` become the two-class logits ``(0, s)``.
+    """
+    out, used = _raw_member_output(estimator, X, method, name, verbose)
+    out_arr = np.asarray(out)
+    what = f"The {name} member's {used} output"
+    if out_arr.dtype == np.float16:
+        warnings.warn(
+            f"{what} is float16: its resolution is about 1e-3 relative (8 units at "
+            "1e4), so the duo's weights and probabilities inherit that coarseness. "
+            "Compute the member's outputs in float32 or float64 if you can.",
+            UserWarning,
+            stacklevel=3,
+        )
+    check_finite(out_arr, what)
+    if used == "predict_proba":
+        if out_arr.ndim == 1:
+            out_arr = np.column_stack([1.0 - out_arr, out_arr])
+        logits = proba_to_logits(out_arr, what)
+    elif used == "predict_log_proba":
+        logits = log_proba_to_logits(out_arr, what)
+    elif out_arr.ndim == 1 or (out_arr.ndim == 2 and out_arr.shape[1] == 1):
+        logits = binary_scores_to_logits(out_arr)
+    else:
+        logits = np.asarray(out_arr, dtype=np.float64)
+    if logits.ndim != 2 or logits.shape[0] != _num_samples(X):
+        raise ValueError(
+            f"{what} has shape {np.shape(out_arr)}; expected ({_num_samples(X)}, "
+            "n_classes) or, for two classes, (n_samples,)."
+        )
+    member_cls = _member_classes(estimator, name)
+    if logits.shape[1] != len(member_cls):
+        raise ValueError(
+            f"{what} has {logits.shape[1]} columns but the member has "
+            f"{len(member_cls)} classes."
+        )
+    # re-index the member's columns into the duo's class order
+    order = {c: j for j, c in enumerate(member_cls.tolist())}
+    try:
+        idx = np.array([order[c] for c in np.asarray(classes).tolist()])
+    except KeyError as exc:
+        raise ValueError(
+            f"The {name} member does not know class {exc.args[0]!r}."
+        ) from None
+    return logits[:, idx]
+
+
+class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Asymmetric Duo: a large classifier plus a small sidekick, logits weighted.
+
+    The duo's logits are ``z = weights_[0] * z_large + weights_[1] * z_small``,
+    where ``z_large`` and ``z_small`` are the members' logits and the two
+    non-negative weights minimise the (sample-weighted) negative log-likelihood of
+    ``softmax(z)`` on the data passed to :meth:`fit`, normally a held-out
+    validation set (Zhou, Shelhamer & Pleiss, 2025). The objective is convex in
+    the weights; it is solved to a KKT tolerance of 1e-8.
+
+    Parameters
+    ----------
+    large : estimator
+        The large, accurate classifier. Fitted members (plain or wrapped in
+        :class:`~sklearn.frozen.FrozenEstimator`) are used as they are and never
+        refit or modified; ``clone`` keeps them (same objects), so cross-validating
+        a duo on validation data fits only the weights. Unfitted members are
+        cloned and fitted by cross-fitting (see ``cv``).
+    small : estimator
+        The sidekick, usually much cheaper than ``large``. Same rules as ``large``.
+    mode : {'asymmetric', 'unweighted', 'uq_only'}, default='asymmetric'
+        - ``'asymmetric'``: the paper's method, both weights learned jointly.
+        - ``'unweighted'``: each member is temperature-scaled on its own, then the
+          scaled logits are averaged with equal weight (the paper's ablation):
+          ``weights_ = (w_large_TS / 2, w_small_TS / 2)``.
+        - ``'uq_only'``: :meth:`predict` returns the large member's own prediction
+          (argmax of its logits), while :meth:`predict_proba` and
+          :meth:`decision_function` are those of the asymmetric duo; the
+          confidence of a prediction is then the duo's probability of the large
+          member's predicted class.
+    response_method : {'auto', 'decision_function', 'predict_log_proba', \
+'predict_proba'} or tuple of two of those, default='auto'
+        How each member's outputs become logits; a tuple gives (large, small).
+        ``'auto'`` reads a skorch net's true logits (its module's output, never a
+        float32 softmax), and otherwise takes the first method the member has in
+        the order ``decision_function``, ``predict_log_proba``,
+        ``predict_proba``. Probabilities are checked (finite, in [0, 1], rows
+        summing to 1) and replaced by their logarithm, which gives the same duo as
+        the logits would (softmax ignores per-row shifts); exact zeros are
+        clipped to the smallest positive number of their dtype, with a warning
+        when many rows saturate. A 1-D binary score ``s`` becomes the logits
+        ``(0, s)``, so ``weights_ = (1, 0)`` reproduces ``sigmoid(s)`` exactly.
+    cv : int, cross-validation generator or iterable, default=5
+        Used only for unfitted members: their out-of-fold logits on the data
+        passed to :meth:`fit` are used to fit the weights, then each is refit on
+        all of it (like ``CalibratedClassifierCV(ensemble=False)``). An int means
+        :class:`~sklearn.model_selection.StratifiedKFold`.
+    verbose : bool, default=False
+        Show progress bars while torch members compute their logits.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (2,)
+        Non-negative weights applied to the large and the small member's logits.
+        The official code writes the duo as ``(z_l / T_l + z_s / T_s) / 2``; its
+        temperatures map to these weights by ``w = 1 / (2 T)``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (the members' common class set, sorted; from ``y`` when the
+        members are fitted here).
+    large_ : estimator
+        The large member used for predictions (the given object when it was
+        fitted, else a clone fitted on all of ``X``).
+    small_ : estimator
+        Same for the small member.
+    validation_nll_ : float
+        Weighted mean negative log-likelihood of the duo on the fit data.
+    n_iter_ : int
+        Newton iterations of the weight fit on the full data.
+    n_features_in_ : int
+        Number of features seen in :meth:`fit` (the large member's, when it has
+        that attribute).
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen in :meth:`fit`, when ``X`` has string column names
+        (or the large member recorded some).
+
+    See Also
+    --------
+    sklearn.calibration.CalibratedClassifierCV : One-model calibration.
+    sklearn.ensemble.VotingClassifier : Fixed-weight averaging of probabilities.
+
+    Notes
+    -----
+    With ``z_i = w_l z_l(x_i) + w_s z_s(x_i)`` the fitted weights minimise
+
+    .. math::
+
+        L(w) = \\frac{1}{\\sum_i s_i} \\sum_i s_i
+               \\left[\\log \\sum_k e^{z_{ik}} - z_{i y_i}\\right],
+        \\qquad w \\ge 0,
+
+    a log-sum-exp of an affine function of ``w`` minus a linear one, hence
+    convex. Because ``(w, 0)`` and ``(0, w)`` are feasible, the duo's validation
+    NLL is never above that of either member temperature-scaled alone. A
+    sidekick that does not help gets a weight of exactly 0 at the optimum.
+
+    References
+    ----------
+    .. [1] T. G. Zhou, E. Shelhamer and G. Pleiss, "Asymmetric Duos: Sidekicks
+       Improve Uncertainty", NeurIPS 2025.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from skduo import DuoClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_train, X_val, y_train, y_val = train_test_split(X, y, random_state=0)
+    >>> large = LogisticRegression(max_iter=1000).fit(X_train, y_train)
+    >>> small = GaussianNB().fit(X_train, y_train)
+    >>> duo = DuoClassifier(large, small).fit(X_val, y_val)
+    >>> duo.weights_.shape, bool((duo.weights_ >= 0).all())
+    ((2,), True)
+    >>> duo.predict_proba(X_val[:2]).shape
+    (2, 10)
+    """
+
+    _parameter_constraints: dict = {
+        "large": [HasMethods(["fit"])],
+        "small": [HasMethods(["fit"])],
+        "mode": [StrOptions({"asymmetric", "unweighted", "uq_only"})],
+        "response_method": [
+            StrOptions({"auto", *_RESPONSE_METHODS}),
+            tuple,
+        ],
+        "cv": ["cv_object"],
+        "verbose": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        large,
+        small,
+        *,
+        mode="asymmetric",
+        response_method="auto",
+        cv=5,
+        verbose=False,
+    ):
+        self.large = large
+        self.small = small
+        self.mode = mode
+        self.response_method = response_method
+        self.cv = cv
+        self.verbose = verbose
+
+    def __sklearn_clone__(self):
+        # Fitted members are kept as the same objects (they are never refit),
+        # unfitted ones are cloned, other parameters are cloned as usual.
+        params = self.get_params(deep=False)
+        new = {}
+        for key, value in params.items():
+            if key in _MEMBERS and _is_fitted(value):
+                new[key] = value
+            else:
+                new[key] = clone(value, safe=False)
+        return type(self)(**new)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        try:
+            from sklearn.utils import get_tags
+
+            member_tags = [get_tags(getattr(self, m)) for m in _MEMBERS]
+            tags.input_tags.sparse = all(t.input_tags.sparse for t in member_tags)
+            tags.input_tags.allow_nan = all(t.input_tags.allow_nan for t in member_tags)
+        except Exception:  # members that sklearn cannot inspect (e.g. skorch nets)
+            pass
+        return tags
+
+    def _methods(self):
+        rm = self.response_method
+        if isinstance(rm, str):
+            return rm, rm
+        allowed = {"auto", *_RESPONSE_METHODS}
+        if len(rm) != 2 or not all(isinstance(m, str) and m in allowed for m in rm):
+            raise ValueError(
+                "response_method must be one of "
+                f"{sorted(allowed)} or a tuple (large, small) of them; got {rm!r}."
+            )
+        return rm
+
+    def _logits(self, estimator, X, name, method):
+        return member_logits(
+            estimator, X, self.classes_, method=method, name=name, verbose=self.verbose
+        )
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the weights (and any unfitted member) on validation data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or any input the members
+            accept (e.g. images for torch members)
+            Validation inputs, not seen by fitted members during their training.
+        y : array-like of shape (n_samples,)
+            Validation labels; any labels the members know (strings, ints).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the NLL terms (also passed to the fit of
+            unfitted members whose ``fit`` accepts it).
+
+        Returns
+        -------
+        self : DuoClassifier
+            The fitted duo.
+        """
+        methods = self._methods()
+        members = {"large": self.large, "small": self.small}
+        _torch_compat.check_torch_members_device(members)
+        fitted = {name: _is_fitted(est) for name, est in members.items()}
+
+        n_samples = _num_samples(X)
+        if n_samples == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={np.shape(X)}) while a minimum "
+                "of 1 is required by DuoClassifier."
+            )
+        X, y = indexable(X, y)
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_samples:
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: {n_samples} and "
+                f"{len(y)}."
+            )
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, y, dtype=np.float64, ensure_non_negative=True
+            )
+            if not sample_weight.sum() > 0:
+                raise ValueError(
+                    "sample_weight sums to 0: at least one sample needs a positive "
+                    "weight to fit the duo."
+                )
+        self._set_input_attributes(X, members, fitted)
+
+        # classes: the fitted members' common set, else the labels in y
+        if any(fitted.values()):
+            sets = {
+                name: _member_classes(est, f"{name}")
+                for name, est in members.items()
+                if fitted[name]
+            }
+            as_sets = {name: set(c.tolist()) for name, c in sets.items()}
+            if len(as_sets) == 2 and as_sets["large"] != as_sets["small"]:
+                only_l = sorted(as_sets["large"] - as_sets["small"], key=str)
+                only_s = sorted(as_sets["small"] - as_sets["large"], key=str)
+                raise ValueError(
+                    "The members have different class sets: only the large member "
+                    f"knows {only_l}, only the small member knows {only_s}."
+                )
+            classes = np.unique(next(iter(sets.values())))
+            unknown = np.setdiff1d(np.unique(y), classes)
+            if len(unknown):
+                raise ValueError(
+                    f"y contains label(s) {unknown.tolist()} that the members do not "
+                    f"know; their classes are {classes.tolist()}."
+                )
+        else:
+            classes = np.unique(y)
+        if len(np.unique(y)) < 2:
+            raise ValueError(
+                "y contains a single class "
+                f"({np.unique(y).tolist()}); fitting the duo's weights needs "
+                "samples of at least 2 classes."
+            )
+        self.classes_ = classes
+        encoder = LabelEncoder().fit(classes)
+        y_enc = encoder.transform(y)
+
+        logits = []
+        fitted_members = {}
+        for (name, est), method in zip(members.items(), methods):
+            if fitted[name]:
+                fitted_members[name] = est
+                logits.append(self._logits(est, X, name, method))
+            else:
+                z, refit = self._cross_fit(est, X, y, sample_weight, name, method)
+                fitted_members[name] = refit
+                logits.append(z)
+        self.large_ = fitted_members["large"]
+        self.small_ = fitted_members["small"]
+
+        if self.mode == "unweighted":
+            w_l = fit_logit_weights([logits[0]], y_enc, sample_weight)
+            w_s = fit_logit_weights([logits[1]], y_enc, sample_weight)
+            self.weights_ = np.concatenate([w_l, w_s]) / 2.0
+            self.n_iter_ = 0
+            self.validation_nll_ = float(
+                nll(logits, y_enc, self.weights_, sample_weight)
+            )
+        else:
+            res = fit_logit_weights(logits, y_enc, sample_weight, return_result=True)
+            self.weights_ = np.asarray(res.weights, dtype=np.float64)
+            self.n_iter_ = int(res.n_iter)
+            self.validation_nll_ = float(res.nll)
+        return self
+
+    def _set_input_attributes(self, X, members, fitted):
+        """n_features_in_ / feature_names_in_ from X, checked against members."""
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        if hasattr(X, "shape") and len(X.shape) == 2 or isinstance(X, list):
+            validate_data(self, X, skip_check_array=True, reset=True)
+        for name, est in members.items():
+            if not fitted[name]:
+                continue
+            expected = getattr(est, "n_features_in_", None)
+            seen = getattr(self, "n_features_in_", None)
+            if expected is not None and seen is not None and expected != seen:
+                raise ValueError(
+                    f"X has {seen} features, but the {name} member is expecting "
+                    f"{expected} features as input."
+                )
+        if not hasattr(self, "n_features_in_"):
+            n = getattr(self.large, "n_features_in_", None)
+            if n is not None and fitted["large"]:
+                self.n_features_in_ = n
+
+    def _check_input(self, X):
+        check_is_fitted(self)
+        if _num_samples(X) == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={np.shape(X)}) while a minimum "
+                "of 1 is required by DuoClassifier."
+            )
+        if hasattr(X, "shape") and len(X.shape) == 2 or isinstance(X, list):
+            if hasattr(self, "n_features_in_"):
+                validate_data(self, X, skip_check_array=True, reset=False)
+        return X
+
+    def _cross_fit(self, estimator, X, y, sample_weight, name, method):
+        """Out-of-fold logits of an unfitted member, and a clone fitted on all."""
+        cv = check_cv(self.cv, y, classifier=True)
+        n_classes = len(self.classes_)
+        out = np.empty((_num_samples(X), n_classes))
+        fit_kw = {}
+        supports_sw = sample_weight is not None and has_fit_parameter(
+            estimator, "sample_weight"
+        )
+        for train, test in cv.split(X, y):
+            fold = clone(estimator)
+            if supports_sw:
+                fit_kw = {"sample_weight": sample_weight[train]}
+            fold.fit(_safe_index(X, train), y[train], **fit_kw)
+            fold_classes = _member_classes(fold, name)
+            present = np.isin(self.classes_, fold_classes)
+            z = member_logits(
+                fold,
+                _safe_index(X, test),
+                self.classes_[present],
+                method=method,
+                name=name,
+                verbose=self.verbose,
+            )
+            block = np.empty((len(test), n_classes))
+            block[:, present] = z
+            if not present.all():
+                # a class absent from this training fold: give it a logit far
+                # below the row's others (probability ratio e^-20)
+                block[:, ~present] = z.min(axis=1, keepdims=True) - 20.0
+            out[test] = block
+        refit = clone(estimator)
+        if supports_sw:
+            fit_kw = {"sample_weight": sample_weight}
+        refit.fit(X, y, **fit_kw)
+        return out, refit
+
+    def _member_logits_pair(self, X):
+        methods = self._methods()
+        z_l = self._logits(self.large_, X, "large", methods[0])
+        z_s = (
+            self._logits(self.small_, X, "small", methods[1])
+            if self.weights_[1] != 0.0 or self.mode == "unweighted"
+            else None
+        )
+        return z_l, z_s
+
+    def _duo_logits(self, X):
+        """(duo logits, large member logits) for X, each member evaluated once.
+
+        A member whose weight is exactly 0 is not evaluated at all.
+        """
+        X = self._check_input(X)
+        z_l, z_s = self._member_logits_pair(X)
+        if z_s is None:
+            return self.weights_[0] * z_l, z_l
+        return combine_logits([z_l, z_s], self.weights_), z_l
+
+    def decision_function(self, X):
+        """The duo's logits ``weights_[0] * z_large + weights_[1] * z_small``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            The duo's logits; for two classes the score of ``classes_[1]``
+            (logit difference), as in scikit-learn.
+        """
+        z, _ = self._duo_logits(X)
+        if z.shape[1] == 2:
+            return z[:, 1] - z[:, 0]
+        return z
+
+    def predict_proba(self, X):
+        """Probabilities ``softmax(decision logits)`` (the duo's in every mode).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        z, _ = self._duo_logits(X)
+        return softmax(z)
+
+    def predict_log_proba(self, X):
+        """Log-probabilities of the duo (computed stably from its logits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        z, _ = self._duo_logits(X)
+        return log_softmax(z)
+
+    def predict(self, X):
+        """Predicted labels.
+
+        ``classes_[argmax]`` of the duo's logits, or, in ``mode='uq_only'``, of the
+        large member's logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        z, z_l = self._duo_logits(X)
+        scores = z_l if self.mode == "uq_only" else z
+        return self.classes_[np.argmax(scores, axis=1)]
+
+
+def _safe_index(X, idx):
+    return _safe_indexing(X, idx)

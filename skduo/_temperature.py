@@ -1,0 +1,674 @@
+"""Numerical core: member outputs to logits, and the convex weight fit.
+
+Pure NumPy/SciPy functions on arrays; no estimator code. Everything here works for
+any number of members ``M``: one member is single-model temperature scaling, two
+members are an (asymmetric) duo, more members are a learned-weight ensemble.
+
+The objective, for member logits ``z_m`` of shape ``(n, K)``, labels ``y`` and
+non-negative sample weights ``s``::
+
+    L(w) = sum_i s_i [logsumexp_k(c[i, k]) - c[i, y_i]] / sum_i s_i,
+    c = sum_m w_m z_m
+
+is a log-sum-exp of an affine function of ``w`` minus a linear function of ``w``,
+hence convex in ``w``. It is minimised over ``w >= 0`` by a projected Newton method
+whose quadratic subproblems are solved exactly (bounded least squares), with an
+Armijo line search. All reductions are accumulated in float64, the data are
+processed in row chunks (no ``n x K`` temporaries) on a small thread pool.
+"""
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import lsq_linear
+from sklearn.exceptions import ConvergenceWarning
+
+#: Elements (rows x classes) processed per chunk: 2**18 float64 = 2 MiB per buffer.
+_CHUNK_ELEMENTS = 2**18
+
+#: Size (rows x classes) of the deterministic subsample used to find a starting
+#: point; at least 512 rows.
+_SUBSAMPLE_ELEMENTS = 2**20
+
+#: Upper bound of each weight in units of ``1 / scale(z_m)``; only reached when the
+#: members separate the validation set (no finite optimum).
+_WEIGHT_CAP = 1e4
+
+
+class SeparationWarning(UserWarning):
+    """The members separate the validation set: the NLL has no finite minimiser."""
+
+
+@dataclass(frozen=True)
+class WeightFitResult:
+    """Outcome of :func:`fit_logit_weights`.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_members,)
+        The fitted non-negative weights.
+    nll : float
+        Weighted mean negative log-likelihood at ``weights``.
+    gradient : ndarray of shape (n_members,)
+        Gradient of the NLL at ``weights``.
+    kkt_residual : float
+        Scale-free KKT residual: ``max_m |projected_gradient_m| / scale_m`` divided by
+        ``max(1, nll)``, where ``scale_m`` is the spread of member ``m``'s logits.
+    n_iter : int
+        Newton iterations on the full data.
+    converged : bool
+        Whether ``kkt_residual <= tol``.
+    separable : bool
+        Whether the members separate the data (no finite minimiser; see
+        :class:`SeparationWarning`).
+    """
+
+    weights: np.ndarray
+    nll: float
+    gradient: np.ndarray
+    kkt_residual: float
+    n_iter: int
+    converged: bool
+    separable: bool
+
+
+# --------------------------------------------------------------------------------
+# Logits helpers
+# --------------------------------------------------------------------------------
+
+
+def log_softmax(z):
+    """Row-wise log-softmax in float64, stable for large logits."""
+    z = np.asarray(z, dtype=np.float64)
+    out = z - z.max(axis=1, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=1, keepdims=True))
+    return out
+
+
+def softmax(z):
+    """Row-wise softmax in float64, stable for large logits."""
+    out = np.asarray(z, dtype=np.float64)
+    out = np.exp(out - out.max(axis=1, keepdims=True))
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def combine_logits(logits, weights):
+    """Weighted sum ``sum_m weights[m] * logits[m]`` in float64.
+
+    Parameters
+    ----------
+    logits : sequence of array-like of shape (n_samples, n_classes)
+    weights : array-like of shape (n_members,)
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes), float64
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    out = np.zeros(np.shape(logits[0]), dtype=np.float64)
+    for w, z in zip(weights, logits):
+        if w != 0.0:
+            out += w * np.asarray(z, dtype=np.float64)
+    return out
+
+
+def binary_scores_to_logits(scores):
+    """Turn 1-D binary scores ``s`` (logit of the positive class) into ``(0, s)``.
+
+    ``softmax((0, s))[:, 1] == sigmoid(s)``, so a weight of 1 reproduces a member
+    whose probability is ``sigmoid(s)`` exactly (sklearn's ``(-s, s)`` would double
+    the scale).
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    return np.column_stack([np.zeros_like(scores), scores])
+
+
+def _prob_tolerance(dtype, n_classes):
+    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else 1e-12
+    return max(1e-6, 8.0 * n_classes * float(eps))
+
+
+def check_finite(values, what):
+    """Raise a ValueError naming ``what`` if ``values`` holds NaN or infinity."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "fiu":
+        raise TypeError(f"{what} must be numeric; got dtype {values.dtype}.")
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        n_nan = int(np.isnan(values).sum())
+        n_inf = int(np.isinf(values).sum())
+        raise ValueError(
+            f"{what} contains {n_nan} NaN and {n_inf} infinite value(s); member "
+            "outputs must be finite."
+        )
+
+
+def proba_to_logits(proba, what="predict_proba output", saturation_warn=0.01):
+    """Log-probabilities from probabilities, checked and safely clipped.
+
+    Rows must be finite, in ``[0, 1]`` and sum to one (within a tolerance that
+    grows with the dtype's resolution and the number of classes). Exact zeros are
+    clipped to the smallest positive normal number of the input dtype (the finest
+    probability that dtype can hold), so no ``-inf`` appears; a warning says when
+    more than ``saturation_warn`` of the rows are saturated (hold an exact 0 or 1),
+    because their true logits cannot be recovered.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_classes)
+    what : str
+        Name used in messages.
+    saturation_warn : float
+        Fraction of saturated rows above which a ``UserWarning`` is issued.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes), float64
+    """
+    proba = np.asarray(proba)
+    check_finite(proba, what)
+    if proba.ndim != 2:
+        raise ValueError(
+            f"{what} must be 2-D (n_samples, n_classes); got {proba.shape}."
+        )
+    dtype = proba.dtype if proba.dtype.kind == "f" else np.dtype(np.float64)
+    tol = _prob_tolerance(dtype, proba.shape[1])
+    p = proba.astype(np.float64)
+    if p.size:
+        lo, hi = float(p.min()), float(p.max())
+        row_sums = p.sum(axis=1)
+        worst = float(np.abs(row_sums - 1.0).max())
+        if lo < -tol or hi > 1.0 + tol or worst > tol * max(1.0, p.shape[1] ** 0.5):
+            raise ValueError(
+                f"{what} is not a probability: values span [{lo:.4g}, {hi:.4g}] and "
+                f"row sums deviate from 1 by up to {worst:.3g}. If these are logits "
+                "(e.g. a skorch net trained with NLLLoss returns its module's raw "
+                "output from predict_proba), declare the member's response_method as "
+                "'decision_function' or let skduo read the net's logits "
+                "(response_method='auto')."
+            )
+    tiny = float(np.finfo(dtype).tiny)
+    saturated = (p <= 0.0).any(axis=1) | (p >= 1.0).any(axis=1)
+    frac = float(saturated.mean()) if len(p) else 0.0
+    if frac > saturation_warn:
+        warnings.warn(
+            f"{frac:.1%} of the rows of {what} are saturated (hold an exact 0 or 1 "
+            f"in {dtype}); their log-probabilities are clipped at log({tiny:.3g}) and "
+            "the true logits cannot be recovered. Prefer a member output that gives "
+            "logits (decision_function, predict_log_proba, or the net's logits).",
+            UserWarning,
+            stacklevel=3,
+        )
+    np.clip(p, tiny, None, out=p)
+    np.log(p, out=p)
+    return p
+
+
+def log_proba_to_logits(log_proba, what="predict_log_proba output"):
+    """Check log-probabilities (finite after clipping ``-inf``) and return float64.
+
+    ``-inf`` entries (probability exactly 0) are replaced by the log of the
+    smallest positive normal float64, so no ``-inf`` propagates.
+    """
+    lp = np.array(log_proba, dtype=np.float64)
+    if lp.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (n_samples, n_classes); got {lp.shape}.")
+    if np.isnan(lp).any() or np.isposinf(lp).any():
+        raise ValueError(f"{what} contains NaN or +inf values.")
+    lp[np.isneginf(lp)] = np.log(np.finfo(np.float64).tiny)
+    if lp.size:
+        tol = _prob_tolerance(np.asarray(log_proba).dtype, lp.shape[1])
+        lse = lp.max(axis=1) + np.log(
+            np.exp(lp - lp.max(axis=1, keepdims=True)).sum(axis=1)
+        )
+        if float(lp.max()) > tol or float(np.abs(lse).max()) > 1e3 * tol:
+            raise ValueError(
+                f"{what} is not a log-probability: values reach {float(lp.max()):.4g} "
+                f"and rows log-sum-exp to up to {float(np.abs(lse).max()):.3g} instead "
+                "of 0. Declare the member's response_method as 'decision_function' if "
+                "these are logits."
+            )
+    return lp
+
+
+# --------------------------------------------------------------------------------
+# The objective, evaluated in chunks
+# --------------------------------------------------------------------------------
+
+
+def _row_chunks(n_samples, n_classes):
+    step = max(1, _CHUNK_ELEMENTS // max(1, n_classes))
+    return [
+        (start, min(start + step, n_samples)) for start in range(0, n_samples, step)
+    ]
+
+
+def _chunk_terms(logits, y, sw, weights, start, stop, order, precise=True):
+    """Weighted sums of the loss, gradient and Hessian terms over rows start:stop.
+
+    With ``precise=True`` every member chunk is converted to float64 and shifted so
+    that the label logit is 0 (softmax is invariant to per-row shifts; this keeps
+    the covariance terms free of cancellation). With ``precise=False`` the chunk
+    stays in float32 (exp is ~4x faster there) and only the row sums are float64:
+    good to about 1e-6, used to approach the optimum before precise iterations.
+    """
+    rows = np.arange(stop - start)
+    yc = y[start:stop]
+    swc = sw[start:stop]
+    dtype = np.float64 if precise else np.float32
+    members = []
+    label = np.zeros(stop - start)
+    for w, z in zip(weights, logits):
+        zc = np.asarray(z[start:stop], dtype=dtype)
+        if precise:
+            zc = zc - zc[rows, yc][:, None]
+        else:
+            label += w * zc[rows, yc].astype(np.float64)
+        members.append(zc)
+    comb = np.zeros_like(members[0])
+    for w, zc in zip(weights, members):
+        if w != 0.0:
+            comb += dtype(w) * zc
+    mx = comb.max(axis=1)
+    comb -= mx[:, None]
+    np.exp(comb, out=comb)
+    se = comb.sum(axis=1, dtype=np.float64)
+    loss = float(swc @ (np.log(se) + mx - label))
+    if order == 0:
+        return loss, None, None
+    inv = swc / se
+    n_members = len(members)
+    means = np.empty((len(yc), n_members))
+    for m, zc in enumerate(members):
+        means[:, m] = np.einsum("ij,ij->i", comb, zc) / se
+        if not precise:
+            means[:, m] -= zc[rows, yc]
+    grad = swc @ means
+    if order == 1:
+        return loss, grad, None
+    hess = np.empty((n_members, n_members))
+    for m in range(n_members):
+        pm = comb * members[m]
+        for k in range(m, n_members):
+            second = np.einsum("ij,ij->i", pm, members[k])
+            if not precise:
+                # Cov is shift invariant: E[z_m z_k] - E[z_m] E[z_k] with raw
+                # logits; `means` holds E[z] - z_y, so add the label logits back
+                mean_m = means[:, m] + members[m][rows, yc]
+                mean_k = means[:, k] + members[k][rows, yc]
+            else:
+                mean_m, mean_k = means[:, m], means[:, k]
+            hess[m, k] = hess[k, m] = inv @ second - swc @ (mean_m * mean_k)
+    return loss, grad, hess
+
+
+class _Objective:
+    """Chunked, threaded evaluation of the weighted NLL and its derivatives."""
+
+    def __init__(self, logits, y, sample_weight, n_threads=None, precise=True):
+        self.precise = precise
+        self.logits = logits
+        self.y = y
+        self.sw = sample_weight
+        self.total = float(sample_weight.sum())
+        n, k = logits[0].shape
+        self.chunks = _row_chunks(n, k)
+        if n_threads is None:
+            n_threads = min(len(self.chunks), os.cpu_count() or 1, 4)
+        self.n_threads = max(1, n_threads)
+        self.n_evals = 0
+
+    def __call__(self, weights, order=2):
+        self.n_evals += 1
+
+        def work(bounds):
+            return _chunk_terms(
+                self.logits,
+                self.y,
+                self.sw,
+                weights,
+                bounds[0],
+                bounds[1],
+                order,
+                self.precise,
+            )
+
+        if self.n_threads > 1:
+            with ThreadPoolExecutor(self.n_threads) as pool:
+                parts = list(pool.map(work, self.chunks))
+        else:
+            parts = [work(c) for c in self.chunks]
+        # summed in chunk order: deterministic whatever the thread timing
+        loss = sum(p[0] for p in parts) / self.total
+        if order == 0:
+            return loss, None, None
+        grad = np.sum([p[1] for p in parts], axis=0) / self.total
+        if order == 1:
+            return loss, grad, None
+        hess = np.sum([p[2] for p in parts], axis=0) / self.total
+        return loss, grad, hess
+
+
+# --------------------------------------------------------------------------------
+# Projected Newton with exact box-constrained subproblems
+# --------------------------------------------------------------------------------
+
+
+def _qp_step(w, grad, hess, upper, scales):
+    """Minimise the quadratic model over ``0 <= x <= upper`` exactly.
+
+    ``min_x g'(x - w) + 1/2 (x - w)' H (x - w)`` is solved in the normalised
+    variables ``u = x * scales`` (members with very different logit scales give
+    Hessians whose entries differ by many orders of magnitude) and rewritten as
+    the bounded least-squares problem ``min ||A u - b||`` with ``A' A = H_u``,
+    solved by BVLS.
+    """
+    d = 1.0 / scales
+    hess_u = hess * d[:, None] * d[None, :]
+    u = w * scales
+    evals, evecs = np.linalg.eigh(hess_u)
+    floor = max(float(evals.max()), 0.0) * 1e-13 + 1e-300
+    evals = np.maximum(evals, floor)
+    a = np.sqrt(evals)[:, None] * evecs.T
+    # A'b = H_u u - g_u  =>  b = diag(1/sqrt(ev)) V' (H_u u - g_u)
+    rhs = hess_u @ u - grad * d
+    b = (evecs.T @ rhs) / np.sqrt(evals)
+    res = lsq_linear(a, b, bounds=(np.zeros_like(u), upper * scales), method="bvls")
+    return np.clip(res.x * d, 0.0, upper)
+
+
+def _kkt(w, grad, upper, scales, nll):
+    """Scale-free KKT residual of ``min L(w)`` s.t. ``0 <= w <= upper``."""
+    pg = grad.copy()
+    at_lower = (w <= 0.0) & (grad > 0.0)
+    at_upper = (w >= upper) & (grad < 0.0)
+    pg[at_lower | at_upper] = 0.0
+    return float(np.max(np.abs(pg) / scales)) / max(1.0, nll)
+
+
+def _newton(objective, w, upper, scales, tol, max_iter, step_tol=0.0):
+    """Projected Newton iterations from ``w``; returns (w, f, g, n_iter, converged).
+
+    With ``step_tol > 0`` the iterations stop as soon as a full Newton step moves
+    every weight by less than ``step_tol`` (relative to its scale); that step is
+    taken without evaluating the objective there (``f`` and ``g`` are then stale):
+    used by the float32 phase, whose resolution is exhausted at that point.
+    """
+    f, g, h = objective(w)
+    for it in range(1, max_iter + 1):
+        if _kkt(w, g, upper, scales, f) <= tol:
+            return w, f, g, it - 1, True
+        x = _qp_step(w, g, h, upper, scales)
+        d = x - w
+        if step_tol and float(np.max(np.abs(d) * scales)) <= step_tol:
+            return x, f, g, it, False
+        slope = float(g @ d)
+        if slope >= 0.0 or not np.any(d):
+            # no descent direction within floating-point resolution
+            return w, f, g, it - 1, _kkt(w, g, upper, scales, f) <= tol
+        step = 1.0
+        while True:
+            w_new = np.clip(w + step * d, 0.0, upper)
+            f_new, g_new, h_new = objective(w_new)
+            if f_new <= f + 1e-4 * step * slope:
+                break
+            step *= 0.5
+            if step < 1e-12:
+                return w, f, g, it, _kkt(w, g, upper, scales, f) <= tol
+        # w_new within rounding of w: nothing left to gain in float64
+        stalled = abs(f - f_new) <= 1e-15 * max(1.0, abs(f)) and step < 1.0
+        w, f, g, h = w_new, f_new, g_new, h_new
+        if stalled:
+            return w, f, g, it, _kkt(w, g, upper, scales, f) <= tol
+    return w, f, g, max_iter, _kkt(w, g, upper, scales, f) <= tol
+
+
+def _logit_scale(z, y_sub_rows):
+    """Spread of a member's logits: RMS of row-centred logits on a row sample."""
+    zs = np.asarray(z[y_sub_rows], dtype=np.float64)
+    zs = zs - zs.mean(axis=1, keepdims=True)
+    return float(np.sqrt(np.mean(zs * zs))) if zs.size else 0.0
+
+
+def _validate_inputs(logits, y, sample_weight):
+    if isinstance(logits, np.ndarray) and logits.ndim == 2:
+        logits = [logits]
+    logits = list(logits)
+    if not logits:
+        raise ValueError("At least one member's logits are required.")
+    shapes = {np.shape(z) for z in logits}
+    if len(shapes) != 1:
+        raise ValueError(
+            f"All members' logits must have the same shape; got {sorted(shapes)}."
+        )
+    out = []
+    for m, z in enumerate(logits):
+        z = np.asarray(z)
+        if z.ndim != 2:
+            raise ValueError(
+                f"Logits of member {m} must be 2-D (n_samples, n_classes); got "
+                f"shape {z.shape}."
+            )
+        check_finite(z, f"Logits of member {m}")
+        out.append(z)
+    n, k = out[0].shape
+    if n == 0:
+        raise ValueError("Cannot fit weights on 0 samples.")
+    if k < 2:
+        raise ValueError(f"At least 2 classes are needed; got {k}.")
+    y = np.asarray(y)
+    if y.shape != (n,) or y.dtype.kind not in "iu":
+        raise ValueError(
+            f"y must be integer class indices of shape ({n},); got dtype {y.dtype} "
+            f"and shape {y.shape}."
+        )
+    if y.min() < 0 or y.max() >= k:
+        raise ValueError(
+            f"y must hold class indices in [0, {k}); got {y.min()}..{y.max()}."
+        )
+    y = y.astype(np.intp, copy=False)
+    if sample_weight is None:
+        sw = np.ones(n)
+    else:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},); got {sw.shape}.")
+        if not np.isfinite(sw).all() or (sw < 0).any():
+            raise ValueError("sample_weight must be finite and non-negative.")
+        if sw.sum() <= 0:
+            raise ValueError("sample_weight sums to 0: at least one positive weight.")
+    return out, y, sw
+
+
+def fit_logit_weights(
+    logits,
+    y,
+    sample_weight=None,
+    *,
+    tol=1e-8,
+    max_iter=100,
+    n_threads=None,
+    return_result=False,
+):
+    """Non-negative weights minimising the NLL of ``sum_m w_m * logits[m]``.
+
+    Parameters
+    ----------
+    logits : sequence of array-like of shape (n_samples, n_classes)
+        One array per member (any float dtype; never copied whole).
+    y : array-like of shape (n_samples,)
+        Integer class indices in ``[0, n_classes)``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the NLL terms.
+    tol : float, default=1e-8
+        Tolerance on the scale-free KKT residual (see :class:`WeightFitResult`).
+    max_iter : int, default=100
+        Maximum Newton iterations on the full data.
+    n_threads : int, default=None
+        Threads used to evaluate the objective (default: up to 4, the CPU count).
+    return_result : bool, default=False
+        Return a :class:`WeightFitResult` instead of the weights alone.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_members,) or WeightFitResult
+
+    Warns
+    -----
+    SeparationWarning
+        When the members separate the data (the NLL decreases without bound as
+        the weights grow); the returned weights are then capped.
+    ConvergenceWarning
+        When the KKT tolerance is not met (the result says so, too).
+    """
+    logits, y, sw = _validate_inputs(logits, y, sample_weight)
+    n, _ = logits[0].shape
+    n_members = len(logits)
+
+    # deterministic subsample (positive weights only) for scales and the start
+    positive = np.flatnonzero(sw > 0)
+    n_sub = max(512, _SUBSAMPLE_ELEMENTS // logits[0].shape[1])
+    if len(positive) > n_sub:
+        sub = np.sort(np.random.default_rng(0).choice(positive, n_sub, replace=False))
+    else:
+        sub = positive
+    scales = np.array([_logit_scale(z, sub) for z in logits])
+    for m in np.flatnonzero(scales == 0):
+        # constant rows on the subsample: check every row before giving up on it
+        for start, stop in _row_chunks(n, logits[m].shape[1]):
+            block = np.asarray(logits[m][start:stop], dtype=np.float64)
+            if np.ptp(block, axis=1).max() > 0:
+                scales[m] = _logit_scale(logits[m], np.arange(start, stop))
+                break
+    informative = scales > 0
+    if not informative.all():
+        # a member whose logits are constant within every row carries no
+        # information (softmax ignores it): its weight is 0, fit the others
+        w = np.zeros(n_members)
+        if informative.any():
+            keep = np.flatnonzero(informative)
+            sub_res = fit_logit_weights(
+                [logits[m] for m in keep],
+                y,
+                sw,
+                tol=tol,
+                max_iter=max_iter,
+                n_threads=n_threads,
+                return_result=True,
+            )
+            w[keep] = sub_res.weights
+        f, g, _ = _Objective(logits, y, sw, n_threads)(w, order=1)
+        g_kept = g.copy()
+        g_kept[~informative] = 0.0
+        kkt = _kkt(
+            w, g_kept, np.full(n_members, np.inf), np.where(informative, scales, 1.0), f
+        )
+        result = WeightFitResult(
+            w,
+            f,
+            g,
+            kkt,
+            sub_res.n_iter if informative.any() else 0,
+            sub_res.converged if informative.any() else True,
+            sub_res.separable if informative.any() else False,
+        )
+        return result if return_result else w
+    safe_scales = scales
+    upper = _WEIGHT_CAP / scales
+
+    # Float32 evaluations are safe to approach the optimum when the logits are
+    # not dominated by offsets much larger than their spread.
+    fast_ok = all(
+        float(np.abs(z[sub]).max()) <= 50.0 * sc for z, sc in zip(logits, safe_scales)
+    )
+
+    # 1. starting point on a small deterministic subsample: equal normalised
+    #    weights scaled by a 1-D grid search, then Newton iterations
+    n_start = max(256, _SUBSAMPLE_ELEMENTS // (4 * logits[0].shape[1]))
+    start_rows = sub[:n_start] if len(sub) > n_start else sub
+    if len(sub) > n_start:
+        start_rows = np.sort(
+            np.random.default_rng(1).choice(sub, n_start, replace=False)
+        )
+    start_obj = _Objective(
+        [z[start_rows] for z in logits],
+        y[start_rows],
+        sw[start_rows],
+        n_threads=1,
+        precise=not fast_ok,
+    )
+    direction = 1.0 / (n_members * safe_scales)
+    w = _scalar_search(start_obj, direction, upper)
+    w, *_ = _newton(start_obj, w, upper, safe_scales, 1e-5, max_iter, 1e-4)
+
+    # 2. approach on all rows with fast (float32) evaluations
+    if fast_ok:
+        fast_obj = _Objective(logits, y, sw, n_threads, precise=False)
+        w, *_ = _newton(fast_obj, w, upper, safe_scales, 1e-7, max_iter, 1e-3)
+
+    # 3. precise (float64) Newton iterations to the tolerance
+    objective = _Objective(logits, y, sw, n_threads)
+    w, f, g, n_iter, converged = _newton(
+        objective, w, upper, safe_scales, tol, max_iter
+    )
+    kkt = _kkt(w, g, upper, safe_scales, f)
+    capped = bool(np.any((w >= upper) & (g < 0)))
+    # Every weighted sample has a loss below log 2 (so p_y > 1/2: correctly
+    # classified with a positive margin) iff f * sum(s) < log(2) * min(s); then
+    # scaling the weights up drives the NLL to 0: there is no finite minimiser.
+    separable = capped or f * sw.sum() < np.log(2.0) * sw[positive].min()
+    if separable:
+        warnings.warn(
+            "The members separate the validation data (every sample is classified "
+            "correctly with a margin): the NLL keeps decreasing as the weights "
+            "grow, so it has no finite minimiser. The weights returned are where "
+            f"the NLL fell below the tolerance (at most {_WEIGHT_CAP:g} / spread of "
+            "each member's logits) and the predictions will be over-confident; use "
+            "a larger or harder validation set (never the members' training data).",
+            SeparationWarning,
+            stacklevel=2,
+        )
+    elif not converged:
+        warnings.warn(
+            f"The weight fit stopped after {n_iter} Newton iterations with a KKT "
+            f"residual of {kkt:.3g} > tol={tol:g}.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    result = WeightFitResult(w, f, g, kkt, n_iter, converged or capped, separable)
+    return result if return_result else w
+
+
+def _scalar_search(objective, direction, upper):
+    """Best ``t * direction`` on a log-spaced grid of ``t`` (a starting point)."""
+    best_w, best_f = None, np.inf
+    for t in np.logspace(-2, 2, 9):
+        w = np.minimum(t * direction, upper)
+        f = objective(w, order=0)[0]
+        if f < best_f:
+            best_w, best_f = w, f
+    return best_w
+
+
+def nll(logits, y, weights=None, sample_weight=None):
+    """Weighted mean NLL of ``combine_logits(logits, weights)`` (float64, chunked).
+
+    Parameters
+    ----------
+    logits : sequence of array-like of shape (n_samples, n_classes), or one array
+    y : array-like of shape (n_samples,)
+        Integer class indices.
+    weights : array-like of shape (n_members,), default=None
+        Defaults to all ones.
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    float
+    """
+    logits, y, sw = _validate_inputs(logits, y, sample_weight)
+    w = np.ones(len(logits)) if weights is None else np.asarray(weights, float)
+    return _Objective(logits, y, sw)(w, order=0)[0]

@@ -1,0 +1,394 @@
+"""Tests of the numerical core: the convex weight fit and the logits helpers."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+
+from skduo._temperature import (
+    SeparationWarning,
+    _Objective,
+    binary_scores_to_logits,
+    combine_logits,
+    fit_logit_weights,
+    log_proba_to_logits,
+    log_softmax,
+    nll,
+    proba_to_logits,
+    softmax,
+)
+
+
+def _reference_nll(weights, logits, y, sample_weight=None):
+    """Independent NLL: scipy's logsumexp on the full combined matrix."""
+    z = sum(w * np.asarray(m, dtype=np.float64) for w, m in zip(weights, logits))
+    per_row = logsumexp(z, axis=1) - z[np.arange(len(y)), y]
+    return float(np.average(per_row, weights=sample_weight))
+
+
+def _reference_fit(logits, y, sample_weight=None):
+    """Independent optimum: L-BFGS-B with w >= 0 on the reference NLL, tight tol."""
+    m = len(logits)
+    res = minimize(
+        _reference_nll,
+        np.full(m, 0.5),
+        args=(logits, y, sample_weight),
+        method="L-BFGS-B",
+        bounds=[(0, None)] * m,
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 1000},
+    )
+    return res.x, res.fun
+
+
+def _sample_labels(rng, z):
+    p = softmax(z)
+    u = rng.random(len(z))[:, None]
+    return np.minimum((p.cumsum(axis=1) < u).sum(axis=1), z.shape[1] - 1)
+
+
+def _duo_problem(rng, n=600, k=6, w=(1.2, 0.5), noise_small=1.5):
+    base = rng.normal(size=(n, k)) * 2
+    z_l = base + rng.normal(size=(n, k))
+    z_s = base + noise_small * rng.normal(size=(n, k))
+    y = _sample_labels(rng, w[0] * z_l + w[1] * z_s)
+    return z_l, z_s, y
+
+
+# --------------------------------------------------------------------------------
+# optimality and agreement with an independent implementation
+# --------------------------------------------------------------------------------
+
+
+def test_matches_independent_optimiser(rng):
+    z_l, z_s, y = _duo_problem(rng)
+    res = fit_logit_weights([z_l, z_s], y, return_result=True)
+    w_ref, f_ref = _reference_fit([z_l, z_s], y)
+    assert res.converged and res.kkt_residual <= 1e-8
+    np.testing.assert_allclose(res.weights, w_ref, rtol=1e-5)
+    # the independent NLL at our weights is not above the reference optimum
+    assert _reference_nll(res.weights, [z_l, z_s], y) <= f_ref + 1e-12
+    assert res.nll == pytest.approx(_reference_nll(res.weights, [z_l, z_s], y), 1e-12)
+
+
+def test_gradient_and_hessian_match_finite_differences(rng):
+    z_l, z_s, y = _duo_problem(rng, n=200)
+    sw = rng.random(200)
+    obj = _Objective([z_l, z_s], y, sw)
+    w = np.array([0.7, 0.3])
+    f, g, h = obj(w)
+    eps = 1e-6
+    for m in range(2):
+        e = np.zeros(2)
+        e[m] = eps
+        fp, gp, _ = obj(w + e)
+        fm, gm, _ = obj(w - e)
+        assert g[m] == pytest.approx((fp - fm) / (2 * eps), rel=1e-6)
+        np.testing.assert_allclose(h[:, m], (gp - gm) / (2 * eps), rtol=1e-5)
+    assert f == pytest.approx(_reference_nll(w, [z_l, z_s], y, sw), rel=1e-13)
+
+
+def test_float32_evaluation_is_close_to_float64(rng):
+    z_l, z_s, y = _duo_problem(rng, n=300)
+    z32 = [z_l.astype(np.float32), z_s.astype(np.float32)]
+    w = np.array([0.9, 0.4])
+    f64, g64, h64 = _Objective(z32, y, np.ones(300))(w)
+    f32, g32, h32 = _Objective(z32, y, np.ones(300), precise=False)(w)
+    assert f32 == pytest.approx(f64, rel=1e-6)
+    np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(h32, h64, rtol=1e-3)
+
+
+def test_nll_never_above_either_member_temperature_scaled(rng):
+    z_l, z_s, y = _duo_problem(rng)
+    duo = fit_logit_weights([z_l, z_s], y, return_result=True)
+    for z in (z_l, z_s):
+        single = fit_logit_weights([z], y, return_result=True)
+        assert duo.nll <= single.nll + 1e-9
+
+
+def test_deterministic(rng):
+    z_l, z_s, y = _duo_problem(rng, n=3000, k=20)
+    a = fit_logit_weights([z_l, z_s], y)
+    b = fit_logit_weights([z_l, z_s], y)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_large_problem_uses_subsample_and_fast_phase(rng):
+    # above the subsample size, all three phases run; result still exact
+    z_l, z_s, y = _duo_problem(rng, n=6000, k=300)
+    z32 = [z_l.astype(np.float32), z_s.astype(np.float32)]
+    res = fit_logit_weights(z32, y, return_result=True)
+    assert res.kkt_residual <= 1e-8
+    w_ref, f_ref = _reference_fit(z32, y)
+    np.testing.assert_allclose(res.weights, w_ref, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------
+# invariances (hypothesis)
+# --------------------------------------------------------------------------------
+
+seeds = st.integers(min_value=0, max_value=2**31 - 1)
+
+
+@given(seed=seeds, shift_scale=st.sampled_from([1.0, 1e2, 1e4]))
+def test_row_shift_invariance(seed, shift_scale):
+    rng = np.random.default_rng(seed)
+    z_l, z_s, y = _duo_problem(rng, n=150, k=4)
+    w = fit_logit_weights([z_l, z_s], y)
+    shifted = [
+        z_l + shift_scale * rng.normal(size=(150, 1)),
+        z_s + shift_scale * rng.normal(size=(150, 1)),
+    ]
+    np.testing.assert_allclose(fit_logit_weights(shifted, y), w, rtol=1e-6)
+
+
+@given(seed=seeds)
+def test_class_permutation_invariance(seed):
+    rng = np.random.default_rng(seed)
+    z_l, z_s, y = _duo_problem(rng, n=150, k=5)
+    perm = rng.permutation(5)
+    inverse = np.argsort(perm)
+    w = fit_logit_weights([z_l, z_s], y)
+    w_perm = fit_logit_weights([z_l[:, perm], z_s[:, perm]], inverse[y])
+    np.testing.assert_allclose(w_perm, w, rtol=1e-6)
+
+
+@given(seed=seeds)
+def test_member_swap_swaps_weights(seed):
+    rng = np.random.default_rng(seed)
+    z_l, z_s, y = _duo_problem(rng, n=150, k=4)
+    w = fit_logit_weights([z_l, z_s], y)
+    np.testing.assert_allclose(fit_logit_weights([z_s, z_l], y), w[::-1], rtol=1e-6)
+
+
+@given(seed=seeds)
+def test_integer_sample_weight_equals_repeated_rows(seed):
+    rng = np.random.default_rng(seed)
+    z_l, z_s, y = _duo_problem(rng, n=80, k=3)
+    counts = rng.integers(0, 4, size=80)
+    counts[0] = 1
+    w_weighted = fit_logit_weights([z_l, z_s], y, counts)
+    rep = np.repeat(np.arange(80), counts)
+    w_repeated = fit_logit_weights([z_l[rep], z_s[rep]], y[rep])
+    np.testing.assert_allclose(w_weighted, w_repeated, rtol=1e-6, atol=1e-12)
+
+
+@given(seed=seeds, scale=st.sampled_from([1e-3, 1e-2, 1.0, 1e2, 1e3]))
+def test_logit_scale_equivariance(seed, scale):
+    rng = np.random.default_rng(seed)
+    z_l, z_s, y = _duo_problem(rng, n=150, k=4)
+    w = fit_logit_weights([z_l, z_s], y)
+    w_scaled = fit_logit_weights([z_l * scale, z_s], y)
+    np.testing.assert_allclose(w_scaled * [scale, 1.0], w, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------
+# known answers
+# --------------------------------------------------------------------------------
+
+
+def test_duplicated_member_sums_to_single_temperature(rng):
+    z_l, _, y = _duo_problem(rng)
+    single = fit_logit_weights([z_l], y)
+    both = fit_logit_weights([z_l, z_l.copy()], y)
+    assert both.sum() == pytest.approx(single[0], rel=1e-7)
+
+
+def test_noise_sidekick_gets_no_weight(rng):
+    n, k = 3000, 10
+    z_l = 2 * rng.normal(size=(n, k))
+    y = _sample_labels(rng, 1.3 * z_l)
+    noise = rng.normal(size=(n, k))  # independent of the labels
+    w = fit_logit_weights([z_l, noise], y)
+    assert w[1] / w[0] < 0.05
+    assert w[0] == pytest.approx(1.3, rel=0.05)
+
+
+def test_weight_exactly_zero_on_the_boundary(rng):
+    # a misleading sidekick (it scores the true label 2 lower than the others):
+    # the derivative at w_small = 0 is positive, so the optimum is w_small = 0
+    n, k = 2000, 6
+    z_l = 2 * rng.normal(size=(n, k))
+    y = _sample_labels(rng, 1.3 * z_l)
+    sidekick = -2.0 * np.eye(k)[y] + rng.normal(size=(n, k))
+    w = fit_logit_weights([z_l, sidekick], y)
+    assert w[1] == 0.0
+    w_ref, _ = _reference_fit([z_l, sidekick], y)
+    assert w_ref[1] < 1e-6
+    assert w[0] == pytest.approx(fit_logit_weights([z_l], y)[0], rel=1e-7)
+
+
+def test_recovers_generating_weights(rng):
+    n, k = 20000, 5
+    z_l = rng.normal(size=(n, k)) * 2
+    z_s = rng.normal(size=(n, k)) * 2
+    y = _sample_labels(rng, 0.8 * z_l + 0.3 * z_s)
+    w = fit_logit_weights([z_l, z_s], y)
+    np.testing.assert_allclose(w, [0.8, 0.3], rtol=0.06)
+
+
+def test_log_probabilities_give_the_same_weights(rng):
+    z_l, z_s, y = _duo_problem(rng)
+    w = fit_logit_weights([z_l, z_s], y)
+    w_lp = fit_logit_weights([log_softmax(z_l), log_softmax(z_s)], y)
+    np.testing.assert_allclose(w_lp, w, rtol=1e-7)
+    w_p = fit_logit_weights(
+        [proba_to_logits(softmax(z_l)), proba_to_logits(softmax(z_s))], y
+    )
+    np.testing.assert_allclose(w_p, w, rtol=1e-6)
+
+
+def test_single_member_matches_sklearn_temperature_scaling(rng):
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
+    options = CalibratedClassifierCV._parameter_constraints["method"][0].options
+    if "temperature" not in options:
+        pytest.skip(f"sklearn {sklearn.__version__} has no temperature scaling")
+
+    z, _, y = _duo_problem(rng, n=800)
+
+    class Logits(ClassifierMixin, BaseEstimator):
+        """A fitted 'classifier' whose decision_function returns given rows."""
+
+        classes_ = np.arange(z.shape[1])
+
+        def __sklearn_is_fitted__(self):
+            return True
+
+        def fit(self, X, y):
+            return self
+
+        def decision_function(self, X):
+            return z[np.asarray(X).ravel().astype(int)]
+
+        def predict(self, X):
+            return self.decision_function(X).argmax(1)
+
+    idx = np.arange(len(y)).reshape(-1, 1)
+    ccv = CalibratedClassifierCV(FrozenEstimator(Logits()), method="temperature")
+    ccv.fit(idx, y)
+    p_sk = ccv.predict_proba(idx)
+    nll_sk = float(-np.log(p_sk[np.arange(len(y)), y]).mean())
+    w = fit_logit_weights([z], y, return_result=True)
+    assert w.nll <= nll_sk + 1e-9
+    assert w.nll == pytest.approx(nll_sk, abs=1e-6)
+
+
+# --------------------------------------------------------------------------------
+# degenerate data
+# --------------------------------------------------------------------------------
+
+
+def test_separable_data_warns_and_returns_bounded_weights(rng):
+    n, k = 200, 3
+    y = rng.integers(0, k, n)
+    z = np.eye(k)[y] * 3.0  # every row ranks its label first: separable
+    with pytest.warns(SeparationWarning, match="separate the validation data"):
+        res = fit_logit_weights([z, rng.normal(size=(n, k))], y, return_result=True)
+    assert res.separable
+    assert np.isfinite(res.weights).all() and (res.weights >= 0).all()
+    assert np.isfinite(res.nll) and res.nll < 1e-6
+
+
+def test_constant_member_gets_zero_weight(rng):
+    z_l, _, y = _duo_problem(rng)
+    const = np.ones_like(z_l) * 5.0
+    w = fit_logit_weights([z_l, const], y)
+    assert w[1] == 0.0
+    assert w[0] == pytest.approx(fit_logit_weights([z_l], y)[0], rel=1e-7)
+
+
+def test_huge_logits(rng):
+    z_l, z_s, y = _duo_problem(rng, n=300)
+    w = fit_logit_weights([z_l, z_s], y)
+    big = fit_logit_weights([z_l * 1e3 + 1e4, z_s], y)
+    np.testing.assert_allclose(big * [1e3, 1.0], w, rtol=1e-6)
+
+
+def test_never_negative_even_for_tiny_scales(rng):
+    # probabilities mistaken for logits (scale ~0.02): the official procedure can
+    # return a negative temperature here; we return the non-negative optimum
+    z_l, z_s, y = _duo_problem(rng)
+    res = fit_logit_weights([z_l, softmax(z_s)], y, return_result=True)
+    assert (res.weights >= 0).all() and res.kkt_residual <= 1e-8
+    w_ref, f_ref = _reference_fit([z_l, softmax(z_s)], y)
+    assert res.nll <= f_ref + 1e-10
+
+
+def test_convergence_warning_when_iterations_run_out(rng):
+    z_l, z_s, y = _duo_problem(rng, n=8000, k=40)
+    with pytest.warns(ConvergenceWarning, match="KKT residual"):
+        res = fit_logit_weights([z_l, z_s], y, max_iter=0, return_result=True)
+    assert not res.converged
+
+
+# --------------------------------------------------------------------------------
+# bad input
+# --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda z, y: ([z, z[:-1]], y, None), ValueError, "same shape"),
+        (lambda z, y: ([np.where(z > 2, np.nan, z)], y, None), ValueError, "NaN"),
+        (lambda z, y: ([np.where(z > 2, np.inf, z)], y, None), ValueError, "infinite"),
+        (lambda z, y: ([z], y + 100, None), ValueError, "class indices"),
+        (lambda z, y: ([z], y, -np.ones(len(y))), ValueError, "non-negative"),
+        (lambda z, y: ([z], y, np.zeros(len(y))), ValueError, "sums to 0"),
+        (lambda z, y: ([z[:0]], y[:0], None), ValueError, "0 samples"),
+        (lambda z, y: ([z[:, :1]], y * 0, None), ValueError, "2 classes"),
+        (lambda z, y: ([], y, None), ValueError, "At least one"),
+    ],
+)
+def test_bad_input(rng, make, error, match):
+    z, _, y = _duo_problem(rng, n=50, k=3)
+    logits, yy, sw = make(z, y)
+    with pytest.raises(error, match=match):
+        fit_logit_weights(logits, yy, sw)
+
+
+def test_proba_to_logits_rejects_logits():
+    z = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
+    with pytest.raises(ValueError, match="is not a probability"):
+        proba_to_logits(z)
+
+
+def test_proba_to_logits_saturation_warning():
+    p = np.array([[1.0, 0.0], [0.3, 0.7], [1.0, 0.0]], dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"66\.7% of the rows .* saturated"):
+        logits = proba_to_logits(p)
+    assert np.isfinite(logits).all()
+    # clipped at the smallest normal float32: log(1.1754944e-38) = -87.3365...
+    assert logits[0, 1] == pytest.approx(-87.33654475, rel=1e-9)
+
+
+def test_log_proba_to_logits():
+    with np.errstate(divide="ignore"):
+        lp = np.log(np.array([[0.25, 0.75], [1.0, 0.0]]))
+    out = log_proba_to_logits(lp)
+    assert np.isfinite(out).all()
+    with pytest.raises(ValueError, match="not a log-probability"):
+        log_proba_to_logits(np.array([[2.0, 1.0]]))
+
+
+def test_helpers_literal_values():
+    # hand-computed: softmax([0, log 3]) = [1/4, 3/4]
+    np.testing.assert_allclose(softmax([[0.0, np.log(3.0)]]), [[0.25, 0.75]])
+    np.testing.assert_allclose(
+        log_softmax([[1e4, 1e4]]), [[-np.log(2), -np.log(2)]], rtol=1e-15
+    )
+    np.testing.assert_array_equal(
+        binary_scores_to_logits([2.0, -1.0]), [[0, 2], [0, -1]]
+    )
+    np.testing.assert_allclose(
+        combine_logits([np.ones((1, 2)), 2 * np.ones((1, 2))], [0.5, 0.25]), [[1, 1]]
+    )
+    # nll of uniform logits over 4 classes is log 4
+    assert nll([np.zeros((3, 4))], np.array([0, 1, 3])) == pytest.approx(np.log(4))
