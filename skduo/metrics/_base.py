@@ -107,7 +107,8 @@ def _check_sample_weight(sample_weight, n_samples):
     _check_length(n_samples, sw, "sample_weight")
     if sw.min() < 0:
         raise ValueError(
-            f"Negative values in sample_weight are not allowed; got {sw.min()!r}."
+            "Negative values in sample_weight are not allowed; got "
+            f"{float(sw.min())!r}."
         )
     if not sw.sum() > 0:
         raise ValueError("sample_weight sums to zero; at least one must be positive.")
@@ -209,7 +210,7 @@ def _check_proba(y_proba, n_samples, classes, labels_given, *, name="y_proba"):
         bad = lo if lo < -tol else hi
         raise ValueError(
             f"{name} must contain probabilities in [0, 1] (tolerance {tol:.2g}); "
-            f"found {bad!r}. Did you pass logits or decision_function scores?"
+            f"found {float(bad)!r}. Did you pass logits or decision_function scores?"
         )
     row_sums = proba @ np.ones(n_classes)
     dev = np.abs(row_sums - 1.0)
@@ -217,7 +218,8 @@ def _check_proba(y_proba, n_samples, classes, labels_given, *, name="y_proba"):
     if dev[worst] > tol:
         raise ValueError(
             f"Rows of {name} must sum to one (tolerance {tol:.2g}); row {worst} sums "
-            f"to {row_sums[worst]!r}. Pass probabilities, e.g. predict_proba output."
+            f"to {float(row_sums[worst])!r}. Pass probabilities, e.g. predict_proba "
+            "output."
         )
     return proba, dtype
 
