@@ -33,6 +33,7 @@ Scorers: ``neg_aurc_scorer``, ``neg_eaurc_scorer``, ``neg_augrc_scorer``,
 
 from skduo.metrics._calibration import expected_calibration_error, reliability_curve
 from skduo.metrics._classification import multiclass_brier_score, nll_loss
+from skduo.metrics._display import ReliabilityDisplay, RiskCoverageDisplay
 from skduo.metrics._scorer import (
     correctness_auroc_scorer,
     get_scorer,
@@ -58,6 +59,8 @@ from skduo.metrics._selective import (
 )
 
 __all__ = [
+    "ReliabilityDisplay",
+    "RiskCoverageDisplay",
     "aurc",
     "augrc",
     "correctness_auroc",

@@ -1,0 +1,587 @@
+"""Displays: risk-coverage curves and multi-class reliability diagrams.
+
+Both follow the scikit-learn ``*Display`` idiom (like
+:class:`sklearn.metrics.RocCurveDisplay`): the constructor stores arrays
+computed by :func:`~skduo.metrics.risk_coverage_curve` or
+:func:`~skduo.metrics.reliability_curve`, :meth:`plot` draws them and returns
+the display with ``ax_``, ``figure_`` and ``line_`` set, and the classmethods
+``from_estimator`` / ``from_predictions`` compute and plot in one call.
+matplotlib is imported only when something is drawn, and no global style
+(``rcParams``) is ever changed.
+"""
+
+import numpy as np
+
+from skduo.metrics._calibration import expected_calibration_error, reliability_curve
+from skduo.metrics._scorer import _labels_and_proba
+from skduo.metrics._selective import aurc, risk_coverage_curve
+from skduo.utils._optional import check_matplotlib_support
+
+__all__ = ["ReliabilityDisplay", "RiskCoverageDisplay"]
+
+# matplotlib aliases: a user keyword given under either name replaces the
+# default given under the other one (matplotlib refuses both at once).
+_ALIASES = {
+    "c": "color",
+    "ls": "linestyle",
+    "lw": "linewidth",
+    "ms": "markersize",
+    "mec": "markeredgecolor",
+    "mfc": "markerfacecolor",
+    "mew": "markeredgewidth",
+    "ds": "drawstyle",
+}
+
+
+def _style_kwargs(defaults, user):
+    """Defaults overridden by the user's keywords, aliases included."""
+    canonical = {_ALIASES.get(k, k) for k in user}
+    kept = {k: v for k, v in defaults.items() if _ALIASES.get(k, k) not in canonical}
+    return {**kept, **user}
+
+
+def _get_axes(ax, caller):
+    """``(ax, figure)``: the given axes, or a new figure with one axes."""
+    check_matplotlib_support(caller)
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax, ax.figure
+
+
+def _estimator_proba(estimator, X, y, prediction):
+    """``(labels, proba, y_pred)`` of a fitted classifier on ``X``.
+
+    Columns follow ``estimator.classes_``; labels of ``y`` the estimator never
+    saw get a column of zeros, as in the skduo scorers.
+    """
+    if prediction not in ("argmax", "predict"):
+        raise ValueError(
+            f"prediction must be 'argmax' or 'predict'; got {prediction!r}."
+        )
+    if not hasattr(estimator, "predict_proba"):
+        raise AttributeError(
+            f"{type(estimator).__name__} has no predict_proba; the displays need "
+            "probabilities (e.g. wrap the model in CalibratedClassifierCV)."
+        )
+    proba = estimator.predict_proba(X)
+    labels, proba = _labels_and_proba(estimator, y, proba)
+    y_pred = estimator.predict(X) if prediction == "predict" else None
+    return labels, proba, y_pred
+
+
+def _add_legend(ax, loc):
+    if any(not label.startswith("_") for label in ax.get_legend_handles_labels()[1]):
+        ax.legend(loc=loc)
+
+
+class RiskCoverageDisplay:
+    """Risk-coverage curve of a selective classifier.
+
+    Accepting only the predictions whose confidence passes a threshold trades
+    coverage (the accepted fraction) for selective risk (the error rate of the
+    accepted predictions); the curve shows that trade-off over all thresholds
+    and its mean height is the AURC. Create it with
+    :meth:`from_estimator` or :meth:`from_predictions`; the constructor only
+    stores precomputed values.
+
+    Parameters
+    ----------
+    coverage : ndarray of shape (n_thresholds,)
+        Increasing coverages, as returned by
+        :func:`~skduo.metrics.risk_coverage_curve`.
+
+    risk : ndarray of shape (n_thresholds,)
+        Selective risk at each coverage.
+
+    aurc : float, default=None
+        Area under the risk-coverage curve, shown in the legend when given.
+
+    name : str, default=None
+        Name of the classifier, used in the legend.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+        The curve.
+
+    ax_ : matplotlib Axes
+        Axes the curve is drawn on.
+
+    figure_ : matplotlib Figure
+        Figure containing the curve.
+
+    See Also
+    --------
+    skduo.metrics.risk_coverage_curve : The points of the curve.
+    skduo.metrics.aurc : The area summarising it.
+    ReliabilityDisplay : Reliability diagram of the same predictions.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import train_test_split
+    >>> from skduo.metrics import RiskCoverageDisplay
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> clf = LogisticRegression(max_iter=1000).fit(X_train, y_train)
+    >>> disp = RiskCoverageDisplay.from_estimator(clf, X_test, y_test)
+    >>> float(disp.line_.get_xdata()[-1])  # full coverage at the end
+    1.0
+    >>> plt.show()  # doctest: +SKIP
+    """
+
+    def __init__(self, *, coverage, risk, aurc=None, name=None):
+        self.coverage = coverage
+        self.risk = risk
+        self.aurc = aurc
+        self.name = name
+
+    def plot(self, ax=None, *, name=None, **kwargs):
+        """Plot the curve.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None. Several
+            displays drawn on the same axes share it, with one legend entry
+            each.
+
+        name : str, default=None
+            Legend name of the curve; defaults to the ``name`` given at
+            construction. No legend entry when both are None.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot` (overriding the
+            defaults, e.g. ``color`` or ``linestyle``).
+
+        Returns
+        -------
+        display : RiskCoverageDisplay
+            The display itself, with ``ax_``, ``figure_`` and ``line_`` set.
+        """
+        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        name = self.name if name is None else name
+        defaults = {"linestyle": "-"}
+        if name is not None:
+            label = name
+            if self.aurc is not None:
+                label = f"{name} (AURC = {self.aurc:.4f})"
+            defaults["label"] = label
+        (self.line_,) = self.ax_.plot(
+            self.coverage, self.risk, **_style_kwargs(defaults, kwargs)
+        )
+        self.ax_.set(
+            xlabel="Coverage (fraction of predictions accepted)",
+            ylabel="Selective risk (error rate of accepted)",
+            xlim=(-0.01, 1.01),
+        )
+        _add_legend(self.ax_, loc="upper left")
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        confidence="msp",
+        prediction="argmax",
+        name=None,
+        ax=None,
+        **kwargs,
+    ):
+        """Plot the risk-coverage curve of a fitted classifier.
+
+        Parameters
+        ----------
+        estimator : estimator
+            Fitted classifier with ``predict_proba`` and ``classes_``, e.g. a
+            fitted :class:`~skduo.DuoClassifier`.
+
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        y : array-like of shape (n_samples,)
+            True labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        confidence : {'msp', 'margin', 'neg_entropy'} or callable, \
+                default='msp'
+            Confidence score of each prediction; see
+            :func:`~skduo.metrics.risk_coverage_curve`.
+
+        prediction : {'argmax', 'predict'}, default='argmax'
+            ``'argmax'``: the prediction is the arg-max of ``predict_proba``.
+            ``'predict'``: use ``estimator.predict(X)``, which differs for a
+            :class:`~skduo.DuoClassifier` with ``mode='uq_only'`` (the large
+            member's prediction, scored with the duo's confidence in it).
+
+        name : str, default=None
+            Legend name; defaults to the estimator's class name.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot`.
+
+        Returns
+        -------
+        display : RiskCoverageDisplay
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        labels, proba, y_pred = _estimator_proba(estimator, X, y, prediction)
+        return cls.from_predictions(
+            y,
+            proba,
+            labels=labels,
+            sample_weight=sample_weight,
+            confidence=confidence,
+            y_pred=y_pred,
+            name=type(estimator).__name__ if name is None else name,
+            ax=ax,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_predictions(
+        cls,
+        y_true,
+        y_proba,
+        *,
+        labels=None,
+        sample_weight=None,
+        confidence="msp",
+        y_pred=None,
+        name=None,
+        ax=None,
+        **kwargs,
+    ):
+        """Plot the risk-coverage curve of given predictions.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,)
+            True labels.
+
+        y_proba : array-like of shape (n_samples, n_classes) or None
+            Predicted probabilities, columns following ``labels`` (or the
+            sorted unique labels of ``y_true``). May be None when ``y_pred``
+            and an array ``confidence`` are given.
+
+        labels : array-like of shape (n_classes,), default=None
+            All class labels, in column order.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        confidence : {'msp', 'margin', 'neg_entropy'}, array-like or \
+                callable, default='msp'
+            Confidence score of each prediction; see
+            :func:`~skduo.metrics.risk_coverage_curve`.
+
+        y_pred : array-like of shape (n_samples,), default=None
+            Predicted labels; default: the arg-max of ``y_proba``.
+
+        name : str, default=None
+            Legend name of the curve.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot`.
+
+        Returns
+        -------
+        display : RiskCoverageDisplay
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_predictions")
+        common = dict(
+            labels=labels,
+            sample_weight=sample_weight,
+            confidence=confidence,
+            y_pred=y_pred,
+        )
+        coverage, risk, _ = risk_coverage_curve(y_true, y_proba, **common)
+        area = aurc(y_true, y_proba, **common)
+        display = cls(coverage=coverage, risk=risk, aurc=area, name=name)
+        return display.plot(ax=ax, **kwargs)
+
+
+class ReliabilityDisplay:
+    """Top-label reliability diagram of a multi-class classifier.
+
+    Predictions are binned by their confidence (the largest predicted
+    probability); each bin's accuracy is plotted against its mean confidence.
+    A calibrated classifier lies on the diagonal, and the sample-weighted
+    mean vertical gap is the expected calibration error (ECE). Unlike
+    :class:`sklearn.calibration.CalibrationDisplay` this works for any number
+    of classes. Create it with :meth:`from_estimator` or
+    :meth:`from_predictions`; the constructor only stores precomputed values.
+
+    Parameters
+    ----------
+    confidence : ndarray of shape (n_bins,)
+        Mean confidence of each bin (NaN for empty bins), as returned by
+        :func:`~skduo.metrics.reliability_curve`.
+
+    accuracy : ndarray of shape (n_bins,)
+        Accuracy of each bin (NaN for empty bins).
+
+    bin_weight : ndarray of shape (n_bins,)
+        Total sample weight of each bin; empty bins (weight 0) are not drawn.
+
+    bin_edges : ndarray of shape (n_bins + 1,)
+        Bin edges from 0 to 1.
+
+    ece : float, default=None
+        Expected calibration error, shown in the legend when given.
+
+    name : str, default=None
+        Name of the classifier, used in the legend.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+        Accuracy against mean confidence of the non-empty bins.
+
+    ax_ : matplotlib Axes
+        Axes the diagram is drawn on.
+
+    figure_ : matplotlib Figure
+        Figure containing the diagram.
+
+    See Also
+    --------
+    skduo.metrics.reliability_curve : The binned values.
+    skduo.metrics.expected_calibration_error : The weighted mean gap.
+    sklearn.calibration.CalibrationDisplay : The binary analogue.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from skduo.metrics import ReliabilityDisplay
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> clf = GaussianNB().fit(X_train, y_train)
+    >>> disp = ReliabilityDisplay.from_estimator(clf, X_test, y_test, n_bins=10)
+    >>> disp.bin_edges.shape
+    (11,)
+    >>> plt.show()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, *, confidence, accuracy, bin_weight, bin_edges, ece=None, name=None
+    ):
+        self.confidence = confidence
+        self.accuracy = accuracy
+        self.bin_weight = bin_weight
+        self.bin_edges = bin_edges
+        self.ece = ece
+        self.name = name
+
+    def plot(self, ax=None, *, name=None, ref_line=True, **kwargs):
+        """Plot the reliability diagram.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None. Several
+            displays drawn on the same axes share it (and one diagonal).
+
+        name : str, default=None
+            Legend name; defaults to the ``name`` given at construction. No
+            legend entry when both are None.
+
+        ref_line : bool, default=True
+            Draw the diagonal of perfect calibration (once per axes).
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot` (overriding the
+            defaults, e.g. ``color`` or ``marker``).
+
+        Returns
+        -------
+        display : ReliabilityDisplay
+            The display itself, with ``ax_``, ``figure_`` and ``line_`` set.
+        """
+        self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
+        name = self.name if name is None else name
+
+        ref_label = "Perfectly calibrated"
+        if ref_line and ref_label not in self.ax_.get_legend_handles_labels()[1]:
+            self.ax_.plot([0, 1], [0, 1], color="black", ls=":", label=ref_label)
+
+        defaults = {"marker": "s", "linestyle": "-"}
+        if name is not None:
+            label = name
+            if self.ece is not None:
+                label = f"{name} (ECE = {self.ece:.4f})"
+            defaults["label"] = label
+        nonempty = np.asarray(self.bin_weight) > 0
+        (self.line_,) = self.ax_.plot(
+            np.asarray(self.confidence)[nonempty],
+            np.asarray(self.accuracy)[nonempty],
+            **_style_kwargs(defaults, kwargs),
+        )
+        self.ax_.set(
+            xlabel="Mean confidence (top-label probability)",
+            ylabel="Accuracy",
+            xlim=(-0.01, 1.01),
+            ylim=(-0.01, 1.01),
+        )
+        _add_legend(self.ax_, loc="upper left")
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        n_bins=15,
+        strategy="uniform",
+        name=None,
+        ref_line=True,
+        ax=None,
+        **kwargs,
+    ):
+        """Plot the reliability diagram of a fitted classifier.
+
+        Parameters
+        ----------
+        estimator : estimator
+            Fitted classifier with ``predict_proba`` and ``classes_``.
+
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        y : array-like of shape (n_samples,)
+            True labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        n_bins : int, default=15
+            Number of bins.
+
+        strategy : {'uniform', 'quantile'}, default='uniform'
+            Equal-width or equal-mass bins; see
+            :func:`~skduo.metrics.reliability_curve`.
+
+        name : str, default=None
+            Legend name; defaults to the estimator's class name.
+
+        ref_line : bool, default=True
+            Draw the diagonal of perfect calibration.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot`.
+
+        Returns
+        -------
+        display : ReliabilityDisplay
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        labels, proba, _ = _estimator_proba(estimator, X, y, "argmax")
+        return cls.from_predictions(
+            y,
+            proba,
+            labels=labels,
+            sample_weight=sample_weight,
+            n_bins=n_bins,
+            strategy=strategy,
+            name=type(estimator).__name__ if name is None else name,
+            ref_line=ref_line,
+            ax=ax,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_predictions(
+        cls,
+        y_true,
+        y_proba,
+        *,
+        labels=None,
+        sample_weight=None,
+        n_bins=15,
+        strategy="uniform",
+        name=None,
+        ref_line=True,
+        ax=None,
+        **kwargs,
+    ):
+        """Plot the reliability diagram of given probabilities.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,)
+            True labels.
+
+        y_proba : array-like of shape (n_samples, n_classes)
+            Predicted probabilities, columns following ``labels`` (or the
+            sorted unique labels of ``y_true``).
+
+        labels : array-like of shape (n_classes,), default=None
+            All class labels, in column order.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        n_bins : int, default=15
+            Number of bins.
+
+        strategy : {'uniform', 'quantile'}, default='uniform'
+            Equal-width or equal-mass bins.
+
+        name : str, default=None
+            Legend name.
+
+        ref_line : bool, default=True
+            Draw the diagonal of perfect calibration.
+
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created when None.
+
+        **kwargs : dict
+            Passed to :meth:`matplotlib.axes.Axes.plot`.
+
+        Returns
+        -------
+        display : ReliabilityDisplay
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_predictions")
+        common = dict(
+            labels=labels, sample_weight=sample_weight, n_bins=n_bins, strategy=strategy
+        )
+        confidence, accuracy, bin_weight, bin_edges = reliability_curve(
+            y_true, y_proba, **common
+        )
+        ece = expected_calibration_error(y_true, y_proba, **common)
+        display = cls(
+            confidence=confidence,
+            accuracy=accuracy,
+            bin_weight=bin_weight,
+            bin_edges=bin_edges,
+            ece=ece,
+            name=name,
+        )
+        return display.plot(ax=ax, ref_line=ref_line, **kwargs)
