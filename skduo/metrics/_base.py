@@ -39,7 +39,7 @@ def _proba_tolerance(dtype):
     return max(PROBA_MIN_TOL, float(np.sqrt(np.finfo(dtype).eps)))
 
 
-def _as_float_array(x, name, *, ndim=None):
+def _as_float_array(x, name, *, ndim=None, check_finite=True):
     """Convert ``x`` to a float64 array, refusing complex, object or bool junk.
 
     Returns the float64 array and the original floating dtype (float64 when
@@ -65,7 +65,7 @@ def _as_float_array(x, name, *, ndim=None):
             f"{name} must be {' or '.join(f'{d}-D' for d in np.atleast_1d(ndim))}; "
             f"got an array of shape {arr.shape}."
         )
-    if not np.isfinite(arr).all():
+    if check_finite and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity.")
     return arr, (orig_dtype if orig_dtype is not None else np.dtype(np.float64))
 
@@ -134,12 +134,41 @@ def _check_labels(labels):
     return classes
 
 
+def _encode_small_ints(values, classes):
+    """Lookup-table encoding for integer labels in a small range, else None.
+
+    Returns positions in ``classes``, with -1 for values not in ``classes``.
+    """
+    if not (
+        np.issubdtype(values.dtype, np.integer)
+        and np.issubdtype(classes.dtype, np.integer)
+    ):
+        return None
+    lo = min(int(classes.min()), int(values.min()))
+    hi = max(int(classes.max()), int(values.max()))
+    if hi - lo > 4 * values.shape[0] + 1024:
+        return None
+    lut = np.full(hi - lo + 1, -1, dtype=np.intp)
+    lut[classes - lo] = np.arange(classes.shape[0])
+    return lut[values - lo]
+
+
 def _encode(values, classes, *, name="y_true"):
     """Map ``values`` to their integer positions in ``classes`` (any order).
 
     Raises the same ``ValueError`` as :func:`sklearn.metrics.log_loss` when a
     value is not one of the classes.
     """
+    values = np.asarray(values)
+    fast = _encode_small_ints(values, classes)
+    if fast is not None:
+        if (fast < 0).any():
+            unknown = set(values[fast < 0].tolist())
+            raise ValueError(
+                f"{name} contains values {unknown} not belonging to the passed "
+                f"labels {classes.tolist()}."
+            )
+        return fast
     order = np.argsort(classes, kind="stable")
     sorted_classes = classes[order]
     try:
@@ -165,6 +194,14 @@ def _resolve_classes(y, labels):
     if labels is not None:
         classes = _check_labels(labels)
         return classes, _encode(y, classes)
+    if np.issubdtype(y.dtype, np.integer):
+        lo = int(y.min())
+        if int(y.max()) - lo <= 4 * y.shape[0] + 1024:
+            # Small-range integers: a bincount replaces np.unique's sort.
+            present = np.flatnonzero(np.bincount(y - lo))
+            classes = (present + lo).astype(y.dtype)
+            if classes.shape[0] > 1:
+                return classes, _encode_small_ints(y, classes)
     try:
         classes, y_enc = np.unique(y, return_inverse=True)
     except TypeError as exc:
@@ -184,7 +221,8 @@ def _check_proba(y_proba, n_samples, classes, labels_given, *, name="y_proba"):
     ``proba`` is a float64 ``(n_samples, n_classes)`` array (a copy only when
     needed); ``input_dtype`` is the floating dtype the user passed.
     """
-    proba, dtype = _as_float_array(y_proba, name, ndim=(1, 2))
+    # NaN and inf are caught by the range check below (cheaper than isfinite).
+    proba, dtype = _as_float_array(y_proba, name, ndim=(1, 2), check_finite=False)
     _check_length(n_samples, proba, name)
     if proba.ndim == 1:
         proba = proba[:, None]
@@ -206,7 +244,9 @@ def _check_proba(y_proba, n_samples, classes, labels_given, *, name="y_proba"):
         )
     tol = _proba_tolerance(dtype)
     lo, hi = proba.min(), proba.max()
-    if lo < -tol or hi > 1 + tol:
+    if not (lo >= -tol and hi <= 1 + tol):
+        if not np.isfinite(proba).all():
+            raise ValueError(f"{name} contains NaN or infinity.")
         bad = lo if lo < -tol else hi
         raise ValueError(
             f"{name} must contain probabilities in [0, 1] (tolerance {tol:.2g}); "

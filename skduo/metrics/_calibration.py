@@ -30,16 +30,31 @@ def _bin_edges(conf, sample_weight, n_bins, strategy):
     return np.unique(np.concatenate([[0.0], inner, [1.0]]))
 
 
-def _assign_bins(values, edges):
-    """Bin index of each value for bins ``(lo, hi]``; 0 goes to the first bin."""
-    idx = np.searchsorted(edges, values, side="left") - 1
-    return np.clip(idx, 0, edges.shape[0] - 2)
+def _assign_bins(values, edges, uniform=False):
+    """Bin index of each value for bins ``(lo, hi]``; 0 goes to the first bin.
+
+    With ``uniform=True`` (edges from ``np.linspace(0, 1, B + 1)``) the index
+    is computed arithmetically, then corrected by one where rounding put a
+    value on the wrong side of its edge, so the result is identical to the
+    ``searchsorted`` path.
+    """
+    last = edges.shape[0] - 2
+    if not uniform:
+        idx = np.searchsorted(edges, values, side="left") - 1
+        return np.clip(idx, 0, last)
+    idx = np.clip(np.ceil(values * (last + 1)).astype(np.intp) - 1, 0, last)
+    idx -= (values <= edges[idx]) & (idx > 0)
+    idx += (values > edges[idx + 1]) & (idx < last)
+    return idx
 
 
 def _binned_sums(conf, target, sample_weight, edges):
     """Per-bin sums of weight, weight*conf and weight*target."""
     n_bins = edges.shape[0] - 1
-    idx = _assign_bins(conf, edges)
+    uniform = edges.shape[0] > 2 and np.array_equal(
+        edges, np.linspace(0.0, 1.0, edges.shape[0])
+    )
+    idx = _assign_bins(conf, edges, uniform=uniform)
     w = sample_weight
     weight = np.bincount(idx, weights=w, minlength=n_bins).astype(np.float64)
     conf_sum = np.bincount(

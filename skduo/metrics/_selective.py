@@ -163,12 +163,14 @@ class _RankedCorrectness:
             sorted_conf = np.sort(conf)[::-1]
             ends = self._group_ends(sorted_conf)
             self.thresholds = sorted_conf[ends - 1]
+            # Errors per tie group: locate each (sorted) wrong confidence among
+            # the increasing group values; cheaper than an argsort of all.
+            increasing = self.thresholds[::-1]
             wrong = np.sort(conf[~correct])
-            n_wrong = wrong.shape[0]
+            group = np.searchsorted(increasing, wrong)
+            per_group = np.bincount(group, minlength=increasing.shape[0])[::-1]
             self.cum_weight = ends.astype(np.float64)
-            self.cum_errors = (
-                n_wrong - np.searchsorted(wrong, self.thresholds, side="left")
-            ).astype(np.float64)
+            self.cum_errors = np.cumsum(per_group).astype(np.float64)
             self._n = n
         else:
             keep = sample_weight > 0
@@ -186,7 +188,12 @@ class _RankedCorrectness:
         if self.total_errors == 0 or self.total_correct == 0:
             self.perfect = True
         else:
-            self.perfect = bool(conf[correct].min() > conf[~correct].max())
+            # Perfect ranking: no error at or above the last group holding a
+            # correct prediction.
+            group_err = np.diff(self.cum_errors, prepend=0.0)
+            group_ok = np.diff(self.cum_weight, prepend=0.0) - group_err
+            last_ok = np.flatnonzero(group_ok > 0)[-1]
+            self.perfect = bool(self.cum_errors[last_ok] == 0)
 
     @staticmethod
     def _group_ends(sorted_conf):
@@ -212,6 +219,8 @@ class _RankedCorrectness:
         return digamma(hi + 1.0) - digamma(lo + 1.0)
 
     def aurc(self):
+        if getattr(self, "_aurc", None) is not None:
+            return self._aurc
         c, e = self.cum_weight, self.cum_errors
         c_prev, e_prev = self._previous(c), self._previous(e)
         group_err = e - e_prev
@@ -219,7 +228,8 @@ class _RankedCorrectness:
         contrib = group_err + (e_prev - c_prev * rate) * self._harmonic_between(
             c_prev, c
         )
-        return float(contrib.sum() / self.total)
+        self._aurc = float(contrib.sum() / self.total)
+        return self._aurc
 
     def aurc_optimal(self):
         m, err, total = self.total_correct, self.total_errors, self.total
