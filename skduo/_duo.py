@@ -86,7 +86,8 @@ def _raw_member_output(estimator, X, method, name, verbose):
         raise ValueError(
             f"The {name} member has no method {method!r} (response_method)."
         )
-    return getattr(estimator, method)(X), method
+    with np.errstate(divide="ignore"):  # log(0) inside predict_log_proba is fine
+        return getattr(estimator, method)(X), method
 
 
 def member_logits(
@@ -110,7 +111,11 @@ def member_logits(
             UserWarning,
             stacklevel=3,
         )
-    check_finite(out_arr, what)
+    if used == "predict_log_proba":
+        # -inf is a legitimate log-probability (probability 0); NaN/+inf are not
+        check_finite(np.where(np.isneginf(out_arr), 0.0, out_arr), what)
+    else:
+        check_finite(out_arr, what)
     if used == "predict_proba":
         if out_arr.ndim == 1:
             out_arr = np.column_stack([1.0 - out_arr, out_arr])
@@ -140,7 +145,7 @@ def member_logits(
         raise ValueError(
             f"The {name} member does not know class {exc.args[0]!r}."
         ) from None
-    return logits[:, idx]
+    return np.ascontiguousarray(logits[:, idx])
 
 
 class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -409,9 +414,8 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             classes = np.unique(y)
         if len(np.unique(y)) < 2:
             raise ValueError(
-                "y contains a single class "
-                f"({np.unique(y).tolist()}); fitting the duo's weights needs "
-                "samples of at least 2 classes."
+                f"y contains only one class ({np.unique(y).tolist()}); fitting the "
+                "duo's weights needs samples of at least 2 classes."
             )
         self.classes_ = classes
         encoder = LabelEncoder().fit(classes)

@@ -207,7 +207,9 @@ def proba_to_logits(proba, what="predict_proba output", saturation_warn=0.01):
     return p
 
 
-def log_proba_to_logits(log_proba, what="predict_log_proba output"):
+def log_proba_to_logits(
+    log_proba, what="predict_log_proba output", saturation_warn=0.01
+):
     """Check log-probabilities (finite after clipping ``-inf``) and return float64.
 
     ``-inf`` entries (probability exactly 0) are replaced by the log of the
@@ -218,7 +220,17 @@ def log_proba_to_logits(log_proba, what="predict_log_proba output"):
         raise ValueError(f"{what} must be 2-D (n_samples, n_classes); got {lp.shape}.")
     if np.isnan(lp).any() or np.isposinf(lp).any():
         raise ValueError(f"{what} contains NaN or +inf values.")
-    lp[np.isneginf(lp)] = np.log(np.finfo(np.float64).tiny)
+    zero = np.isneginf(lp)
+    frac = float(zero.any(axis=1).mean()) if len(lp) else 0.0
+    if frac > saturation_warn:
+        warnings.warn(
+            f"{frac:.1%} of the rows of {what} hold log-probabilities of -inf "
+            "(probability 0); they are clipped at log(2.23e-308) and the true "
+            "logits cannot be recovered.",
+            UserWarning,
+            stacklevel=3,
+        )
+    lp[zero] = np.log(np.finfo(np.float64).tiny)
     if lp.size:
         tol = _prob_tolerance(np.asarray(log_proba).dtype, lp.shape[1])
         lse = lp.max(axis=1) + np.log(
@@ -262,7 +274,9 @@ def _chunk_terms(logits, y, sw, weights, start, stop, order, precise=True):
     members = []
     label = np.zeros(stop - start)
     for w, z in zip(weights, logits):
-        zc = np.asarray(z[start:stop], dtype=dtype)
+        # C order whatever the input layout: the same numbers always give the
+        # same floating-point sums (hence bit-identical weights)
+        zc = np.asarray(z[start:stop], dtype=dtype, order="C")
         if precise:
             zc = zc - zc[rows, yc][:, None]
         else:

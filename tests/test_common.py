@@ -1,0 +1,79 @@
+"""sklearn estimator checks and package-wide conventions."""
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import skduo
+from skduo import DuoClassifier
+
+# Checks the unfitted-members configuration cannot pass, with the reason.
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "unfitted members are cross-fitted: repeating a row changes which rows "
+        "land in which fold, so integer weights and repeated rows give different "
+        "out-of-fold logits (the weight fit itself is weight/repeat equivalent: "
+        "see tests/test_temperature.py and tests/test_duo.py)"
+    ),
+}
+
+
+def _expected_failed(estimator):
+    return EXPECTED_FAILED
+
+
+@parametrize_with_checks(
+    [DuoClassifier(LogisticRegression(max_iter=200), GaussianNB(), cv=3)],
+    expected_failed_checks=_expected_failed,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [
+        DuoClassifier(LogisticRegression(max_iter=200), GaussianNB(), cv=3, mode=mode)
+        for mode in ("unweighted", "uq_only")
+    ],
+    expected_failed_checks=_expected_failed,
+)
+def test_sklearn_compatible_estimator_other_modes(estimator, check):
+    check(estimator)
+
+
+def test_tags_do_not_skip_tests():
+    from sklearn.frozen import FrozenEstimator
+
+    fitted = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    duo = DuoClassifier(FrozenEstimator(fitted), FrozenEstimator(fitted))
+    assert get_tags(duo)._skip_test is False
+
+
+def test_import_skduo_imports_no_heavy_dependency():
+    code = (
+        "import sys, skduo, skduo.metrics; "
+        "heavy = [m for m in ('torch', 'skorch', 'timm', 'matplotlib') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("module", ["skduo", "skduo.metrics"])
+def test_public_names_resolve(module):
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name} in __all__ but missing"
+
+
+def test_version():
+    assert isinstance(skduo.__version__, str) and skduo.__version__
