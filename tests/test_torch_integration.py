@@ -10,14 +10,13 @@ import pickle
 import subprocess
 import sys
 import textwrap
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 torch = pytest.importorskip("torch")
@@ -112,6 +111,18 @@ def mlp_pair(digits):
     large = make_mlp_net(hidden=64).fit(to_float32_scaled(X_train), y_train)
     small = make_mlp_net(hidden=8).fit(to_float32_scaled(X_train), y_train)
     return large, small
+
+
+@pytest.fixture(scope="module")
+def timm_net(digits):
+    """A timm ResNet-10t (1 input channel) fitted for one epoch on 8x8 digits."""
+    pytest.importorskip("timm")
+    X_train, y_train, _, _ = digits
+    torch.manual_seed(0)
+    net = make_timm_classifier(
+        "resnet10t", num_classes=10, in_chans=1, max_epochs=1, batch_size=128
+    )
+    return net.fit(to_images(X_train), y_train)
 
 
 def state_snapshot(net):
@@ -492,17 +503,15 @@ def test_report_counts_torch_members_and_takes_costs_by_hand(mlp_pair):
 # timm helper
 
 
-def test_make_timm_classifier_factory_and_probabilities(digits):
-    timm = pytest.importorskip("timm")
-    X_train, y_train, X_val, _ = digits
-    torch.manual_seed(0)
-    net = make_timm_classifier(
-        "resnet10t", num_classes=10, in_chans=1, max_epochs=1, batch_size=128
-    )
+def test_make_timm_classifier_factory_and_probabilities(timm_net, digits):
+    import timm
+
+    net = timm_net
+    X_val = digits[2]
     assert net.module is timm.create_model  # a factory, not an instance
     assert net.criterion is nn.CrossEntropyLoss
     assert net.get_params()["module__pretrained"] is False
-    net.fit(to_images(X_train), y_train)
+    assert net.get_params()["module__model_name"] == "resnet10t"
     proba = net.predict_proba(to_images(X_val))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     # the pickle holds the weights once (an instance module would add a second
@@ -528,6 +537,183 @@ def test_make_timm_classifier_bad_name():
     pytest.importorskip("timm")
     with pytest.raises(ValueError, match="'resnet_18' is not a timm model.*resnet18"):
         make_timm_classifier("resnet_18", num_classes=10)
+
+
+# --------------------------------------------------------------------------
+# through DuoClassifier
+
+
+def softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def float32_pipeline(net):
+    return make_pipeline(FunctionTransformer(to_float32_scaled), net)
+
+
+@pytest.fixture(scope="module")
+def mlp_duo(mlp_pair, digits):
+    from skduo import DuoClassifier
+
+    large, small = mlp_pair
+    _, _, X_val, y_val = digits
+    duo = DuoClassifier(float32_pipeline(large), float32_pipeline(small))
+    return duo.fit(X_val, y_val)
+
+
+def test_duo_of_skorch_nets_uses_their_forward_logits(mlp_duo, mlp_pair, digits):
+    large, small = mlp_pair
+    _, _, X_val, y_val = digits
+    w = mlp_duo.weights_
+    assert isinstance(w, np.ndarray) and w.shape == (2,)
+    assert np.all(np.isfinite(w)) and np.all(w >= 0) and w[0] > 0
+    np.testing.assert_array_equal(mlp_duo.classes_, np.arange(10))
+    X32 = to_float32_scaled(X_val)
+    z_large = large.forward(X32).numpy().astype(np.float64)
+    z_small = small.forward(X32).numpy().astype(np.float64)
+    z = w[0] * z_large + w[1] * z_small
+    np.testing.assert_allclose(mlp_duo.decision_function(X_val), z, rtol=1e-12)
+    np.testing.assert_allclose(mlp_duo.predict_proba(X_val), softmax(z), atol=1e-12)
+    # the duo's validation NLL is not above the large member's own NLL
+    nll_large = -np.mean(np.log(softmax(z_large)[np.arange(len(y_val)), y_val]))
+    assert mlp_duo.validation_nll_ <= nll_large + 1e-9
+
+
+def test_duo_of_skorch_nets_pickles(mlp_duo, digits):
+    X_val = digits[2]
+    loaded = pickle.loads(pickle.dumps(mlp_duo))
+    np.testing.assert_array_equal(loaded.weights_, mlp_duo.weights_)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X_val), mlp_duo.predict_proba(X_val)
+    )
+    # the duo's own fitted state holds NumPy, not tensors
+    for key, value in vars(mlp_duo).items():
+        if key.endswith("_") and key not in ("large_", "small_"):
+            assert not isinstance(value, torch.Tensor), key
+
+
+def test_duo_never_mutates_torch_members(mlp_pair, digits):
+    from sklearn.model_selection import cross_val_score
+
+    from skduo import DuoClassifier
+
+    large, small = mlp_pair
+    _, _, X_val, y_val = digits
+    large.module_.train()  # left in training mode by its user
+    before = [state_snapshot(large), state_snapshot(small)]
+    params = [large.get_params(), small.get_params()]
+    duo = DuoClassifier(
+        FrozenEstimator(float32_pipeline(large)), float32_pipeline(small)
+    )
+    duo.fit(X_val, y_val)
+    duo.predict_proba(X_val)
+    scores = cross_val_score(duo, X_val, y_val, cv=3, scoring="neg_log_loss")
+    assert scores.shape == (3,) and np.all(np.isfinite(scores))
+    assert np.all(scores > -1.0)  # the MLPs reach ~0.1-0.3 NLL on digits
+    assert_same_state(large, before[0])
+    assert_same_state(small, before[1])
+    assert large.module_.training is True
+    assert large.get_params().keys() == params[0].keys()
+    assert len(large.history) == 5 and len(small.history) == 5
+    large.module_.eval()
+
+
+def test_duo_members_with_different_inputs(timm_net, mlp_pair, digits):
+    # large: a timm ResNet on 1x8x8 images; small: an MLP on flat features.
+    # Each Pipeline prepares the duo's X (flat digits) for its own net.
+    from skduo import DuoClassifier
+
+    _, _, X_val, y_val = digits
+    large = make_pipeline(FunctionTransformer(to_images), timm_net)
+    small = float32_pipeline(mlp_pair[1])
+    duo = DuoClassifier(large, small).fit(X_val, y_val)
+    w = duo.weights_
+    assert np.all(w >= 0) and w.sum() > 0
+    z = w[0] * timm_net.forward(to_images(X_val)).numpy().astype(np.float64)
+    z += w[1] * mlp_pair[1].forward(to_float32_scaled(X_val)).numpy()
+    np.testing.assert_allclose(duo.predict_proba(X_val), softmax(z), atol=1e-10)
+    # FLOPs report from the fitted duo, each member counted on its own input
+    report = duo_compute_report(duo, X_val[:2])
+    assert report.small_cost == 64 * 8 + 8 * 10
+    cnn_cost = count_flops(timm_net.module_, to_images(X_val[:1])).macs
+    assert report.large_cost == cnn_cost
+    assert report.flops_balance == pytest.approx(592 / cnn_cost)
+    # feeding the CNN's images straight to the MLP member names the member
+    bad = DuoClassifier(large, mlp_pair[1])
+    with pytest.raises(ValueError, match=r"small member .*could not process"):
+        bad.fit(X_val, y_val)
+
+
+def test_duo_verbose_shows_member_progress(mlp_pair, digits, capsys):
+    from skduo import DuoClassifier
+
+    _, _, X_val, y_val = digits
+    large, small = (float32_pipeline(n) for n in mlp_pair)
+    DuoClassifier(large, small).fit(X_val, y_val)
+    assert "logits" not in capsys.readouterr().err
+    DuoClassifier(large, small, verbose=True).fit(X_val, y_val)
+    err = capsys.readouterr().err
+    assert "large" in err and "small" in err and "100%" in err
+
+
+def test_duo_nllloss_net_declared_as_probabilities_raises(digits):
+    # skorch's default NLLLoss with a logit module: predict_proba returns raw
+    # logits, which the duo must refuse as probabilities
+    from skduo import DuoClassifier
+
+    X_train, y_train, X_val, y_val = digits
+    torch.manual_seed(0)
+    net = NeuralNetClassifier(
+        nn.Linear(64, 10), max_epochs=1, train_split=None, verbose=0
+    ).fit(to_float32_scaled(X_train), y_train)
+    assert not np.allclose(net.predict_proba(to_float32_scaled(X_val)).sum(1), 1)
+    member = float32_pipeline(net)
+    duo = DuoClassifier(member, member, response_method="predict_proba")
+    with pytest.raises(ValueError, match="large member"):
+        duo.fit(X_val, y_val)
+    # "auto" reads the true logits instead
+    duo.set_params(response_method="auto").fit(X_val, y_val)
+    assert np.all(np.isfinite(duo.weights_))
+
+
+def test_duo_members_on_different_devices_raise(mlp_pair, digits):
+    from skduo import DuoClassifier
+
+    _, _, X_val, y_val = digits
+    meta_net = make_mlp_net(device="meta", classes=list(range(10))).initialize()
+    duo = DuoClassifier(float32_pipeline(mlp_pair[0]), float32_pipeline(meta_net))
+    with pytest.raises(ValueError, match="different devices.*small member on 'meta'"):
+        duo.fit(X_val, y_val)
+
+
+def test_duo_members_with_different_class_counts_raise(mlp_pair, digits):
+    from skduo import DuoClassifier
+
+    X_train, y_train, X_val, y_val = digits
+    keep = y_train < 9
+    torch.manual_seed(0)
+    nine = make_mlp_net(module__n_out=9, max_epochs=1).fit(
+        to_float32_scaled(X_train[keep]), y_train[keep]
+    )
+    duo = DuoClassifier(float32_pipeline(mlp_pair[0]), float32_pipeline(nine))
+    with pytest.raises(ValueError, match="class"):
+        duo.fit(X_val, y_val)
+
+
+def test_duo_fits_unfitted_skorch_members_by_cross_fitting(digits):
+    from skduo import DuoClassifier
+
+    _, _, X_val, y_val = digits
+    torch.manual_seed(0)
+    large = float32_pipeline(make_mlp_net(hidden=32, max_epochs=3))
+    small = float32_pipeline(make_mlp_net(hidden=8, max_epochs=3))
+    duo = DuoClassifier(large, small, cv=2).fit(X_val, y_val)
+    assert not hasattr(large[-1], "module_")  # the given nets stay unfitted
+    net = duo.large_[-1]
+    assert net.initialized_ and len(net.history) == 3
+    assert np.all(np.isfinite(duo.predict_proba(X_val)))
 
 
 # --------------------------------------------------------------------------
@@ -558,5 +744,30 @@ def test_gpu_logits_device_and_pickle(digits):
     )
 
 
-# keep names used only by later sections from being flagged as unused
-_ = (Pipeline, warnings)
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_duo_of_cuda_nets(digits):
+    from skduo import DuoClassifier
+
+    X_train, y_train, X_val, y_val = digits
+    torch.manual_seed(0)
+    nets = [
+        make_mlp_net(hidden=h, device="cuda").fit(to_float32_scaled(X_train), y_train)
+        for h in (64, 8)
+    ]
+    duo = DuoClassifier(*(float32_pipeline(n) for n in nets)).fit(X_val, y_val)
+    assert isinstance(duo.weights_, np.ndarray)
+    X32 = to_float32_scaled(X_val)
+    z = sum(
+        w * n.forward(X32).numpy().astype(np.float64)
+        for w, n in zip(duo.weights_, nets)
+    )
+    np.testing.assert_allclose(duo.predict_proba(X_val), softmax(z), atol=1e-10)
+    loaded = pickle.loads(pickle.dumps(duo))
+    np.testing.assert_allclose(
+        loaded.predict_proba(X_val), duo.predict_proba(X_val), atol=1e-12
+    )
+    cpu_net = make_mlp_net(hidden=8).fit(to_float32_scaled(X_train), y_train)
+    mixed = DuoClassifier(float32_pipeline(nets[0]), float32_pipeline(cpu_net))
+    with pytest.raises(ValueError, match="different devices"):
+        mixed.fit(X_val, y_val)
