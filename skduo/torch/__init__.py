@@ -15,10 +15,11 @@ in one) as members and uses their true logits; this subpackage adds
 Notes
 -----
 A fitted duo stores only NumPy arrays and floats of its own, but it keeps its
-members, and a skorch net pickled on a GPU stays a CUDA net. skorch moves such
-a net to the CPU when it is unpickled on a machine without CUDA (with a
-``DeviceWarning``); on a machine with CUDA, call ``net.set_params(device="cpu")``
-on each member after loading to move it.
+members, and a skorch net pickled on a GPU stays a CUDA net. skorch maps such a
+net to the CPU when it is unpickled on a machine without CUDA (with a
+``DeviceWarning``). On a machine with CUDA, move a loaded member to the CPU with
+``net.set_params(device="cpu")`` followed by ``net.module_.to("cpu")`` (skorch's
+``set_params`` alone records the device but does not move the module).
 """
 
 try:

@@ -29,7 +29,7 @@ def net_logits(net, X, *, verbose=False):
     Returns
     -------
     logits : ndarray of shape (n_samples, n_classes) or (n_samples,)
-        float64 logits; 1-D for a module that emits one logit per sample (binary
+        The logits as float64; 1-D for a module that emits one logit per sample (binary
         nets). For a classifier trained with ``NLLLoss`` whose module returns
         probabilities (skorch's convention for that loss), ``log(p + eps)``, with
         a warning.

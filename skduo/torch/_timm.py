@@ -62,10 +62,10 @@ def make_timm_classifier(
     device : str, default="cpu"
         Device to train and predict on, e.g. ``"cuda"``.
     train_split : callable or None, default=None
-        skorch's internal validation split; None trains on all data given to
+        The skorch internal validation split; None trains on all data given to
         ``fit`` (the duo is fitted on its own validation set).
     verbose : int, default=0
-        skorch's verbosity (1 prints an epoch table).
+        The skorch verbosity (1 prints an epoch table).
     **net_kwargs
         Further ``NeuralNetClassifier`` parameters (``callbacks``,
         ``iterator_train__shuffle``, ``optimizer__weight_decay``, ...).
