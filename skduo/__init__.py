@@ -14,8 +14,26 @@ skduo.torch
     (imported explicitly; ``import skduo`` never imports torch).
 """
 
+from skduo._baselines import TemperatureScalingClassifier, WeightedEnsembleClassifier
 from skduo._duo import DuoClassifier
+from skduo._logits import (
+    LogitEnsemble,
+    fit_deep_ensemble,
+    fit_duo,
+    fit_temperature,
+    fit_weighted_ensemble,
+)
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DuoClassifier", "__version__"]
+__all__ = [
+    "DuoClassifier",
+    "LogitEnsemble",
+    "TemperatureScalingClassifier",
+    "WeightedEnsembleClassifier",
+    "__version__",
+    "fit_deep_ensemble",
+    "fit_duo",
+    "fit_temperature",
+    "fit_weighted_ensemble",
+]
