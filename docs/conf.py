@@ -1,0 +1,168 @@
+"""Sphinx configuration for the skduo documentation.
+
+Builds offline (no intersphinx: inventories cannot be fetched) with warnings as
+errors: ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
+"""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+# The gallery runs small scikit-learn / torch models on a few CPU cores that
+# may be shared: one BLAS/OpenMP thread per process avoids oversubscription
+# (set before numpy or torch is imported).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import skduo  # noqa: E402
+
+# -- Project -----------------------------------------------------------------
+project = "skduo"
+author = "skduo developers"
+copyright = "2025, skduo developers"
+release = skduo.__version__
+version = re.sub(r"(\.dev\d*|rc\d*|a\d*|b\d*)$", "", release)
+
+# -- General -----------------------------------------------------------------
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+]
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
+source_suffix = {".rst": "restructuredtext"}
+root_doc = "index"
+default_role = "literal"
+pygments_style = "sphinx"
+
+# -- autodoc / autosummary / numpydoc ------------------------------------------
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+# No intersphinx here, so no cross-library links: keep numpydoc's type
+# cross-referencing off rather than emit links that cannot resolve.
+numpydoc_xref_param_type = False
+
+# -- MyST (the changelog is Markdown) ------------------------------------------
+myst_heading_anchors = 3
+suppress_warnings = ["myst.header"]
+
+# -- sphinx-gallery ------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": [str(HERE.parent / "examples")],
+    "gallery_dirs": [str(HERE / "auto_examples")],
+    # plot_* scripts are executed; the others are rendered, not run.
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "doc_module": ("skduo",),
+    "backreferences_dir": str(HERE / "generated" / "backreferences"),
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": False,
+    "remove_config_comments": True,
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+    "show_memory": False,
+    "min_reported_time": 1,
+    "download_all_examples": False,
+    "plot_gallery": "True",
+}
+
+# -- HTML ----------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skduo {release}"
+html_static_path = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_show_sourcelink = False
+
+
+# -- Guard: every public name is documented --------------------------------------
+def _public_names():
+    import importlib
+
+    names = set()
+    for module in ("skduo", "skduo.metrics", "skduo.torch", "skduo.evaluation"):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        public = getattr(mod, "__all__", [])
+        names.update(f"{module}.{name}" for name in public if not name.startswith("_"))
+    return names
+
+
+def _check_api_reference(app):
+    """Warn (an error under -W) when api.rst misses a name from an ``__all__``."""
+    from sphinx.util import logging
+
+    text = (HERE / "api.rst").read_text()
+    documented = set()
+    module = None
+    for line in text.splitlines():
+        m = re.match(r"\.\. currentmodule:: (\S+)", line.strip())
+        if m:
+            module = m.group(1)
+        elif module and re.fullmatch(r"\s{3,}[A-Za-z_][\w]*", line):
+            documented.add(f"{module}.{line.strip()}")
+    missing = sorted(_public_names() - documented)
+    if missing:
+        logging.getLogger(__name__).warning(
+            "docs/api.rst does not list these public names: %s", ", ".join(missing)
+        )
+
+
+# -- Docstring hygiene ----------------------------------------------------------
+_TYPE_LINE = re.compile(r"^(\s*[\w*, ]+ : )(.*)$")
+
+
+def _fix_docstring(app, what, name, obj, options, lines):
+    """Two docutils pitfalls of numpydoc docstrings, fixed before numpydoc runs.
+
+    * In a raw docstring a trailing backslash (the sklearn convention to
+      continue a long ``name : type`` line) is not a line continuation: join
+      the two lines, as Python does in a normal string.
+    * A word ending in ``_`` in a type, e.g. ``(n_bins_,)``, is a docutils
+      reference; escape the underscore.
+    """
+    out = []
+    for line in lines:
+        if out and out[-1].endswith("\\") and not out[-1].endswith("\\\\"):
+            out[-1] = out[-1][:-1].rstrip() + " " + line.strip()
+            continue
+        out.append(line)
+    for i, line in enumerate(out):
+        m = _TYPE_LINE.match(line)
+        if m and "`" not in m.group(2):
+            out[i] = m.group(1) + re.sub(
+                r"\b(\w+)_(?=[\s,)\]]|$)", r"\1\\_", m.group(2)
+            )
+    lines[:] = out
+
+
+def _skip_member(app, what, name, obj, skip, options):
+    """Skip scikit-learn's generated ``set_*_request`` methods (documented there)."""
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("builder-inited", _check_api_reference)
+    app.connect("autodoc-process-docstring", _fix_docstring, priority=100)
+    app.connect("autodoc-skip-member", _skip_member)
