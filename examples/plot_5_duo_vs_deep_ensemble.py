@@ -24,13 +24,9 @@ Here the budget is 6656 multiply-adds per sample, spent three ways:
 # ----------------
 import warnings
 
-import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -86,41 +82,23 @@ print("  duo            ", macs(duo_large) + macs(duo_small))
 # %%
 # Pool-then-calibrate
 # -------------------
-# The pooled ensemble is a classifier whose logits are the members' mean
-# log-probabilities (the same as averaging their logits: softmax ignores
-# per-row shifts); scikit-learn's temperature scaling then fits its one
-# temperature on the validation set.
+# :class:`~skduo.WeightedEnsembleClassifier` with ``weighting="pooled"``
+# averages the members' logits with equal weights and fits one temperature on
+# the validation set; :class:`~skduo.TemperatureScalingClassifier` is the
+# one-member case. Fitted members are used as they are, as in the duo.
+from skduo import TemperatureScalingClassifier, WeightedEnsembleClassifier
 
-
-class LogitAverage(ClassifierMixin, BaseEstimator):
-    """Average of fitted members' logits (no parameters of its own)."""
-
-    def __init__(self, members):
-        self.members = members
-
-    def fit(self, X, y):
-        self.classes_ = self.members[0].classes_
-        return self
-
-    def decision_function(self, X):
-        return np.mean([np.log(m.predict_proba(X)) for m in self.members], axis=0)
-
-    def predict(self, X):
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
-
-
-def temperature_scaled(model):
-    ts = CalibratedClassifierCV(FrozenEstimator(model), method="temperature")
-    return ts.fit(X_val, y_val)
-
-
-pooled = LogitAverage(ensemble_members).fit(X_train, y_train)
+deep_ensemble = WeightedEnsembleClassifier(
+    [("seed 0", ensemble_members[0]), ("seed 1", ensemble_members[1])],
+    weighting="pooled",
+)
 models = {
-    "wide model (TS)": temperature_scaled(wide),
-    "deep ensemble m=2": temperature_scaled(pooled),
+    "wide model (TS)": TemperatureScalingClassifier(wide).fit(X_val, y_val),
+    "deep ensemble m=2": deep_ensemble.fit(X_val, y_val),
     "duo 224 + 32": DuoClassifier(duo_large, duo_small).fit(X_val, y_val),
-    "duo's large alone (TS)": temperature_scaled(duo_large),
+    "duo's large alone (TS)": TemperatureScalingClassifier(duo_large).fit(X_val, y_val),
 }
+print("deep ensemble weights:", deep_ensemble.weights_.round(3))
 
 # %%
 # Test metrics
