@@ -261,36 +261,37 @@ def _row_chunks(n_samples, n_classes):
 def _chunk_terms(logits, y, sw, weights, start, stop, order, precise=True):
     """Weighted sums of the loss, gradient and Hessian terms over rows start:stop.
 
-    With ``precise=True`` every member chunk is converted to float64 and shifted so
-    that the label logit is 0 (softmax is invariant to per-row shifts; this keeps
-    the covariance terms free of cancellation). With ``precise=False`` the chunk
-    stays in float32 (exp is ~4x faster there) and only the row sums are float64:
-    good to about 1e-6, used to approach the optimum before precise iterations.
+    Every member chunk is converted to float64 (C order whatever the input
+    layout, so the same numbers always give the same sums) and shifted so that
+    the label logit is 0 (softmax is invariant to per-row shifts; this keeps the
+    covariance terms free of cancellation). With ``precise=False`` only the
+    exponential is evaluated in float32 (several times faster than float64):
+    each probability is then good to ~1e-7 relative, and the sums, still
+    accumulated in float64, to ~1e-9; used to approach the optimum before the
+    float64 iterations.
     """
     rows = np.arange(stop - start)
     yc = y[start:stop]
     swc = sw[start:stop]
-    dtype = np.float64 if precise else np.float32
     members = []
-    label = np.zeros(stop - start)
-    for w, z in zip(weights, logits):
-        # C order whatever the input layout: the same numbers always give the
-        # same floating-point sums (hence bit-identical weights)
-        zc = np.asarray(z[start:stop], dtype=dtype, order="C")
-        if precise:
-            zc = zc - zc[rows, yc][:, None]
-        else:
-            label += w * zc[rows, yc].astype(np.float64)
+    for z in logits:
+        zc = np.array(z[start:stop], dtype=np.float64, order="C")
+        zc -= zc[rows, yc][:, None]
         members.append(zc)
     comb = np.zeros_like(members[0])
+    tmp = np.empty_like(comb)
     for w, zc in zip(weights, members):
         if w != 0.0:
-            comb += dtype(w) * zc
+            np.multiply(zc, w, out=tmp)
+            comb += tmp
     mx = comb.max(axis=1)
     comb -= mx[:, None]
-    np.exp(comb, out=comb)
-    se = comb.sum(axis=1, dtype=np.float64)
-    loss = float(swc @ (np.log(se) + mx - label))
+    if precise:
+        np.exp(comb, out=comb)
+    else:
+        comb[...] = np.exp(comb.astype(np.float32))
+    se = comb.sum(axis=1)
+    loss = float(swc @ (np.log(se) + mx))  # the label logit is 0 after the shift
     if order == 0:
         return loss, None, None
     inv = swc / se
@@ -298,24 +299,14 @@ def _chunk_terms(logits, y, sw, weights, start, stop, order, precise=True):
     means = np.empty((len(yc), n_members))
     for m, zc in enumerate(members):
         means[:, m] = np.einsum("ij,ij->i", comb, zc) / se
-        if not precise:
-            means[:, m] -= zc[rows, yc]
     grad = swc @ means
     if order == 1:
         return loss, grad, None
     hess = np.empty((n_members, n_members))
     for m in range(n_members):
-        pm = comb * members[m]
         for k in range(m, n_members):
-            second = np.einsum("ij,ij->i", pm, members[k])
-            if not precise:
-                # Cov is shift invariant: E[z_m z_k] - E[z_m] E[z_k] with raw
-                # logits; `means` holds E[z] - z_y, so add the label logits back
-                mean_m = means[:, m] + members[m][rows, yc]
-                mean_k = means[:, k] + members[k][rows, yc]
-            else:
-                mean_m, mean_k = means[:, m], means[:, k]
-            hess[m, k] = hess[k, m] = inv @ second - swc @ (mean_m * mean_k)
+            second = np.einsum("ij,ij,ij->i", comb, members[m], members[k])
+            hess[m, k] = hess[k, m] = inv @ second - swc @ (means[:, m] * means[:, k])
     return loss, grad, hess
 
 
@@ -324,6 +315,8 @@ class _Objective:
 
     def __init__(self, logits, y, sample_weight, n_threads=None, precise=True):
         self.precise = precise
+        # relative resolution of the loss value
+        self.resolution = 1e-14 if precise else 1e-9
         self.logits = logits
         self.y = y
         self.sw = sample_weight
@@ -423,20 +416,20 @@ def _newton(objective, w, upper, scales, tol, max_iter, step_tol=0.0):
         if slope >= 0.0 or not np.any(d):
             # no descent direction within floating-point resolution
             return w, f, g, it - 1, _kkt(w, g, upper, scales, f) <= tol
+        # decreases below the objective's resolution cannot be verified
+        noise = objective.resolution * max(1.0, abs(f))
         step = 1.0
         while True:
+            if -step * slope <= noise:
+                if step_tol:  # approach phase: take the Newton step unverified
+                    return x, f, g, it, False
+                return w, f, g, it - 1, _kkt(w, g, upper, scales, f) <= tol
             w_new = np.clip(w + step * d, 0.0, upper)
             f_new, g_new, h_new = objective(w_new)
             if f_new <= f + 1e-4 * step * slope:
                 break
             step *= 0.5
-            if step < 1e-12:
-                return w, f, g, it, _kkt(w, g, upper, scales, f) <= tol
-        # w_new within rounding of w: nothing left to gain in float64
-        stalled = abs(f - f_new) <= 1e-15 * max(1.0, abs(f)) and step < 1.0
         w, f, g, h = w_new, f_new, g_new, h_new
-        if stalled:
-            return w, f, g, it, _kkt(w, g, upper, scales, f) <= tol
     return w, f, g, max_iter, _kkt(w, g, upper, scales, f) <= tol
 
 
@@ -593,16 +586,10 @@ def fit_logit_weights(
     safe_scales = scales
     upper = _WEIGHT_CAP / scales
 
-    # Float32 evaluations are safe to approach the optimum when the logits are
-    # not dominated by offsets much larger than their spread.
-    fast_ok = all(
-        float(np.abs(z[sub]).max()) <= 50.0 * sc for z, sc in zip(logits, safe_scales)
-    )
-
     # 1. starting point on a small deterministic subsample: equal normalised
     #    weights scaled by a 1-D grid search, then Newton iterations
     n_start = max(256, _SUBSAMPLE_ELEMENTS // (4 * logits[0].shape[1]))
-    start_rows = sub[:n_start] if len(sub) > n_start else sub
+    start_rows = sub
     if len(sub) > n_start:
         start_rows = np.sort(
             np.random.default_rng(1).choice(sub, n_start, replace=False)
@@ -612,18 +599,17 @@ def fit_logit_weights(
         y[start_rows],
         sw[start_rows],
         n_threads=1,
-        precise=not fast_ok,
+        precise=False,
     )
     direction = 1.0 / (n_members * safe_scales)
     w = _scalar_search(start_obj, direction, upper)
-    w, *_ = _newton(start_obj, w, upper, safe_scales, 1e-5, max_iter, 1e-4)
+    w, *_ = _newton(start_obj, w, upper, safe_scales, 1e-6, max_iter, 1e-4)
 
-    # 2. approach on all rows with fast (float32) evaluations
-    if fast_ok:
-        fast_obj = _Objective(logits, y, sw, n_threads, precise=False)
-        w, *_ = _newton(fast_obj, w, upper, safe_scales, 1e-7, max_iter, 1e-3)
+    # 2. approach on all rows with float32 exponentials
+    fast_obj = _Objective(logits, y, sw, n_threads, precise=False)
+    w, *_ = _newton(fast_obj, w, upper, safe_scales, 1e-9, max_iter, 1e-6)
 
-    # 3. precise (float64) Newton iterations to the tolerance
+    # 3. float64 Newton iterations to the tolerance (usually one evaluation)
     objective = _Objective(logits, y, sw, n_threads)
     w, f, g, n_iter, converged = _newton(
         objective, w, upper, safe_scales, tol, max_iter
