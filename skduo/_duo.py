@@ -91,15 +91,25 @@ def _raw_member_output(estimator, X, method, name, verbose):
 
 
 def member_logits(
-    estimator, X, classes, *, method="auto", name="member", verbose=False
+    estimator,
+    X,
+    classes,
+    *,
+    method="auto",
+    name="member",
+    verbose=False,
+    warn_saturation=True,
 ):
     """Logits of one member, columns ordered as ``classes``, float64.
 
     ``method`` is ``"auto"`` (torch nets: their true logits; otherwise the first of
     decision_function, predict_log_proba, predict_proba the member has) or one of
     those three names. Probabilities are checked and turned into log-probabilities;
-    1-D binary scores ``s`` become the two-class logits ``(0, s)``.
+    1-D binary scores ``s`` become the two-class logits ``(0, s)``. With
+    ``warn_saturation`` a warning says when more than 1% of the rows hold exact
+    0 (or 1) probabilities (the duo warns at fit time only).
     """
+    saturation_warn = 0.01 if warn_saturation else 1.0
     out, used = _raw_member_output(estimator, X, method, name, verbose)
     out_arr = np.asarray(out)
     what = f"The {name} member's {used} output"
@@ -119,9 +129,9 @@ def member_logits(
     if used == "predict_proba":
         if out_arr.ndim == 1:
             out_arr = np.column_stack([1.0 - out_arr, out_arr])
-        logits = proba_to_logits(out_arr, what)
+        logits = proba_to_logits(out_arr, what, saturation_warn)
     elif used == "predict_log_proba":
-        logits = log_proba_to_logits(out_arr, what)
+        logits = log_proba_to_logits(out_arr, what, saturation_warn)
     elif out_arr.ndim == 1 or (out_arr.ndim == 2 and out_arr.shape[1] == 1):
         logits = binary_scores_to_logits(out_arr)
     else:
@@ -333,9 +343,15 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return rm
 
-    def _logits(self, estimator, X, name, method):
+    def _logits(self, estimator, X, name, method, warn_saturation=False):
         return member_logits(
-            estimator, X, self.classes_, method=method, name=name, verbose=self.verbose
+            estimator,
+            X,
+            self.classes_,
+            method=method,
+            name=name,
+            verbose=self.verbose,
+            warn_saturation=warn_saturation,
         )
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -426,7 +442,7 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         for (name, est), method in zip(members.items(), methods):
             if fitted[name]:
                 fitted_members[name] = est
-                logits.append(self._logits(est, X, name, method))
+                logits.append(self._logits(est, X, name, method, True))
             else:
                 z, refit = self._cross_fit(est, X, y, sample_weight, name, method)
                 fitted_members[name] = refit
@@ -450,11 +466,15 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _set_input_attributes(self, X, members, fitted):
-        """n_features_in_ / feature_names_in_ from X, checked against members."""
+        """n_features_in_ / feature_names_in_ from 2-D X, checked against members.
+
+        Inputs that are not 2-D (images for torch members, lists of texts for
+        pipelines) have no feature count; the members validate them.
+        """
         for attr in ("n_features_in_", "feature_names_in_"):
             if hasattr(self, attr):
                 delattr(self, attr)
-        if hasattr(X, "shape") and len(X.shape) == 2 or isinstance(X, list):
+        if _is_2d(X):
             validate_data(self, X, skip_check_array=True, reset=True)
         for name, est in members.items():
             if not fitted[name]:
@@ -466,10 +486,11 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     f"X has {seen} features, but the {name} member is expecting "
                     f"{expected} features as input."
                 )
-        if not hasattr(self, "n_features_in_"):
-            n = getattr(self.large, "n_features_in_", None)
-            if n is not None and fitted["large"]:
-                self.n_features_in_ = n
+        if fitted["large"]:
+            for attr in ("n_features_in_", "feature_names_in_"):
+                value = getattr(self.large, attr, None)
+                if value is not None and not hasattr(self, attr):
+                    setattr(self, attr, value)
 
     def _check_input(self, X):
         check_is_fitted(self)
@@ -478,9 +499,8 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"Found array with 0 sample(s) (shape={np.shape(X)}) while a minimum "
                 "of 1 is required by DuoClassifier."
             )
-        if hasattr(X, "shape") and len(X.shape) == 2 or isinstance(X, list):
-            if hasattr(self, "n_features_in_"):
-                validate_data(self, X, skip_check_array=True, reset=False)
+        if _is_2d(X) and hasattr(self, "n_features_in_"):
+            validate_data(self, X, skip_check_array=True, reset=False)
         return X
 
     def _cross_fit(self, estimator, X, y, sample_weight, name, method):
@@ -610,6 +630,11 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         z, z_l = self._duo_logits(X)
         scores = z_l if self.mode == "uq_only" else z
         return self.classes_[np.argmax(scores, axis=1)]
+
+
+def _is_2d(X):
+    shape = getattr(X, "shape", None)
+    return shape is not None and len(shape) == 2
 
 
 def _safe_index(X, idx):

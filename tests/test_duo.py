@@ -563,3 +563,21 @@ def test_unfitted_members_after_clone_work(members, digits):
     duo = clone(DuoClassifier(LogisticRegression(max_iter=2000), GaussianNB(), cv=3))
     duo.fit(X_val, y_val)
     assert hasattr(duo.large_, "coef_") and (duo.weights_ >= 0).all()
+
+
+def test_saturated_probabilities_warn_at_fit_only(rng):
+    import warnings
+
+    z_l, z_s, y = _logit_tables(rng)
+    p = softmax(z_s).astype(np.float32)
+    p[: len(y) // 2] = np.eye(4, dtype=np.float32)[y[: len(y) // 2]]  # saturated
+    duo = DuoClassifier(
+        TableClassifier(z_l, range(4)), TableClassifier(p, range(4), "predict_proba")
+    )
+    X = _rows(len(y))
+    with pytest.warns(UserWarning, match=r"50\.0% of the rows .* saturated"):
+        duo.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = duo.predict_proba(X)
+    assert np.isfinite(proba).all()
