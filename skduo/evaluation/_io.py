@@ -1,0 +1,359 @@
+"""Reading and writing directories of saved logits."""
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from skduo.evaluation._zoo import SPLITS, LogitZoo
+
+__all__ = ["load_logits_dir", "save_logits_dir"]
+
+LAYOUT_DOC = """\
+Three layouts are recognised (``<split>`` is ``val``, ``test`` and optionally
+``ood_test``; all models must hold the same rows in the same order):
+
+1. NumPy archives (written by :func:`save_logits_dir`)::
+
+       PATH/labels.npz          arrays val, test[, ood_test]: integer labels
+       PATH/<model>.npz         arrays val, test[, ood_test]: logits (n, n_classes)
+
+2. NumPy arrays, one folder per split::
+
+       PATH/<split>/labels.npy
+       PATH/<split>/<model>.npy
+
+3. The official Asymmetric Duos repository's CSV output
+   (``evaluate/1_single_model_prediction.py``)::
+
+       PATH/<split>/raw/<model>.csv          a header row (always skipped), then
+                                             one row of logits per sample
+       PATH/<split>/point_prediction.csv     the labels in column ``target``
+
+Optional, in every layout: ``PATH/costs.json`` (``{"<model>": cost}``) or
+``PATH/costs.csv`` (columns ``model,cost``; the official ``backbones.csv`` with
+columns ``model_name,GFLOPS`` works too), the inference cost per sample
+(multiply-adds, any unit shared by all models); and ``PATH/groups.json``
+(``{"<model>": "<architecture>"}``): models of one group form deep ensembles.
+"""
+
+
+def _npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot be read as a .npz archive ({exc}).") from None
+
+
+def _npy(path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot be read as a .npy array ({exc}).") from None
+
+
+def _read_csv_matrix(path):
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    # the first row is the header pandas' to_csv writes (0,1,2,... or names)
+    rows = [r for r in rows[1:] if r]
+    if not rows:
+        raise ValueError(f"{path}: no rows of logits.")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise ValueError(f"{path}: rows have different numbers of columns {widths}.")
+    try:
+        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"{path}: non-numeric value ({exc}).") from None
+
+
+def _read_csv_labels(path):
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "target" not in reader.fieldnames:
+            raise ValueError(
+                f"{path}: expected a column named 'target' holding the labels; "
+                f"found columns {reader.fieldnames}."
+            )
+        values = [row["target"] for row in reader]
+    try:
+        return np.array([float(v) for v in values])
+    except ValueError as exc:
+        raise ValueError(f"{path}: non-numeric label ({exc}).") from None
+
+
+def _read_costs(root):
+    costs, groups = {}, {}
+    if (root / "costs.json").exists():
+        path = root / "costs.json"
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: invalid JSON ({exc}).") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected an object {{model: cost}}.")
+        costs = {str(k): v for k, v in raw.items()}
+    else:
+        for fname, name_col, cost_col in (
+            ("costs.csv", "model", "cost"),
+            ("backbones.csv", "model_name", "GFLOPS"),
+        ):
+            path = root / fname
+            if not path.exists():
+                continue
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                fields = reader.fieldnames or []
+                if name_col not in fields or cost_col not in fields:
+                    raise ValueError(
+                        f"{path}: expected columns {name_col!r} and {cost_col!r}; "
+                        f"found {fields}."
+                    )
+                for row in reader:
+                    costs[row[name_col]] = row[cost_col]
+            break
+    for name, value in costs.items():
+        try:
+            costs[name] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"costs for {name!r} in {root}: not a number ({value!r})."
+            ) from None
+    if (root / "groups.json").exists():
+        path = root / "groups.json"
+        try:
+            groups = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: invalid JSON ({exc}).") from None
+    return costs, groups
+
+
+def _detect(root):
+    if (root / "labels.npz").exists():
+        return "npz"
+    if (root / "val" / "labels.npy").exists():
+        return "npy"
+    val = root / "val"
+    if (val / "raw").is_dir() or (val / "point_prediction.csv").exists():
+        return "csv"
+    raise ValueError(
+        f"{root}: not a logits directory: found none of labels.npz, "
+        f"val/labels.npy, val/raw/.\n{LAYOUT_DOC}"
+    )
+
+
+def load_logits_dir(path, *, ood=None):
+    """Load a directory of saved logits into a :class:`LogitZoo`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The directory (layouts below).
+    ood : bool, default=None
+        Whether to load the ``ood_test`` split: True requires it (an error names
+        what is missing), False ignores it, None loads it when present.
+
+    Returns
+    -------
+    LogitZoo
+        Models sorted by name.
+
+    Raises
+    ------
+    ValueError
+        For a malformed directory, naming the file: a missing split, row counts
+        that differ between a model and the labels, labels out of range, NaN or
+        infinite logits, unreadable files.
+
+    Notes
+    -----
+    {layout}
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skduo.evaluation import LogitZoo, load_logits_dir, save_logits_dir
+    >>> zoo = LogitZoo(y_val=[0, 1, 1], y_test=[1, 0])
+    >>> zoo.add("m", val=np.eye(2)[[0, 1, 1]], test=np.eye(2)[[1, 0]], cost=5.0)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = save_logits_dir(zoo, d)
+    ...     load_logits_dir(d)
+    LogitZoo(1 models, n_classes=2, val=3, test=2)
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ValueError(f"{root}: no such directory.")
+    layout = _detect(root)
+    costs, groups = _read_costs(root)
+    if layout == "npz":
+        zoo, per_model = _load_npz(root, ood)
+    else:
+        zoo, per_model = _load_split_folders(root, ood, layout)
+    if not per_model:
+        raise ValueError(f"{root}: no model logits found ({layout} layout).")
+    for name in sorted(per_model):
+        arrays, source = per_model[name]
+        zoo.add(
+            name,
+            arrays.get("val"),
+            arrays.get("test"),
+            ood_test=arrays.get("ood_test"),
+            cost=costs.get(name),
+            group=groups.get(name),
+            source=source,
+        )
+    unknown = sorted(set(costs) - set(per_model))
+    if unknown and layout != "csv":  # backbones.csv lists more models than saved
+        raise ValueError(
+            f"{root}: costs given for unknown model(s) {unknown}; models are "
+            f"{sorted(per_model)}."
+        )
+    return zoo
+
+
+load_logits_dir.__doc__ = load_logits_dir.__doc__.replace(
+    "    {layout}", "    " + LAYOUT_DOC.replace("\n", "\n    ").rstrip()
+)
+
+
+def _want_ood(present, ood, where):
+    if ood is True and not present:
+        raise ValueError(f"{where}: missing split 'ood_test' (requested with ood).")
+    return present and ood is not False
+
+
+def _load_npz(root, ood):
+    label_path = root / "labels.npz"
+    labels = _npz(label_path)
+    for split in ("val", "test"):
+        if split not in labels:
+            raise ValueError(
+                f"{label_path}: missing split {split!r} (arrays found: "
+                f"{sorted(labels)})."
+            )
+    use_ood = _want_ood("ood_test" in labels, ood, label_path)
+    zoo = LogitZoo(
+        labels["val"],
+        labels["test"],
+        labels["ood_test"] if use_ood else None,
+        label_source={s: f"{label_path}[{s!r}]" for s in SPLITS},
+    )
+    per_model = {}
+    for path in sorted(root.glob("*.npz")):
+        if path.name == "labels.npz":
+            continue
+        arrays = _npz(path)
+        for split in zoo.splits:
+            if split not in arrays:
+                raise ValueError(
+                    f"{path}: missing split {split!r} (arrays found: {sorted(arrays)})."
+                )
+        arrays = {s: arrays[s] for s in zoo.splits}
+        per_model[path.stem] = (arrays, {s: f"{path}[{s!r}]" for s in zoo.splits})
+    return zoo, per_model
+
+
+def _load_split_folders(root, ood, layout):
+    splits = ["val", "test"]
+    ood_dir = root / "ood_test"
+    if _want_ood(ood_dir.is_dir(), ood, ood_dir):
+        splits.append("ood_test")
+    label_paths, labels = {}, {}
+    for split in splits:
+        if layout == "npy":
+            path = root / split / "labels.npy"
+        else:
+            path = root / split / "point_prediction.csv"
+        if not path.exists():
+            raise ValueError(f"{path}: missing labels file for split {split!r}.")
+        label_paths[split] = str(path)
+        labels[split] = _npy(path) if layout == "npy" else _read_csv_labels(path)
+    zoo = LogitZoo(
+        labels["val"],
+        labels["test"],
+        labels.get("ood_test"),
+        label_source=label_paths,
+    )
+
+    def model_files(split):
+        folder = root / split if layout == "npy" else root / split / "raw"
+        pattern = "*.npy" if layout == "npy" else "*.csv"
+        return {
+            p.stem: p
+            for p in sorted(folder.glob(pattern))
+            if not (layout == "npy" and p.name == "labels.npy")
+        }
+
+    files = {split: model_files(split) for split in splits}
+    names = sorted(set().union(*(set(f) for f in files.values())))
+    per_model = {}
+    for name in names:
+        arrays, source = {}, {}
+        for split in splits:
+            path = files[split].get(name)
+            if path is None:
+                other = next(files[s][name] for s in splits if name in files[s])
+                ext = ".npy" if layout == "npy" else ".csv"
+                folder = root / split if layout == "npy" else root / split / "raw"
+                raise ValueError(
+                    f"{folder / (name + ext)}: missing split {split!r} for model "
+                    f"{name!r} (found {other})."
+                )
+            arrays[split] = _npy(path) if layout == "npy" else _read_csv_matrix(path)
+            source[split] = str(path)
+        per_model[name] = (arrays, source)
+    return zoo, per_model
+
+
+def save_logits_dir(zoo, path):
+    """Write a :class:`LogitZoo` in the NumPy-archive layout.
+
+    Writes ``labels.npz``, one ``<model>.npz`` per model, ``costs.json`` (models
+    with a cost) and ``groups.json`` (models with a group), readable by
+    :func:`load_logits_dir`.
+
+    Parameters
+    ----------
+    zoo : LogitZoo
+        The zoo to save.
+    path : str or path-like
+        Directory, created if needed.
+
+    Returns
+    -------
+    pathlib.Path
+        The directory.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> import numpy as np
+    >>> from skduo.evaluation import LogitZoo, save_logits_dir
+    >>> zoo = LogitZoo(y_val=[0, 1], y_test=[1, 0])
+    >>> zoo.add("m", val=np.eye(2), test=np.eye(2))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     sorted(os.listdir(save_logits_dir(zoo, d)))
+    ['labels.npz', 'm.npz']
+    """
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    np.savez(root / "labels.npz", **zoo.labels)
+    costs, groups = {}, {}
+    for name, model in zoo.models.items():
+        if os.sep in name or name in ("labels", ".", ".."):
+            raise ValueError(f"Model name {name!r} cannot be used as a file name.")
+        np.savez(root / f"{name}.npz", **model.logits)
+        if model.cost is not None:
+            costs[name] = model.cost
+        if model.group is not None:
+            groups[name] = model.group
+    if costs:
+        (root / "costs.json").write_text(json.dumps(costs, indent=2) + "\n")
+    if groups:
+        (root / "groups.json").write_text(json.dumps(groups, indent=2) + "\n")
+    return root

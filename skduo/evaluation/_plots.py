@@ -1,0 +1,179 @@
+"""PNG plots of a zoo report (matplotlib imported lazily, no pyplot state)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from skduo.evaluation._report import METRICS
+from skduo.metrics import risk_coverage_curve
+from skduo.utils._optional import check_matplotlib_support
+
+__all__ = ["plot_metric_vs_balance", "plot_risk_coverage"]
+
+_CONFIDENCE = {"msp": "msp", "entropy": "neg_entropy"}
+
+
+def _figure(caller, figsize):
+    # A bare Figure on the Agg canvas: no pyplot, no global backend or style.
+    check_matplotlib_support(caller)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=3):
+    """Risk-coverage curves of a large model, its best duos and its ensembles.
+
+    Draws the temperature-scaled ``large`` model, the ``max_duos`` asymmetric
+    duos with it that have the lowest **validation** NLL, and any deep ensemble
+    starting with it, on ``split``.
+
+    Parameters
+    ----------
+    zoo : LogitZoo
+        The models (their logits on ``split``).
+    report : ZooReport
+        The report of :func:`evaluate_zoo` on ``zoo`` (fitted weights).
+    path : str or path-like
+        Output PNG file.
+    large : str, default=None
+        Large model; default: the most expensive one (else the first).
+    split : str, default='test'
+        Split to plot.
+    max_duos : int, default=3
+        Number of duos drawn.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    fig = _figure("plot_risk_coverage", (6.4, 4.4))
+    ax = fig.add_subplot()
+    names = list(zoo.models)
+    if large is None:
+        costs = [zoo.models[n].cost for n in names]
+        large = names[int(np.argmax(costs))] if None not in costs else names[0]
+    y = zoo.labels[split]
+    confidence = _CONFIDENCE[report.confidence]
+    duos = sorted(
+        (
+            r
+            for r in report.rows
+            if (r["method"], r["large"], r["split"]) == ("asymmetric", large, split)
+        ),
+        key=lambda r: r["val_nll"],
+    )[:max_duos]
+    curves = [("temperature", [large], f"{large} (temperature-scaled)")]
+    curves += [("asymmetric", r["members"], f"duo + {r['small']}") for r in duos]
+    curves += [
+        ("deep_ensemble", r["members"], r["name"])
+        for r in report.rows
+        if (r["method"], r["large"], r["split"]) == ("deep_ensemble", large, split)
+    ]
+    first_risk = []  # the x-axis starts a little before the first error
+    for method, members, label in curves:
+        ens = report.fitted[(method, tuple(members))]
+        logits = [zoo.models[m].logits[split] for m in members]
+        proba = ens.predict_proba(*logits)
+        coverage, risk, _ = risk_coverage_curve(
+            y,
+            proba,
+            labels=np.arange(proba.shape[1]),
+            confidence=confidence,
+            y_pred=ens.predict(*logits),
+        )
+        errors = np.flatnonzero(risk > 0)
+        if len(errors):
+            first_risk.append(float(coverage[errors[0]]))
+        style = "--" if method == "temperature" else "-"
+        ax.step(coverage, risk, where="post", linestyle=style, label=label)
+    ax.set_xlabel("coverage")
+    ax.set_ylabel("selective risk (error rate of accepted)")
+    ax.set_title(f"Risk-coverage on {split} ({report.confidence} confidence)")
+    ax.set_xlim(max(0.0, min(first_risk, default=0.0) - 0.05), 1)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small")
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def plot_metric_vs_balance(
+    report,
+    path,
+    *,
+    metrics=("acc", "nll", "ece", "auroc", "aurc", "sac98"),
+    split="test",
+    large=None,
+):
+    """Each duo's change over its temperature-scaled large model vs FLOPs balance.
+
+    One panel per metric; one point per asymmetric duo at
+    ``x = cost(small) / cost(large)`` (log scale) and ``y = metric(duo) -
+    metric(large)``, coloured by large model, with a dashed zero line (the
+    paper's Figs. 3-7 layout).
+
+    Parameters
+    ----------
+    report : ZooReport
+        The report of :func:`evaluate_zoo`.
+    path : str or path-like
+        Output PNG file.
+    metrics : sequence of str, default=('acc', 'nll', 'ece', 'auroc', 'aurc', \
+'sac98')
+        Metric keys of :data:`METRICS`.
+    split : str, default='test'
+        Split.
+    large : sequence of str, default=None
+        Large models whose duos are drawn; default: the four most expensive
+        models with duos (the paper shows four large models).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    info = {key: (header, higher) for key, header, higher, _ in METRICS}
+    unknown = [m for m in metrics if m not in info]
+    if unknown:
+        raise ValueError(f"Unknown metric(s) {unknown}; choose from {list(info)}.")
+    n = len(metrics)
+    ncols = min(3, n)
+    nrows = int(np.ceil(n / ncols))
+    fig = _figure("plot_metric_vs_balance", (4.0 * ncols, 3.2 * nrows))
+    axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n)]
+    base = {
+        r["large"]: r
+        for r in report.rows
+        if r["method"] == "temperature" and r["split"] == split
+    }
+    duos = [
+        r
+        for r in report.rows
+        if r["method"] == "asymmetric"
+        and r["split"] == split
+        and r["flops_balance"] is not None
+    ]
+    if large is None:
+        with_duos = {r["large"] for r in duos}
+        large = sorted(with_duos, key=lambda n: -(base[n]["cost"] or 0.0))[:4]
+    larges = [n for n in large if any(r["large"] == n for r in duos)]
+    for ax, key in zip(axes, metrics):
+        header, higher = info[key]
+        for i, name in enumerate(larges):
+            pts = [r for r in duos if r["large"] == name]
+            x = [r["flops_balance"] for r in pts]
+            y = [r[key] - base[name][key] for r in pts]
+            ax.scatter(x, y, s=18, color=f"C{i % 10}", label=name)
+        ax.axhline(0.0, color="0.3", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("FLOPs balance")
+        better = "higher" if higher else "lower"
+        ax.set_title(f"{header}: duo - large ({better} better)")
+    if larges:
+        axes[0].legend(fontsize="x-small", title="large model")
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path

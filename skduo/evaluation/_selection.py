@@ -1,0 +1,144 @@
+"""Choosing a sidekick under a compute budget, by validation NLL only."""
+
+from dataclasses import dataclass
+
+from skduo._logits import fit_duo, fit_temperature
+
+__all__ = ["SidekickSelection", "select_sidekick"]
+
+
+@dataclass
+class SidekickSelection:
+    """Result of :func:`select_sidekick`.
+
+    Parameters
+    ----------
+    large : str
+        The large model.
+    budget : float
+        Extra compute allowed, in percent of the large model's cost.
+    baseline_val_nll : float
+        Validation NLL of the large model temperature-scaled alone.
+    candidates : list of dict
+        Every cheaper model, sorted by cost: ``name``, ``cost``,
+        ``flops_balance``, ``within_budget``, ``val_nll`` (of the duo),
+        ``val_nll_gain`` (baseline minus duo), ``weights``.
+    chosen : str or None
+        The in-budget candidate whose duo has the lowest validation NLL, or None
+        when no candidate fits the budget or none gets a positive weight.
+    """
+
+    large: str
+    budget: float
+    baseline_val_nll: float
+    candidates: list
+    chosen: str | None
+
+    def to_dict(self):
+        """The selection as a JSON-friendly dict."""
+        return {
+            "large": self.large,
+            "budget_percent": self.budget,
+            "baseline_val_nll": self.baseline_val_nll,
+            "chosen": self.chosen,
+            "candidates": self.candidates,
+        }
+
+    def format(self):
+        """The trade-off as a text table, the recommendation last.
+
+        Returns
+        -------
+        str
+        """
+        lines = [
+            f"Sidekick for {self.large!r} within +{self.budget:g}% compute "
+            f"(validation NLL of {self.large} alone, temperature-scaled: "
+            f"{self.baseline_val_nll:.4f})",
+            f"  {'sidekick':<24} {'extra':>8} {'val NLL':>9} {'gain':>8}  weights",
+        ]
+        for c in self.candidates:
+            mark = "*" if c["name"] == self.chosen else " "
+            over = "" if c["within_budget"] else "  (over budget)"
+            lines.append(
+                f"{mark} {c['name']:<24} {100 * c['flops_balance']:>7.1f}% "
+                f"{c['val_nll']:>9.4f} {c['val_nll_gain']:>+8.4f}  "
+                f"{c['weights'][0]:.3g} {c['weights'][1]:.3g}{over}"
+            )
+        if self.chosen is None:
+            lines.append("Recommendation: no sidekick (none in budget helps).")
+        else:
+            lines.append(
+                f"Recommendation: {self.chosen!r} (lowest validation NLL in budget)."
+            )
+        return "\n".join(lines)
+
+
+def select_sidekick(zoo, large, *, budget):
+    """Recommend a sidekick for ``large`` within a compute budget.
+
+    Every model cheaper than ``large`` is paired with it and the duo fitted on
+    the validation split; the recommendation is the duo with the lowest
+    validation NLL among the sidekicks whose cost is at most ``budget`` percent
+    of the large model's. Test data are never used.
+
+    Parameters
+    ----------
+    zoo : LogitZoo
+        The models; all need a cost.
+    large : str
+        Name of the large model.
+    budget : float
+        Extra compute allowed, in percent of the large model's cost (e.g. 20).
+
+    Returns
+    -------
+    SidekickSelection
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skduo.evaluation import LogitZoo, select_sidekick
+    >>> rng = np.random.default_rng(0)
+    >>> y_val, y_test = rng.integers(0, 3, 300), rng.integers(0, 3, 300)
+    >>> zoo = LogitZoo(y_val, y_test)
+    >>> for name, cost, s in [("big", 100, 2.0), ("mid", 30, 1.5), ("tiny", 5, 1.0)]:
+    ...     zoo.add(name, val=rng.normal(size=(300, 3)) + s * np.eye(3)[y_val],
+    ...             test=rng.normal(size=(300, 3)) + s * np.eye(3)[y_test], cost=cost)
+    >>> sel = select_sidekick(zoo, "big", budget=10)
+    >>> sel.chosen, [c["within_budget"] for c in sel.candidates]
+    ('tiny', [True, False])
+    """
+    if large not in zoo.models:
+        raise ValueError(f"Unknown model {large!r}; the zoo has {list(zoo.models)}.")
+    budget = float(budget)
+    if not budget >= 0:
+        raise ValueError(f"budget must be a non-negative percentage; got {budget}.")
+    missing = [n for n, m in zoo.models.items() if m.cost is None]
+    if missing:
+        raise ValueError(
+            f"Sidekick selection needs every model's cost; missing for {missing}."
+        )
+    y_val = zoo.labels["val"]
+    big = zoo.models[large]
+    baseline = fit_temperature(big.logits["val"], y_val).validation_nll
+    candidates = []
+    for name, model in sorted(zoo.models.items(), key=lambda kv: kv[1].cost):
+        if name == large or model.cost >= big.cost:
+            continue
+        duo = fit_duo(big.logits["val"], model.logits["val"], y_val)
+        balance = model.cost / big.cost
+        candidates.append(
+            {
+                "name": name,
+                "cost": model.cost,
+                "flops_balance": balance,
+                "within_budget": bool(100 * balance <= budget * (1 + 1e-12)),
+                "val_nll": duo.validation_nll,
+                "val_nll_gain": baseline - duo.validation_nll,
+                "weights": [float(w) for w in duo.weights],
+            }
+        )
+    eligible = [c for c in candidates if c["within_budget"] and c["weights"][1] > 0]
+    chosen = min(eligible, key=lambda c: c["val_nll"])["name"] if eligible else None
+    return SidekickSelection(large, budget, baseline, candidates, chosen)

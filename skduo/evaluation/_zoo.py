@@ -1,0 +1,217 @@
+"""A zoo of models given by their logits on the validation and test splits."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LogitZoo", "ModelLogits"]
+
+SPLITS = ("val", "test", "ood_test")
+
+
+@dataclass
+class ModelLogits:
+    """One model of a :class:`LogitZoo`: its logits per split and its cost.
+
+    Parameters
+    ----------
+    name : str
+        Model name.
+    logits : dict of {str: ndarray of shape (n_samples, n_classes)}
+        Float64 logits by split (``'val'``, ``'test'`` and optionally
+        ``'ood_test'``).
+    cost : float or None
+        Inference cost per sample (multiply-adds), or None if unknown.
+    group : str or None
+        Architecture / family name; models sharing a group form deep ensembles.
+    source : dict of {str: str}
+        Where each split was read from (used in error messages).
+    """
+
+    name: str
+    logits: dict
+    cost: float | None = None
+    group: str | None = None
+    source: dict = field(default_factory=dict)
+
+
+def _where(name, split, source):
+    return source.get(split) or f"model {name!r}, split {split!r}"
+
+
+def _check_labels(y, split, source):
+    what = source or f"labels of split {split!r}"
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{what}: labels must be 1-D; got shape {y.shape}.")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
+            raise ValueError(f"{what}: labels must be integer class indices.")
+    elif y.dtype.kind not in "iu":
+        raise ValueError(
+            f"{what}: labels must be integer class indices; got dtype {y.dtype}."
+        )
+    if len(y) == 0:
+        raise ValueError(f"{what}: no labels.")
+    if y.min() < 0:
+        raise ValueError(f"{what}: labels must be >= 0; found {int(y.min())}.")
+    return y.astype(np.intp)
+
+
+class LogitZoo:
+    """Models given by their logits on shared validation and test splits.
+
+    The input of :func:`evaluate_zoo` and :func:`select_sidekick`: every model's
+    logits on the same validation rows (used for all fitting) and test rows
+    (used only for evaluation), optionally on an out-of-distribution test split,
+    with its inference cost.
+
+    Parameters
+    ----------
+    y_val : array-like of shape (n_val,)
+        Validation labels, integer class indices.
+    y_test : array-like of shape (n_test,)
+        Test labels.
+    y_ood_test : array-like of shape (n_ood,), default=None
+        Labels of an out-of-distribution test split, if any.
+    label_source : dict of {str: str}, default=None
+        File each split's labels were read from (for error messages).
+
+    Attributes
+    ----------
+    models : dict of {str: ModelLogits}
+        The models, in the order they were added.
+    labels : dict of {str: ndarray}
+        Labels by split.
+    n_classes : int or None
+        Number of classes (columns of the logits), once a model is added.
+
+    See Also
+    --------
+    load_logits_dir : Build a zoo from a directory of saved logits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skduo.evaluation import LogitZoo
+    >>> zoo = LogitZoo(y_val=[0, 1, 1], y_test=[1, 0])
+    >>> zoo.add("big", val=np.eye(2)[[0, 1, 1]], test=np.eye(2)[[1, 0]], cost=100)
+    >>> zoo.n_classes, list(zoo.models)
+    (2, ['big'])
+    """
+
+    def __init__(self, y_val, y_test, y_ood_test=None, *, label_source=None):
+        label_source = label_source or {}
+        self.labels = {
+            "val": _check_labels(y_val, "val", label_source.get("val")),
+            "test": _check_labels(y_test, "test", label_source.get("test")),
+        }
+        if y_ood_test is not None:
+            self.labels["ood_test"] = _check_labels(
+                y_ood_test, "ood_test", label_source.get("ood_test")
+            )
+        self.label_source = dict(label_source)
+        self.models = {}
+        self.n_classes = None
+
+    @property
+    def splits(self):
+        """The splits with labels, in the order val, test, ood_test."""
+        return tuple(s for s in SPLITS if s in self.labels)
+
+    def add(
+        self, name, val, test, *, ood_test=None, cost=None, group=None, source=None
+    ):
+        """Add a model by its logits.
+
+        Parameters
+        ----------
+        name : str
+            Unique model name.
+        val, test : array-like of shape (n_split, n_classes)
+            Logits (or log-probabilities) on the validation and test rows.
+        ood_test : array-like of shape (n_ood, n_classes), default=None
+            Logits on the out-of-distribution test rows; required when the zoo
+            has OOD labels.
+        cost : float, default=None
+            Inference cost per sample (multiply-adds); must be positive.
+        group : str, default=None
+            Architecture name; models of one group form deep ensembles.
+        source : dict of {str: str}, default=None
+            File each split was read from, named in error messages.
+        """
+        source = dict(source or {})
+        name = str(name)
+        if name in self.models:
+            raise ValueError(f"Duplicate model name {name!r}.")
+        logits = {}
+        for split, arr in (("val", val), ("test", test), ("ood_test", ood_test)):
+            where = _where(name, split, source)
+            if arr is None:
+                if split in self.labels:
+                    raise ValueError(
+                        f"{where}: missing split {split!r} (the zoo has labels for "
+                        f"it: {self.label_source.get(split, 'given')})."
+                    )
+                continue
+            if split not in self.labels:
+                raise ValueError(
+                    f"{where}: logits for split {split!r} but the zoo has no labels "
+                    "for it."
+                )
+            logits[split] = self._check_logits(arr, where, split)
+        if cost is not None:
+            cost = float(cost)
+            if not np.isfinite(cost) or cost <= 0:
+                raise ValueError(
+                    f"Model {name!r}: cost must be a positive number; got {cost}."
+                )
+        self.models[name] = ModelLogits(
+            name, logits, cost, None if group is None else str(group), source
+        )
+
+    def _check_logits(self, arr, where, split):
+        z = np.asarray(arr)
+        if z.ndim != 2:
+            raise ValueError(
+                f"{where}: logits must be 2-D (n_samples, n_classes); got shape "
+                f"{z.shape}."
+            )
+        if z.dtype.kind not in "fiu":
+            raise ValueError(f"{where}: logits must be numeric; got {z.dtype}.")
+        if z.dtype.kind == "f" and not np.isfinite(z).all():
+            bad = np.argwhere(~np.isfinite(z))
+            n_nan = int(np.isnan(z).sum())
+            raise ValueError(
+                f"{where}: logits contain {n_nan} NaN and {len(bad) - n_nan} "
+                f"infinite value(s) (first at row {bad[0][0]}, column {bad[0][1]})."
+            )
+        y = self.labels[split]
+        if z.shape[0] != len(y):
+            raise ValueError(
+                f"{where}: {z.shape[0]} rows, but the {split!r} labels "
+                f"({self.label_source.get(split, 'given')}) have {len(y)}: every "
+                "model must be evaluated on the same rows in the same order."
+            )
+        n_classes = z.shape[1]
+        if n_classes < 2:
+            raise ValueError(f"{where}: {n_classes} column(s); at least 2 needed.")
+        if self.n_classes is not None and n_classes != self.n_classes:
+            raise ValueError(
+                f"{where}: {n_classes} columns, but the other models have "
+                f"{self.n_classes} classes."
+            )
+        if y.max() >= n_classes:
+            raise ValueError(
+                f"The {split!r} labels ({self.label_source.get(split, 'given')}) hold "
+                f"class {int(y.max())}, out of range for {where} with "
+                f"{n_classes} columns (classes 0..{n_classes - 1})."
+            )
+        self.n_classes = n_classes
+        return np.asarray(z, dtype=np.float64)
+
+    def __repr__(self):
+        sizes = ", ".join(f"{s}={len(self.labels[s])}" for s in self.splits)
+        return (
+            f"LogitZoo({len(self.models)} models, n_classes={self.n_classes}, {sizes})"
+        )
