@@ -1,0 +1,114 @@
+"""``python -m skduo``: the quick demo and ``evaluate`` on saved logits."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skduo._cli import main
+from skduo.evaluation import LogitZoo, save_logits_dir
+
+
+def _saved_zoo(path, ood=False):
+    rng = np.random.default_rng(0)
+    n, k = 200, 3
+    y = {s: rng.integers(0, k, n) for s in ("val", "test", "ood_test")}
+    zoo = LogitZoo(y["val"], y["test"], y["ood_test"] if ood else None)
+    for name, cost, signal, group in [
+        ("large", 50.0, 2.0, None),
+        ("side_a", 5.0, 1.2, "side"),
+        ("side_b", 5.0, 1.1, "side"),
+    ]:
+        z = {s: rng.normal(size=(n, k)) + signal * np.eye(k)[y[s]] for s in y}
+        zoo.add(
+            name,
+            z["val"],
+            z["test"],
+            ood_test=z["ood_test"] if ood else None,
+            cost=cost,
+            group=group,
+        )
+    save_logits_dir(zoo, path)
+    return path
+
+
+def test_evaluate_writes_report_and_recommends(tmp_path, capsys):
+    logits = _saved_zoo(tmp_path / "logits", ood=True)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "evaluate",
+            str(logits),
+            "--ood",
+            "--budget",
+            "20",
+            "--paper-units",
+            "--confidence",
+            "entropy",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Harm rate on test" in text and "Harm rate on ood_test" in text
+    assert "Recommendation:" in text and "paper units" in text
+    payload = json.loads((out / "report.json").read_text())
+    assert payload["confidence"] == "entropy"
+    assert payload["sidekick_selection"]["large"] == "large"
+    assert {r["split"] for r in payload["rows"]} == {"test", "ood_test"}
+    for name in ("report.csv", "risk_coverage.png", "metric_vs_balance.png"):
+        assert (out / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--ood"], "missing split 'ood_test'"),
+        (["--large", "nope"], "--large 'nope'"),
+    ],
+)
+def test_evaluate_errors_exit_2(tmp_path, capsys, args, match):
+    logits = _saved_zoo(tmp_path / "logits")
+    code = main(
+        ["evaluate", str(logits), "--no-plots", "--output", str(tmp_path)] + args
+    )
+    assert code == 2
+    assert match in capsys.readouterr().err
+
+
+def test_evaluate_names_the_bad_file(tmp_path, capsys):
+    logits = _saved_zoo(tmp_path / "logits")
+    np.savez(
+        logits / "side_a.npz", val=np.full((200, 3), np.nan), test=np.zeros((200, 3))
+    )
+    assert main(["evaluate", str(logits), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "side_a.npz['val']: logits contain 600 NaN" in err
+
+
+def test_quick_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "trained logreg" in text and "Harm rate on test" in text
+    assert "Recommendation" in text
+    assert str(out / "metric_vs_balance.png") in text
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    assert {r["method"] for r in rows} >= {"temperature", "asymmetric", "deep_ensemble"}
+    # the saved logits re-load for `python -m skduo evaluate`
+    assert (
+        main(["evaluate", str(out / "logits"), "--no-plots", "--output", str(out)]) == 0
+    )
+
+
+def test_module_entry_point_help():
+    res = subprocess.run(
+        [sys.executable, "-m", "skduo", "evaluate", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--budget" in res.stdout and "point_prediction.csv" in res.stdout
