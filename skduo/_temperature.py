@@ -127,6 +127,10 @@ def binary_scores_to_logits(scores):
     return np.column_stack([np.zeros_like(scores), scores])
 
 
+def _lower_first(text):
+    return text[:1].lower() + text[1:]
+
+
 def _prob_tolerance(dtype, n_classes):
     eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else 1e-12
     return max(1e-6, 8.0 * n_classes * float(eps))
@@ -195,7 +199,8 @@ def proba_to_logits(proba, what="predict_proba output", saturation_warn=0.01):
     frac = float(saturated.mean()) if len(p) else 0.0
     if frac > saturation_warn:
         warnings.warn(
-            f"{frac:.1%} of the rows of {what} are saturated (hold an exact 0 or 1 "
+            f"{frac:.1%} of the rows of {_lower_first(what)} are "
+            "saturated (hold an exact 0 or 1 "
             f"in {dtype}); their log-probabilities are clipped at log({tiny:.3g}) and "
             "the true logits cannot be recovered. Prefer a member output that gives "
             "logits (decision_function, predict_log_proba, or the net's logits).",
@@ -224,7 +229,8 @@ def log_proba_to_logits(
     frac = float(zero.any(axis=1).mean()) if len(lp) else 0.0
     if frac > saturation_warn:
         warnings.warn(
-            f"{frac:.1%} of the rows of {what} hold log-probabilities of -inf "
+            f"{frac:.1%} of the rows of {_lower_first(what)} hold "
+            "log-probabilities of -inf "
             "(probability 0); they are clipped at log(2.23e-308) and the true "
             "logits cannot be recovered.",
             UserWarning,
@@ -419,10 +425,18 @@ def _newton(objective, w, upper, scales, tol, max_iter, step_tol=0.0):
         # decreases below the objective's resolution cannot be verified
         noise = objective.resolution * max(1.0, abs(f))
         step = 1.0
+        if -slope <= noise:
+            # the full step's decrease is below the loss's resolution
+            if step_tol:  # approach phase: take the Newton step unverified
+                return x, f, g, it, False
+            # verify by the gradient instead: accept if the KKT residual drops
+            f_new, g_new, h_new = objective(x)
+            if _kkt(x, g_new, upper, scales, f_new) < _kkt(w, g, upper, scales, f):
+                w, f, g, h = x, f_new, g_new, h_new
+                continue
+            return w, f, g, it - 1, _kkt(w, g, upper, scales, f) <= tol
         while True:
             if -step * slope <= noise:
-                if step_tol:  # approach phase: take the Newton step unverified
-                    return x, f, g, it, False
                 return w, f, g, it - 1, _kkt(w, g, upper, scales, f) <= tol
             w_new = np.clip(w + step * d, 0.0, upper)
             f_new, g_new, h_new = objective(w_new)
@@ -607,7 +621,7 @@ def fit_logit_weights(
 
     # 2. approach on all rows with float32 exponentials
     fast_obj = _Objective(logits, y, sw, n_threads, precise=False)
-    w, *_ = _newton(fast_obj, w, upper, safe_scales, 1e-9, max_iter, 1e-6)
+    w, *_ = _newton(fast_obj, w, upper, safe_scales, 1e-9, max_iter, 3e-5)
 
     # 3. float64 Newton iterations to the tolerance (usually one evaluation)
     objective = _Objective(logits, y, sw, n_threads)
