@@ -26,12 +26,12 @@ import numpy as np
 from scipy.optimize import lsq_linear
 from sklearn.exceptions import ConvergenceWarning
 
-#: Elements (rows x classes) processed per chunk: 2**18 float64 = 2 MiB per buffer.
-_CHUNK_ELEMENTS = 2**18
+#: Elements (rows x classes) processed per chunk: 2**16 float64 = 512 KiB per buffer.
+_CHUNK_ELEMENTS = 2**16
 
 #: Size (rows x classes) of the deterministic subsample used to find a starting
 #: point; at least 512 rows.
-_SUBSAMPLE_ELEMENTS = 2**20
+_SUBSAMPLE_ELEMENTS = 2**18
 
 #: Upper bound of each weight in units of ``1 / scale(z_m)``; only reached when the
 #: members separate the validation set (no finite optimum).
@@ -551,7 +551,7 @@ def fit_logit_weights(
 
     # deterministic subsample (positive weights only) for scales and the start
     positive = np.flatnonzero(sw > 0)
-    n_sub = max(512, _SUBSAMPLE_ELEMENTS // logits[0].shape[1])
+    n_sub = max(256, _SUBSAMPLE_ELEMENTS // logits[0].shape[1])
     if len(positive) > n_sub:
         sub = np.sort(np.random.default_rng(0).choice(positive, n_sub, replace=False))
     else:
@@ -602,12 +602,7 @@ def fit_logit_weights(
 
     # 1. starting point on a small deterministic subsample: equal normalised
     #    weights scaled by a 1-D grid search, then Newton iterations
-    n_start = max(256, _SUBSAMPLE_ELEMENTS // (4 * logits[0].shape[1]))
     start_rows = sub
-    if len(sub) > n_start:
-        start_rows = np.sort(
-            np.random.default_rng(1).choice(sub, n_start, replace=False)
-        )
     start_obj = _Objective(
         [z[start_rows] for z in logits],
         y[start_rows],
@@ -659,7 +654,7 @@ def fit_logit_weights(
 def _scalar_search(objective, direction, upper):
     """Best ``t * direction`` on a log-spaced grid of ``t`` (a starting point)."""
     best_w, best_f = None, np.inf
-    for t in np.logspace(-2, 2, 9):
+    for t in np.logspace(-2, 2, 5):
         w = np.minimum(t * direction, upper)
         f = objective(w, order=0)[0]
         if f < best_f:
