@@ -251,7 +251,15 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     a log-sum-exp of an affine function of ``w`` minus a linear one, hence
     convex. Because ``(w, 0)`` and ``(0, w)`` are feasible, the duo's validation
     NLL is never above that of either member temperature-scaled alone. A
-    sidekick that does not help gets a weight of exactly 0 at the optimum.
+    sidekick that does not help gets a weight of exactly 0 at the optimum (and
+    is then not evaluated at prediction time).
+
+    Fitted members survive ``clone`` (and so ``cross_val_score`` and
+    ``GridSearchCV`` over the duo's own parameters), but scikit-learn also
+    clones the *values* of a parameter grid: to search over fitted members
+    (``{"small": [net_a, net_b]}``), wrap each in
+    :class:`~sklearn.frozen.FrozenEstimator`, otherwise the grid hands the duo
+    unfitted copies, which it would cross-fit.
 
     References
     ----------
