@@ -7,7 +7,10 @@ pair with cost(small) < cost(large) is fitted as an asymmetric duo on the
 validation split, and on the test split we count
 
 * the fraction of duos whose NLL is <= that of the temperature-scaled large
-  model (target >= 90%), and the same for AURC (target >= 85%);
+  model (target >= 90%), and the same for AURC (target >= 85%); differences
+  below 1e-6 relative count as ties (a duo whose sidekick weight is 0 is the
+  large model, reached through a different optimiser path), and the strict
+  count is reported too;
 * the pairs where the duo loses, with their FLOPs balance;
 * for each architecture trained twice (``mlp32``, ``cnn16``): the pool-then-
   calibrate 2-member deep ensemble (FLOPs balance 1) against every duo with the
@@ -35,12 +38,20 @@ LOWER_BETTER = ("nll", "aurc", "brier", "ece")
 HIGHER_BETTER = ("acc", "auroc")
 
 
+RTOL = 1e-6  # relative differences below this are round-off ties
+
+
 def _compare(a, b, key):
-    """+1 if a is better than b on key, 0 if equal, -1 if worse."""
-    if a[key] == b[key]:
+    """+1 if a is better than b on key, 0 if tied (within RTOL), -1 if worse."""
+    if abs(a[key] - b[key]) <= RTOL * abs(b[key]):
         return 0
     better = a[key] < b[key] if key in LOWER_BETTER else a[key] > b[key]
     return 1 if better else -1
+
+
+def _worse_or_equal(a, b, key):
+    """Exact comparison: a is at least as good as b on key."""
+    return a[key] <= b[key] if key in LOWER_BETTER else a[key] >= b[key]
 
 
 def analyse(report, split="test"):
@@ -51,6 +62,8 @@ def analyse(report, split="test"):
     for key in ("nll", "aurc", "acc", "ece", "auroc"):
         ok = [r for r in duos if _compare(r, base[r["large"]], key) >= 0]
         out[f"frac_duo_{key}_not_worse"] = len(ok) / len(duos)
+        strict = [r for r in duos if _worse_or_equal(r, base[r["large"]], key)]
+        out[f"frac_duo_{key}_not_worse_strict"] = len(strict) / len(duos)
     out["losses"] = [
         {
             "large": r["large"],
@@ -117,7 +130,10 @@ def main():
             f"{100 * res['frac_duo_nll_not_worse']:.1f}%, AURC in "
             f"{100 * res['frac_duo_aurc_not_worse']:.1f}%, Acc in "
             f"{100 * res['frac_duo_acc_not_worse']:.1f}%, ECE in "
-            f"{100 * res['frac_duo_ece_not_worse']:.1f}%  ({res['seconds']:.0f}s)",
+            f"{100 * res['frac_duo_ece_not_worse']:.1f}% (exact comparison: NLL "
+            f"{100 * res['frac_duo_nll_not_worse_strict']:.1f}%, AURC "
+            f"{100 * res['frac_duo_aurc_not_worse_strict']:.1f}%)  "
+            f"({res['seconds']:.0f}s)",
             flush=True,
         )
         for loss in res["losses"]:
@@ -140,12 +156,19 @@ def main():
             )
     n = sum(r["n_duos"] for r in results)
     pooled = {
-        key: sum(r[f"frac_duo_{key}_not_worse"] * r["n_duos"] for r in results) / n
+        f"{key}{suffix}": sum(
+            r[f"frac_duo_{key}_not_worse{suffix}"] * r["n_duos"] for r in results
+        )
+        / n
         for key in ("nll", "aurc", "acc", "ece", "auroc")
+        for suffix in ("", "_strict")
     }
     print(
         f"all seeds: {n} duos; NLL not worse {100 * pooled['nll']:.1f}% (target >= "
-        f"90%), AURC not worse {100 * pooled['aurc']:.1f}% (target >= 85%)"
+        f"90%), AURC not worse {100 * pooled['aurc']:.1f}% (target >= 85%); "
+        f"Acc {100 * pooled['acc']:.1f}%, ECE {100 * pooled['ece']:.1f}%, AUROC "
+        f"{100 * pooled['auroc']:.1f}%; exact comparison: NLL "
+        f"{100 * pooled['nll_strict']:.1f}%, AURC {100 * pooled['aurc_strict']:.1f}%"
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(

@@ -111,6 +111,10 @@ def _report(zoo, args, out, echo):
         select_sidekick,
     )
 
+    if args.large is not None and args.large not in zoo.models:
+        raise ValueError(
+            f"--large {args.large!r}: no such model in {list(zoo.models)}."
+        )
     ood = "ood_test" in zoo.splits
     report = evaluate_zoo(
         zoo, confidence=args.confidence, ood=ood, progress=sys.stderr.isatty()
@@ -138,10 +142,6 @@ def _report(zoo, args, out, echo):
 
     extra = {}
     large = args.large or _default_large(zoo)
-    if args.large is not None and args.large not in zoo.models:
-        raise ValueError(
-            f"--large {args.large!r}: no such model in {list(zoo.models)}."
-        )
     if args.budget is not None:
         selection = select_sidekick(zoo, large, budget=args.budget)
         echo("\n" + selection.format())

@@ -180,7 +180,7 @@ def test_harm_rates_hand_computed():
         _row("temperature", "L", None, 0.0),
         _row("asymmetric", "L", "a", 0.01, nll=1.2, acc=0.4),  # worse NLL, worse acc
         _row("asymmetric", "L", "b", 0.03, nll=0.9, auroc=float("nan")),
-        _row("asymmetric", "L", "c", 0.3, nll=1.0),  # tie: not harm
+        _row("asymmetric", "L", "c", 0.3, nll=1.0 + 1e-9),  # round-off tie
         _row("asymmetric", "L", "d", 0.5, nll=1.1, aurc=0.2),  # 0.5 is in >=0.5
     ]
     harm = {e["bracket"]: e for e in ZooReport(rows).harm_rates()}
@@ -190,6 +190,8 @@ def test_harm_rates_hand_computed():
     assert harm["<0.05"]["acc"] == 0.5
     assert harm["<0.05"]["auroc"] == 0.0  # b's NaN is left out: 0 of 1
     assert harm["0.2-0.5"]["nll"] == 0.0
+    strict = {e["bracket"]: e for e in ZooReport(rows).harm_rates(rtol=0)}
+    assert strict["0.2-0.5"]["nll"] == 1.0
     assert harm[">=0.5"]["nll"] == 1.0 and harm[">=0.5"]["aurc"] == 1.0
     assert harm["all"]["nll"] == 0.5 and harm["all"]["aurc"] == 0.25
 

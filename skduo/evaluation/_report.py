@@ -170,13 +170,15 @@ class ZooReport:
                 return row
         raise KeyError(f"No row for {method!r}, {large!r}, {small!r}, {split!r}.")
 
-    def harm_rates(self, method="asymmetric", split="test"):
+    def harm_rates(self, method="asymmetric", split="test", *, rtol=1e-6):
         """Fraction of duos worse than the temperature-scaled large model.
 
         For each metric and FLOPs-balance bracket, the fraction of duos of
-        ``method`` whose test metric is strictly worse than that of their own
-        large model temperature-scaled alone (ties are not harm; pairs where
-        either value is NaN are left out).
+        ``method`` whose test metric is worse than that of their own large
+        model temperature-scaled alone by more than ``rtol`` (relative): ties
+        are not harm, and neither are round-off differences, e.g. a duo whose
+        sidekick weight is 0 reaches the large model's temperature through a
+        different optimiser path. Pairs where either value is NaN are left out.
 
         Parameters
         ----------
@@ -184,6 +186,8 @@ class ZooReport:
             Duo mode.
         split : str, default='test'
             Split.
+        rtol : float, default=1e-6
+            Relative difference below which two values are a tie.
 
         Returns
         -------
@@ -210,7 +214,8 @@ class ZooReport:
                     if a is None or b is None or np.isnan(a) or np.isnan(b):
                         continue
                     compared += 1
-                    harmed += (a < b) if _HIGHER[key] else (a > b)
+                    worse = (b - a) if _HIGHER[key] else (a - b)
+                    harmed += worse > rtol * abs(b)
                 entry[key] = harmed / compared if compared else float("nan")
             return entry
 
