@@ -518,7 +518,9 @@ def test_float16_outputs_warn_and_huge_logits_work(rng):
     huge = DuoClassifier(TableClassifier(z_l * 1e3 + 1e4, c), TableClassifier(z_s, c))
     huge.fit(X, y)
     np.testing.assert_allclose(huge.weights_ * [1e3, 1], ref.weights_, rtol=1e-6)
-    np.testing.assert_allclose(huge.predict_proba(X), ref.predict_proba(X), atol=1e-9)
+    # weights agree to ~1e-7 relative (KKT tolerance); the huge logits amplify
+    # that to ~1e-6 in the duo's logits
+    np.testing.assert_allclose(huge.predict_proba(X), ref.predict_proba(X), atol=1e-6)
 
 
 @pytest.mark.parametrize(
