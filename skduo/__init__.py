@@ -12,6 +12,10 @@ skduo.metrics
 skduo.torch
     Optional adapters for torch/skorch/timm members and FLOPs accounting
     (imported explicitly; ``import skduo`` never imports torch).
+skduo.evaluation
+    The paper's experiment as a tool: a zoo of precomputed logits, every
+    (large, small) pair and baseline, reports, harm rates, sidekick selection
+    (imported explicitly; also ``python -m skduo``).
 """
 
 from skduo._baselines import TemperatureScalingClassifier, WeightedEnsembleClassifier

@@ -77,3 +77,33 @@ def test_public_names_resolve(module):
 
 def test_version():
     assert isinstance(skduo.__version__, str) and skduo.__version__
+
+
+def _public_objects():
+    modules = ["skduo", "skduo.metrics"]
+    for optional in ("skduo.torch", "skduo.evaluation"):
+        try:
+            importlib.import_module(optional)
+        except ImportError:
+            continue
+        modules.append(optional)
+    for module in modules:
+        mod = importlib.import_module(module)
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if callable(obj) and not name.startswith("_"):
+                yield f"{module}.{name}", obj
+
+
+@pytest.mark.parametrize(
+    "qualname, obj",
+    list(_public_objects()),
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_public_objects_have_numpydoc_with_examples(qualname, obj):
+    doc = getattr(obj, "__doc__", None) or ""
+    if not doc:
+        pytest.fail(f"{qualname} has no docstring")
+    if isinstance(obj, type) or hasattr(obj, "__code__"):
+        assert "Examples\n" in doc.replace("    ", ""), f"{qualname}: no Examples"
+        assert ">>>" in doc, f"{qualname}: Examples section has no doctest"

@@ -49,6 +49,23 @@ def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=
     Returns
     -------
     pathlib.Path
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skduo.evaluation import LogitZoo, evaluate_zoo, plot_risk_coverage
+    >>> rng = np.random.default_rng(0)
+    >>> y_val, y_test = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
+    >>> zoo = LogitZoo(y_val, y_test)
+    >>> for name, cost, noise in [("big", 10.0, 1.0), ("small", 1.0, 2.0)]:
+    ...     zoo.add(name, 3 * np.eye(3)[y_val] + noise * rng.normal(size=(200, 3)),
+    ...             3 * np.eye(3)[y_test] + noise * rng.normal(size=(200, 3)),
+    ...             cost=cost)
+    >>> report = evaluate_zoo(zoo, ensembles=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = plot_risk_coverage(zoo, report, os.path.join(tmp, "rc.png"))
+    ...     print(out.name, out.stat().st_size > 0)
+    rc.png True
     """
     fig = _figure("plot_risk_coverage", (6.4, 4.4))
     ax = fig.add_subplot()
@@ -134,6 +151,23 @@ def plot_metric_vs_balance(
     Returns
     -------
     pathlib.Path
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skduo.evaluation import LogitZoo, evaluate_zoo, plot_metric_vs_balance
+    >>> rng = np.random.default_rng(0)
+    >>> y_val, y_test = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
+    >>> zoo = LogitZoo(y_val, y_test)
+    >>> for name, cost, noise in [("big", 10.0, 1.0), ("small", 1.0, 2.0)]:
+    ...     zoo.add(name, 3 * np.eye(3)[y_val] + noise * rng.normal(size=(200, 3)),
+    ...             3 * np.eye(3)[y_test] + noise * rng.normal(size=(200, 3)),
+    ...             cost=cost)
+    >>> report = evaluate_zoo(zoo, ensembles=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = plot_metric_vs_balance(report, os.path.join(tmp, "mb.png"))
+    ...     print(out.name)
+    mb.png
     """
     info = {key: (header, higher) for key, header, higher, _ in METRICS}
     unknown = [m for m in metrics if m not in info]

@@ -78,6 +78,16 @@ def compute_metrics(y, logits, pred, *, confidence="msp"):
     dict
         Keys of :data:`METRICS`. ``brier`` is the multi-class Brier score (sum
         over classes); the paper prints it divided by the number of classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skduo.evaluation import compute_metrics
+    >>> y = np.array([0, 1, 1, 0])
+    >>> logits = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
+    >>> m = compute_metrics(y, logits, logits.argmax(axis=1))
+    >>> m["acc"], round(m["nll"], 4)
+    (0.5, 1.2005)
     """
     n_classes = logits.shape[1]
     labels = np.arange(n_classes)

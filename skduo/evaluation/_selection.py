@@ -26,6 +26,13 @@ class SidekickSelection:
     chosen : str or None
         The in-budget candidate whose duo has the lowest validation NLL, or None
         when no candidate fits the budget or none gets a positive weight.
+
+    Examples
+    --------
+    >>> from skduo.evaluation import SidekickSelection
+    >>> sel = SidekickSelection("big", 20.0, 0.5, [], None)
+    >>> sel.to_dict()["chosen"] is None
+    True
     """
 
     large: str

@@ -26,6 +26,14 @@ class ModelLogits:
         Architecture / family name; models sharing a group form deep ensembles.
     source : dict of {str: str}
         Where each split was read from (used in error messages).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skduo.evaluation import ModelLogits
+    >>> m = ModelLogits("resnet18", {"val": np.zeros((4, 3))}, cost=1.82e9)
+    >>> m.name, m.logits["val"].shape, m.cost
+    ('resnet18', (4, 3), 1820000000.0)
     """
 
     name: str
