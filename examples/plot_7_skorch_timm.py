@@ -10,23 +10,12 @@ backbone in a skorch ``NeuralNetClassifier`` (a scikit-learn estimator), and
 their float32 softmax. :func:`skduo.torch.duo_compute_report` counts the cost
 of both members and the FLOPs balance.
 
-To run anywhere in seconds this uses randomly initialised (``pretrained=False``)
-networks on the 8x8 ``load_digits`` images, trained for a few epochs on the
-CPU. With real data, pass ``pretrained=True`` (downloads weights), a GPU
-``device="cuda"`` and more epochs; nothing else changes.
-
-This script is rendered but not executed when the documentation is built (it
-takes about two minutes on one CPU core). A run on a 2-core machine printed::
-
-    weights (large, small): [0.46  0.378]
-    large member     11.66 M MACs per sample
-    small member     5.526 M MACs per sample
-    duo (total)      17.18 M MACs per sample
-    FLOPs balance    0.4741 (small / large)
-    extra compute    +47.41% over the large member alone
-    large  accuracy 0.9267  NLL 0.2595  ECE 0.0293  AURC 0.00988
-    small  accuracy 0.8911  NLL 0.3790  ECE 0.0496  AURC 0.01762
-    duo    accuracy 0.9422  NLL 0.1729  ECE 0.0212  AURC 0.00530
+To run anywhere in seconds this uses timm's tiny test architectures
+(``test_resnet`` as the large member, ``test_efficientnet`` as the sidekick),
+randomly initialised (``pretrained=False``), on the 8x8 ``load_digits`` images,
+trained for a few epochs on the CPU. With real data, pick real backbones
+(``resnet50``, ``efficientnet_b0``, ...), pass ``pretrained=True`` (downloads
+weights), a GPU ``device="cuda"`` and more epochs; nothing else changes.
 """
 
 # %%
@@ -56,8 +45,8 @@ X_val, X_test, y_val, y_test = train_test_split(
 # Two timm backbones of different size
 # ------------------------------------
 common = dict(num_classes=10, in_chans=1, pretrained=False, lr=3e-3, batch_size=64)
-large = make_timm_classifier("resnet18", max_epochs=8, **common)
-small = make_timm_classifier("resnet10t", max_epochs=8, **common)
+large = make_timm_classifier("test_resnet", max_epochs=10, **common)
+small = make_timm_classifier("test_efficientnet", max_epochs=10, **common)
 large.fit(X_train, y_train)
 small.fit(X_train, y_train)
 
