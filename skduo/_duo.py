@@ -158,7 +158,272 @@ def member_logits(
     return np.ascontiguousarray(logits[:, idx])
 
 
-class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class _LogitCombinationMixin:
+    """Fit/predict plumbing shared by the baselines.
+
+    Subclasses provide ``_named_members()`` (list of (name, estimator)),
+    ``_member_methods(n)`` and ``_fit_weights(logits, y_enc, sample_weight)``
+    returning ``(weights, nll, n_iter)``, and store fitted members with
+    ``_store_members(list)``.
+    """
+
+    def _fit_members(self, X, y, sample_weight):
+        named = self._named_members()
+        methods = self._member_methods(len(named))
+        members = dict(named)
+        _torch_compat.check_torch_members_device(members)
+        fitted = {name: _is_fitted(est) for name, est in named}
+        n_samples = _num_samples(X)
+        if n_samples == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={np.shape(X)}) while a minimum "
+                f"of 1 is required by {type(self).__name__}."
+            )
+        X, y = indexable(X, y)
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_samples:
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: {n_samples} and "
+                f"{len(y)}."
+            )
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, y, dtype=np.float64, ensure_non_negative=True
+            )
+            if not sample_weight.sum() > 0:
+                raise ValueError(
+                    "sample_weight sums to 0: at least one sample needs a positive "
+                    "weight."
+                )
+        self._set_input_attributes(X, named, fitted)
+
+        fitted_sets = {
+            name: _member_classes(est, name) for name, est in named if fitted[name]
+        }
+        if fitted_sets:
+            reference_name, reference = next(iter(fitted_sets.items()))
+            ref_set = set(reference.tolist())
+            for name, cls in fitted_sets.items():
+                cls_set = set(cls.tolist())
+                if cls_set != ref_set:
+                    only_ref = sorted(ref_set - cls_set, key=str)
+                    only_other = sorted(cls_set - ref_set, key=str)
+                    raise ValueError(
+                        "The members have different class sets: only the "
+                        f"{reference_name} member knows {only_ref}, only the "
+                        f"{name} member knows {only_other}."
+                    )
+            classes = np.unique(reference)
+            unknown = np.setdiff1d(np.unique(y), classes)
+            if len(unknown):
+                raise ValueError(
+                    f"y contains label(s) {unknown.tolist()} that the members do not "
+                    f"know; their classes are {classes.tolist()}."
+                )
+        else:
+            classes = np.unique(y)
+        if len(np.unique(y)) < 2:
+            raise ValueError(
+                f"y contains only one class ({np.unique(y).tolist()}); fitting the "
+                "weights needs samples of at least 2 classes."
+            )
+        self.classes_ = classes
+        y_enc = LabelEncoder().fit(classes).transform(y)
+
+        logits, fitted_members = [], []
+        for (name, est), method in zip(named, methods):
+            if fitted[name]:
+                fitted_members.append(est)
+                logits.append(self._logits(est, X, name, method, True))
+            else:
+                z, refit = self._cross_fit(est, X, y, sample_weight, name, method)
+                fitted_members.append(refit)
+                logits.append(z)
+        self._store_members(fitted_members)
+        weights, value, n_iter = self._fit_weights(logits, y_enc, sample_weight)
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.validation_nll_ = float(value)
+        self.n_iter_ = int(n_iter)
+        return self
+
+    def _member_methods(self, n_members):
+        rm = self.response_method
+        if isinstance(rm, str):
+            return (rm,) * n_members
+        allowed = {"auto", *_RESPONSE_METHODS}
+        if len(rm) != n_members or not all(
+            isinstance(m, str) and m in allowed for m in rm
+        ):
+            raise ValueError(
+                f"response_method must be one of {sorted(allowed)} or a tuple of "
+                f"{n_members} of them (one per member); got {rm!r}."
+            )
+        return tuple(rm)
+
+    def _logits(self, estimator, X, name, method, warn_saturation=False):
+        return member_logits(
+            estimator,
+            X,
+            self.classes_,
+            method=method,
+            name=name,
+            verbose=self.verbose,
+            warn_saturation=warn_saturation,
+        )
+
+    def _set_input_attributes(self, X, named, fitted):
+        """n_features_in_ / feature_names_in_ from 2-D X, checked against members.
+
+        Inputs that are not 2-D (images for torch members, lists of texts for
+        pipelines) have no feature count; the members validate them.
+        """
+        for attr in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        if _is_2d(X):
+            validate_data(self, X, skip_check_array=True, reset=True)
+        for name, est in named:
+            expected = getattr(est, "n_features_in_", None) if fitted[name] else None
+            seen = getattr(self, "n_features_in_", None)
+            if expected is not None and seen is not None and expected != seen:
+                raise ValueError(
+                    f"X has {seen} features, but the {name} member is expecting "
+                    f"{expected} features as input."
+                )
+        first_name, first = named[0]
+        if fitted[first_name]:
+            for attr in ("n_features_in_", "feature_names_in_"):
+                value = getattr(first, attr, None)
+                if value is not None and not hasattr(self, attr):
+                    setattr(self, attr, value)
+
+    def _cross_fit(self, estimator, X, y, sample_weight, name, method):
+        """Out-of-fold logits of an unfitted member, and a clone fitted on all."""
+        cv = check_cv(self.cv, y, classifier=True)
+        n_classes = len(self.classes_)
+        out = np.empty((_num_samples(X), n_classes))
+        supports_sw = sample_weight is not None and has_fit_parameter(
+            estimator, "sample_weight"
+        )
+        for train, test in cv.split(X, y):
+            fold = clone(estimator)
+            kw = {"sample_weight": sample_weight[train]} if supports_sw else {}
+            fold.fit(_safe_indexing(X, train), y[train], **kw)
+            present = np.isin(self.classes_, _member_classes(fold, name))
+            z = member_logits(
+                fold,
+                _safe_indexing(X, test),
+                self.classes_[present],
+                method=method,
+                name=name,
+                verbose=self.verbose,
+            )
+            block = np.empty((len(test), n_classes))
+            block[:, present] = z
+            if not present.all():
+                # class absent from this training fold: far below the others
+                block[:, ~present] = z.min(axis=1, keepdims=True) - 20.0
+            out[test] = block
+        refit = clone(estimator)
+        kw = {"sample_weight": sample_weight} if supports_sw else {}
+        refit.fit(X, y, **kw)
+        return out, refit
+
+    def _check_input(self, X):
+        check_is_fitted(self)
+        if _num_samples(X) == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={np.shape(X)}) while a minimum "
+                f"of 1 is required by {type(self).__name__}."
+            )
+        if _is_2d(X) and hasattr(self, "n_features_in_"):
+            validate_data(self, X, skip_check_array=True, reset=False)
+        return X
+
+    def _combined_logits(self, X):
+        """Combined logits; members with weight exactly 0 are not evaluated."""
+        X = self._check_input(X)
+        members = self._fitted_named_members()
+        methods = self._member_methods(len(members))
+        logits, weights = [], []
+        all_zero = not np.any(self.weights_)
+        for (name, est), method, w in zip(members, methods, self.weights_):
+            if w != 0.0 or all_zero:
+                # with all weights 0 the first member still checks X
+                logits.append(self._logits(est, X, name, method))
+                weights.append(w)
+                if all_zero:
+                    break
+        return combine_logits(logits, weights)
+
+    def decision_function(self, X):
+        """The combined logits ``sum_m weights_[m] * z_m``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples (or any input the members accept).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, the score of ``classes_[1]`` (logit difference), as
+            in scikit-learn.
+        """
+        z = self._combined_logits(X)
+        if z.shape[1] == 2:
+            return z[:, 1] - z[:, 0]
+        return z
+
+    def predict_proba(self, X):
+        """Probabilities ``softmax`` of the combined logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return softmax(self._combined_logits(X))
+
+    def predict_log_proba(self, X):
+        """Log-probabilities, computed stably from the combined logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return log_softmax(self._combined_logits(X))
+
+    def predict(self, X):
+        """Predicted labels: ``classes_[argmax]`` of the combined logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        z = self._combined_logits(X)
+        return self.classes_[np.argmax(z, axis=1)]
+
+
+class DuoClassifier(
+    _LogitCombinationMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Asymmetric Duo: a large classifier plus a small sidekick, logits weighted.
 
     The duo's logits are ``z = weights_[0] * z_large + weights_[1] * z_small``,
@@ -339,28 +604,23 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             pass
         return tags
 
-    def _methods(self):
-        rm = self.response_method
-        if isinstance(rm, str):
-            return rm, rm
-        allowed = {"auto", *_RESPONSE_METHODS}
-        if len(rm) != 2 or not all(isinstance(m, str) and m in allowed for m in rm):
-            raise ValueError(
-                "response_method must be one of "
-                f"{sorted(allowed)} or a tuple (large, small) of them; got {rm!r}."
-            )
-        return rm
+    def _named_members(self):
+        return [("large", self.large), ("small", self.small)]
 
-    def _logits(self, estimator, X, name, method, warn_saturation=False):
-        return member_logits(
-            estimator,
-            X,
-            self.classes_,
-            method=method,
-            name=name,
-            verbose=self.verbose,
-            warn_saturation=warn_saturation,
-        )
+    def _fitted_named_members(self):
+        return [("large", self.large_), ("small", self.small_)]
+
+    def _store_members(self, members):
+        self.large_, self.small_ = members
+
+    def _fit_weights(self, logits, y_enc, sample_weight):
+        if self.mode == "unweighted":
+            w_l = fit_logit_weights([logits[0]], y_enc, sample_weight)
+            w_s = fit_logit_weights([logits[1]], y_enc, sample_weight)
+            weights = np.concatenate([w_l, w_s]) / 2.0
+            return weights, nll(logits, y_enc, weights, sample_weight), 0
+        res = fit_logit_weights(logits, y_enc, sample_weight, return_result=True)
+        return res.weights, res.nll, res.n_iter
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -382,242 +642,7 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self : DuoClassifier
             The fitted duo.
         """
-        methods = self._methods()
-        members = {"large": self.large, "small": self.small}
-        _torch_compat.check_torch_members_device(members)
-        fitted = {name: _is_fitted(est) for name, est in members.items()}
-
-        n_samples = _num_samples(X)
-        if n_samples == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={np.shape(X)}) while a minimum "
-                "of 1 is required by DuoClassifier."
-            )
-        X, y = indexable(X, y)
-        y = column_or_1d(y, warn=True)
-        if len(y) != n_samples:
-            raise ValueError(
-                f"X and y have inconsistent numbers of samples: {n_samples} and "
-                f"{len(y)}."
-            )
-        check_classification_targets(y)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, y, dtype=np.float64, ensure_non_negative=True
-            )
-            if not sample_weight.sum() > 0:
-                raise ValueError(
-                    "sample_weight sums to 0: at least one sample needs a positive "
-                    "weight to fit the duo."
-                )
-        self._set_input_attributes(X, members, fitted)
-
-        # classes: the fitted members' common set, else the labels in y
-        if any(fitted.values()):
-            sets = {
-                name: _member_classes(est, f"{name}")
-                for name, est in members.items()
-                if fitted[name]
-            }
-            as_sets = {name: set(c.tolist()) for name, c in sets.items()}
-            if len(as_sets) == 2 and as_sets["large"] != as_sets["small"]:
-                only_l = sorted(as_sets["large"] - as_sets["small"], key=str)
-                only_s = sorted(as_sets["small"] - as_sets["large"], key=str)
-                raise ValueError(
-                    "The members have different class sets: only the large member "
-                    f"knows {only_l}, only the small member knows {only_s}."
-                )
-            classes = np.unique(next(iter(sets.values())))
-            unknown = np.setdiff1d(np.unique(y), classes)
-            if len(unknown):
-                raise ValueError(
-                    f"y contains label(s) {unknown.tolist()} that the members do not "
-                    f"know; their classes are {classes.tolist()}."
-                )
-        else:
-            classes = np.unique(y)
-        if len(np.unique(y)) < 2:
-            raise ValueError(
-                f"y contains only one class ({np.unique(y).tolist()}); fitting the "
-                "duo's weights needs samples of at least 2 classes."
-            )
-        self.classes_ = classes
-        encoder = LabelEncoder().fit(classes)
-        y_enc = encoder.transform(y)
-
-        logits = []
-        fitted_members = {}
-        for (name, est), method in zip(members.items(), methods):
-            if fitted[name]:
-                fitted_members[name] = est
-                logits.append(self._logits(est, X, name, method, True))
-            else:
-                z, refit = self._cross_fit(est, X, y, sample_weight, name, method)
-                fitted_members[name] = refit
-                logits.append(z)
-        self.large_ = fitted_members["large"]
-        self.small_ = fitted_members["small"]
-
-        if self.mode == "unweighted":
-            w_l = fit_logit_weights([logits[0]], y_enc, sample_weight)
-            w_s = fit_logit_weights([logits[1]], y_enc, sample_weight)
-            self.weights_ = np.concatenate([w_l, w_s]) / 2.0
-            self.n_iter_ = 0
-            self.validation_nll_ = float(
-                nll(logits, y_enc, self.weights_, sample_weight)
-            )
-        else:
-            res = fit_logit_weights(logits, y_enc, sample_weight, return_result=True)
-            self.weights_ = np.asarray(res.weights, dtype=np.float64)
-            self.n_iter_ = int(res.n_iter)
-            self.validation_nll_ = float(res.nll)
-        return self
-
-    def _set_input_attributes(self, X, members, fitted):
-        """n_features_in_ / feature_names_in_ from 2-D X, checked against members.
-
-        Inputs that are not 2-D (images for torch members, lists of texts for
-        pipelines) have no feature count; the members validate them.
-        """
-        for attr in ("n_features_in_", "feature_names_in_"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        if _is_2d(X):
-            validate_data(self, X, skip_check_array=True, reset=True)
-        for name, est in members.items():
-            if not fitted[name]:
-                continue
-            expected = getattr(est, "n_features_in_", None)
-            seen = getattr(self, "n_features_in_", None)
-            if expected is not None and seen is not None and expected != seen:
-                raise ValueError(
-                    f"X has {seen} features, but the {name} member is expecting "
-                    f"{expected} features as input."
-                )
-        if fitted["large"]:
-            for attr in ("n_features_in_", "feature_names_in_"):
-                value = getattr(self.large, attr, None)
-                if value is not None and not hasattr(self, attr):
-                    setattr(self, attr, value)
-
-    def _check_input(self, X):
-        check_is_fitted(self)
-        if _num_samples(X) == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={np.shape(X)}) while a minimum "
-                "of 1 is required by DuoClassifier."
-            )
-        if _is_2d(X) and hasattr(self, "n_features_in_"):
-            validate_data(self, X, skip_check_array=True, reset=False)
-        return X
-
-    def _cross_fit(self, estimator, X, y, sample_weight, name, method):
-        """Out-of-fold logits of an unfitted member, and a clone fitted on all."""
-        cv = check_cv(self.cv, y, classifier=True)
-        n_classes = len(self.classes_)
-        out = np.empty((_num_samples(X), n_classes))
-        fit_kw = {}
-        supports_sw = sample_weight is not None and has_fit_parameter(
-            estimator, "sample_weight"
-        )
-        for train, test in cv.split(X, y):
-            fold = clone(estimator)
-            if supports_sw:
-                fit_kw = {"sample_weight": sample_weight[train]}
-            fold.fit(_safe_index(X, train), y[train], **fit_kw)
-            fold_classes = _member_classes(fold, name)
-            present = np.isin(self.classes_, fold_classes)
-            z = member_logits(
-                fold,
-                _safe_index(X, test),
-                self.classes_[present],
-                method=method,
-                name=name,
-                verbose=self.verbose,
-            )
-            block = np.empty((len(test), n_classes))
-            block[:, present] = z
-            if not present.all():
-                # a class absent from this training fold: give it a logit far
-                # below the row's others (probability ratio e^-20)
-                block[:, ~present] = z.min(axis=1, keepdims=True) - 20.0
-            out[test] = block
-        refit = clone(estimator)
-        if supports_sw:
-            fit_kw = {"sample_weight": sample_weight}
-        refit.fit(X, y, **fit_kw)
-        return out, refit
-
-    def _member_logits_pair(self, X):
-        methods = self._methods()
-        z_l = self._logits(self.large_, X, "large", methods[0])
-        z_s = (
-            self._logits(self.small_, X, "small", methods[1])
-            if self.weights_[1] != 0.0 or self.mode == "unweighted"
-            else None
-        )
-        return z_l, z_s
-
-    def _duo_logits(self, X):
-        """(duo logits, large member logits) for X, each member evaluated once.
-
-        A member whose weight is exactly 0 is not evaluated at all.
-        """
-        X = self._check_input(X)
-        z_l, z_s = self._member_logits_pair(X)
-        if z_s is None:
-            return self.weights_[0] * z_l, z_l
-        return combine_logits([z_l, z_s], self.weights_), z_l
-
-    def decision_function(self, X):
-        """The duo's logits ``weights_[0] * z_large + weights_[1] * z_small``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
-            The duo's logits; for two classes the score of ``classes_[1]``
-            (logit difference), as in scikit-learn.
-        """
-        z, _ = self._duo_logits(X)
-        if z.shape[1] == 2:
-            return z[:, 1] - z[:, 0]
-        return z
-
-    def predict_proba(self, X):
-        """Probabilities ``softmax(decision logits)`` (the duo's in every mode).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``.
-        """
-        z, _ = self._duo_logits(X)
-        return softmax(z)
-
-    def predict_log_proba(self, X):
-        """Log-probabilities of the duo (computed stably from its logits).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-        """
-        z, _ = self._duo_logits(X)
-        return log_softmax(z)
+        return self._fit_members(X, y, sample_weight)
 
     def predict(self, X):
         """Predicted labels.
@@ -635,9 +660,12 @@ class DuoClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        z, z_l = self._duo_logits(X)
-        scores = z_l if self.mode == "uq_only" else z
-        return self.classes_[np.argmax(scores, axis=1)]
+        if self.mode != "uq_only":
+            return super().predict(X)
+        X = self._check_input(X)
+        method = self._member_methods(2)[0]
+        z_l = self._logits(self.large_, X, "large", method)
+        return self.classes_[np.argmax(z_l, axis=1)]
 
 
 def _is_2d(X):
