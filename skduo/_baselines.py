@@ -130,20 +130,6 @@ class TemperatureScalingClassifier(
         }
         return type(self)(**new)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = False
-        try:
-            from sklearn.utils import get_tags
-
-            member = get_tags(self.estimator)
-            tags.input_tags.sparse = member.input_tags.sparse
-            tags.input_tags.allow_nan = member.input_tags.allow_nan
-        except Exception:  # members sklearn cannot inspect (e.g. skorch nets)
-            pass
-        return tags
-
     def _named_members(self):
         return [("estimator", self.estimator)]
 
@@ -348,20 +334,6 @@ class WeightedEnsembleClassifier(
             else:
                 new[key] = clone(value, safe=False)
         return type(self)(**new)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = False
-        try:
-            from sklearn.utils import get_tags
-
-            member_tags = [get_tags(est) for _, est in self.estimators]
-            tags.input_tags.sparse = all(t.input_tags.sparse for t in member_tags)
-            tags.input_tags.allow_nan = all(t.input_tags.allow_nan for t in member_tags)
-        except Exception:  # members sklearn cannot inspect (e.g. skorch nets)
-            pass
-        return tags
 
     def _named_members(self):
         named = self.estimators
