@@ -1,6 +1,9 @@
 """Speed, optimality and memory of the weight fit (not collected by pytest).
 
 Run: ``python benchmarks/bench_fit.py [--sizes 2500x1000 50000x1000] [--repeat 3]``
+(the memory check at the issue's largest size:
+``--sizes 1000000x1000 --no-official --repeat 1 --member-size none``, 8 GB of
+logits).
 
 Part 1 compares skduo's fit with a faithful re-implementation of the official
 asymmetric-duos procedure (``evaluate/3_duo_temp_scale.py``): a 25 x 25 grid over
@@ -29,6 +32,8 @@ from skduo._temperature import fit_logit_weights, nll
 
 def make_logits(n, k, seed=0, w=(1.3, 0.4)):
     """Correlated float32 member logits and labels drawn from the weighted duo."""
+    if n > 200_000:
+        return _make_logits_blocks(n, k, seed, w)
     rng = np.random.default_rng(seed)
     base = 2.0 * rng.standard_normal((n, k), dtype=np.float32)
     z_l = base + rng.standard_normal((n, k), dtype=np.float32)
@@ -42,6 +47,30 @@ def make_logits(n, k, seed=0, w=(1.3, 0.4)):
         p /= p.sum(1, keepdims=True)
         u = rng.random(len(p))[:, None]
         y[start : start + 4096] = np.minimum((p.cumsum(1) < u).sum(1), k - 1)
+    return z_l, z_s, y
+
+
+def _make_logits_blocks(n, k, seed, w, block=8192):
+    """Same model as :func:`make_logits`, generated in row blocks.
+
+    For very large ``n`` (1,000,000 x 1,000 is 4 GB per member): only the two
+    member arrays are allocated whole (a different random stream than
+    :func:`make_logits`).
+    """
+    rng = np.random.default_rng(seed)
+    z_l = np.empty((n, k), dtype=np.float32)
+    z_s = np.empty((n, k), dtype=np.float32)
+    y = np.empty(n, dtype=np.int64)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        base = 2.0 * rng.standard_normal((stop - start, k), dtype=np.float32)
+        z_l[start:stop] = base + rng.standard_normal(base.shape, dtype=np.float32)
+        z_s[start:stop] = base + 1.5 * rng.standard_normal(base.shape, dtype=np.float32)
+        c = w[0] * z_l[start:stop].astype(float) + w[1] * z_s[start:stop]
+        p = np.exp(c - c.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        u = rng.random(len(p))[:, None]
+        y[start:stop] = np.minimum((p.cumsum(1) < u).sum(1), k - 1)
     return z_l, z_s, y
 
 
@@ -180,7 +209,11 @@ def main():
         help="run the (slow: ~7 min at 50,000 rows) official procedure only up "
         "to this many rows",
     )
-    parser.add_argument("--member-size", default="50000x1000")
+    parser.add_argument(
+        "--member-size",
+        default="50000x1000",
+        help="size of part 2 (one member vs sklearn); 'none' skips it",
+    )
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes]
     try:
@@ -191,8 +224,9 @@ def main():
     except ImportError:
         with_official = False
     part1(sizes, args.repeat, with_official, args.official_max_n)
-    n, k = (int(v) for v in args.member_size.split("x"))
-    part2(n, k, args.repeat)
+    if args.member_size != "none":
+        n, k = (int(v) for v in args.member_size.split("x"))
+        part2(n, k, args.repeat)
 
 
 if __name__ == "__main__":

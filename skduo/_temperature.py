@@ -13,8 +13,18 @@ non-negative sample weights ``s``::
 is a log-sum-exp of an affine function of ``w`` minus a linear function of ``w``,
 hence convex in ``w``. It is minimised over ``w >= 0`` by a projected Newton method
 whose quadratic subproblems are solved exactly (bounded least squares), with an
-Armijo line search. All reductions are accumulated in float64, the data are
-processed in row chunks (no ``n x K`` temporaries) on a small thread pool.
+Armijo line search, in three phases:
+
+1. a start on a deterministic row subsample;
+2. an approach on all rows in float32 (reductions in float64): third-order
+   (Chebyshev) steps, and after a short step a Hessian extrapolated with the
+   third derivatives instead of re-evaluated (usually two data passes, the
+   second without curvature terms);
+3. a float64 evaluation at the result that certifies the KKT tolerance (and
+   takes further Newton steps, from the float32 curvature, if it is not met).
+
+The data are processed in row chunks (no ``n x K`` temporaries) on a small
+thread pool.
 """
 
 import itertools
@@ -407,8 +417,8 @@ def _chunk_terms_fast(logits, y, sw, weights, start, stop, order):
 
     Every elementwise operation is float32 (the float32 exponential is ~4x
     faster than float64); row sums are pairwise (~1e-7 relative), sums over rows
-    float64, which leaves the loss and gradient good to ~1e-9 relative.
-    ``order=3`` adds the third derivatives of the objective, which turn the
+    float64, which leaves the loss and gradient good to ~1e-9 relative at
+    float32-representable weights (see :meth:`_Objective.snap`). ``order=3`` adds the third derivatives of the objective, which turn the
     Newton step into a third-order (Chebyshev) one; the Hessian is then returned
     as the pair ``(hessian, third_derivatives)``.
     """
@@ -863,7 +873,7 @@ def fit_logit_weights(
     w = _scalar_search(start_obj, direction, upper)
     w, *_ = _newton(start_obj, w, upper, safe_scales, 1e-6, max_iter, 1e-4)
 
-    # 2. approach on all rows with float32 exponentials
+    # 2. approach on all rows in float32 (third-order steps)
     fast_obj = _Objective(logits, y, sw, n_threads, precise=False)
     w, _, _, curvature, _, _ = _newton(
         fast_obj, w, upper, safe_scales, 1e-9, max_iter, 1e-4
