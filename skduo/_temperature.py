@@ -418,9 +418,10 @@ def _chunk_terms_fast(logits, y, sw, weights, start, stop, order):
     Every elementwise operation is float32 (the float32 exponential is ~4x
     faster than float64); row sums are pairwise (~1e-7 relative), sums over rows
     float64, which leaves the loss and gradient good to ~1e-9 relative at
-    float32-representable weights (see :meth:`_Objective.snap`). ``order=3`` adds the third derivatives of the objective, which turn the
-    Newton step into a third-order (Chebyshev) one; the Hessian is then returned
-    as the pair ``(hessian, third_derivatives)``.
+    float32-representable weights (see :meth:`_Objective.snap`). ``order=3``
+    adds the third derivatives of the objective, which turn the Newton step into
+    a third-order (Chebyshev) one; the Hessian is then returned as the pair
+    ``(hessian, third_derivatives)``.
     """
     swc = sw[start:stop]
     members = _member_chunks(logits, y, start, stop, np.float32)
@@ -574,10 +575,10 @@ def _step(w, grad, curvature, upper, scales):
     d = x - w
     corrected = grad + 0.5 * np.einsum("mkq,k,q->m", third, d, d)
     x3 = _qp_step(w, corrected, hess, upper, scales)
-    # keep the correction only where it is a descent direction, no longer than
-    # twice the Newton step (far from the optimum the cubic term misleads)
+    # keep the correction only while it is a descent direction and smaller than
+    # the Newton step itself (far from the optimum the cubic term misleads)
     d3 = x3 - w
-    if grad @ d3 < 0.0 and np.all(np.abs(d3 - d) * scales <= np.abs(d) * scales + 0.0):
+    if grad @ d3 < 0.0 and np.all(np.abs(d3 - d) <= np.abs(d)):
         return x3
     return x
 
