@@ -342,52 +342,16 @@ def _combine_into(members, weights, out, tmp):
 
 
 def _exp_clipped(x):
-    """In-place float64 ``exp`` of ``x <= 0``, arguments clipped at -708.
+    """In-place ``exp`` of ``x <= 0``, arguments clipped at ``log(tiny)``.
 
-    ``exp`` is 2-3x slower on arguments whose result is subnormal or 0 (common
-    for confident members); below -708 the result (< 3.3e-308) is negligible
-    next to the row maximum's ``exp(0) = 1`` anyway.
+    ``exp`` is 2-3x slower (in float64) on arguments whose result is subnormal
+    or 0, common for confident members; such results (below the smallest normal
+    number, ~2.2e-308 in float64) are negligible next to the row maximum's
+    ``exp(0) = 1`` anyway.
     """
-    np.maximum(x, -708.0, out=x)
+    np.maximum(x, x.dtype.type(np.log(np.finfo(x.dtype).tiny)), out=x)
     np.exp(x, out=x)
     return x
-
-
-def _chunk_terms(logits, y, sw, weights, start, stop, order):
-    """Weighted sums of the loss, gradient and Hessian terms over rows start:stop.
-
-    Float64 throughout: this is the evaluation that certifies the result.
-    """
-    swc = sw[start:stop]
-    if order <= 1:
-        # no covariance terms: the label shift (two passes) is not needed
-        return _chunk_terms_first_order(logits, y, swc, weights, start, stop, order)
-    members = _member_chunks(logits, y, start, stop, np.float64)
-    comb = np.empty_like(members[0])
-    tmp = np.empty_like(comb)
-    _combine_into(members, weights, comb, tmp)
-    mx = comb.max(axis=1)
-    comb -= mx[:, None]
-    _exp_clipped(comb)
-    se = comb.sum(axis=1)
-    loss = float(swc @ (np.log(se) + mx))  # the label logit is 0 after the shift
-    inv = swc / se
-    n_members = len(members)
-    means = np.empty((len(se), n_members))
-    # q_m = p * a_m is reused by the Hessian terms sum_k p a_m a_k (two-operand
-    # row dots are ~2x faster than three-operand ones)
-    weighted = []
-    for m, zc in enumerate(members):
-        q = np.multiply(comb, zc, out=tmp if m == 0 else None)
-        weighted.append(q)
-        means[:, m] = q.sum(axis=1) / se
-    grad = swc @ means
-    hess = np.empty((n_members, n_members))
-    for m in range(n_members):
-        for k in range(m, n_members):
-            second = np.einsum("ij,ij->i", weighted[m], members[k])
-            hess[m, k] = hess[k, m] = inv @ second - swc @ (means[:, m] * means[:, k])
-    return loss, grad, hess
 
 
 def _chunk_terms_first_order(logits, y, swc, weights, start, stop, order):
@@ -412,30 +376,37 @@ def _chunk_terms_first_order(logits, y, swc, weights, start, stop, order):
     return loss, grad, None
 
 
-def _chunk_terms_fast(logits, y, sw, weights, start, stop, order):
-    """Float32 version of :func:`_chunk_terms`, used to approach the optimum.
+def _chunk_terms(logits, y, sw, weights, start, stop, order, dtype=np.float64):
+    """Weighted sums of the loss and its derivatives over rows start:stop.
 
-    Every elementwise operation is float32 (the float32 exponential is ~4x
-    faster than float64); row sums are pairwise (~1e-7 relative), sums over rows
-    float64, which leaves the loss and gradient good to ~1e-9 relative at
-    float32-representable weights (see :meth:`_Objective.snap`). ``order=3``
-    adds the third derivatives of the objective, which turn the Newton step into
-    a third-order (Chebyshev) one; the Hessian is then returned as the pair
-    ``(hessian, third_derivatives)``.
+    ``dtype=np.float64`` is the evaluation that certifies the result (loss and
+    gradient, ``order <= 1``, go to :func:`_chunk_terms_first_order`).
+    ``dtype=np.float32`` approaches the optimum: every elementwise operation is
+    float32 (the float32 exponential is ~4x faster than float64); row sums are
+    pairwise (~1e-7 relative), sums over rows float64, which leaves the loss and
+    gradient good to ~1e-9 relative at float32-representable weights (see
+    :meth:`_Objective.snap`). ``order=3`` adds the third derivatives of the
+    objective, which turn the Newton step into a third-order (Chebyshev) one;
+    the Hessian is then returned as the pair ``(hessian, third_derivatives)``.
     """
     swc = sw[start:stop]
-    members = _member_chunks(logits, y, start, stop, np.float32)
+    if order <= 1 and dtype == np.float64:
+        # no covariance terms: the label shift (two passes) is not needed
+        return _chunk_terms_first_order(logits, y, swc, weights, start, stop, order)
+    members = _member_chunks(logits, y, start, stop, dtype)
     comb = np.empty_like(members[0])
     tmp = np.empty_like(comb)
     _combine_into(members, weights, comb, tmp)
     mx = comb.max(axis=1)
     comb -= mx[:, None]
-    np.exp(comb, out=comb)
-    se = comb.sum(axis=1).astype(np.float64)
-    loss = float(swc @ (np.log(se) + mx))
+    _exp_clipped(comb)
+    se = comb.sum(axis=1).astype(np.float64, copy=False)
+    loss = float(swc @ (np.log(se) + mx))  # the label logit is 0 after the shift
     if order == 0:
         return loss, None, None
     n_members = len(members)
+    # q_m = p * a_m is reused by the second moments sum_k p a_m a_k (two-operand
+    # row dots are ~2x faster than three-operand ones)
     weighted = [np.multiply(comb, zc) for zc in members]
     means = np.column_stack([q.sum(axis=1) for q in weighted]) / se[:, None]
     grad = swc @ means
@@ -475,7 +446,7 @@ def _chunk_terms_fast(logits, y, sw, weights, start, stop, order):
 class _Objective:
     """Chunked, threaded evaluation of the weighted NLL and its derivatives.
 
-    ``precise=False`` evaluates in float32 (:func:`_chunk_terms_fast`); with at
+    ``precise=False`` evaluates in float32 (see :func:`_chunk_terms`); with at
     most :data:`_THIRD_ORDER_MEMBERS` members its default order is then 3 (the
     Hessian comes as the pair ``(hessian, third_derivatives)``). The float32
     kernel multiplies by ``float32(w)``: it is only accurate at weights that
@@ -496,7 +467,6 @@ class _Objective:
             n_threads = min(len(self.chunks), os.cpu_count() or 1, 4)
         self.n_threads = max(1, n_threads)
         self.max_order = 3 if not precise and len(logits) <= _THIRD_ORDER_MEMBERS else 2
-        self.n_evals = 0
 
     def snap(self, weights):
         """The nearest weights this objective evaluates exactly."""
@@ -505,13 +475,12 @@ class _Objective:
         return np.asarray(weights, dtype=np.float32).astype(np.float64)
 
     def __call__(self, weights, order=None):
-        self.n_evals += 1
         order = self.max_order if order is None else min(order, self.max_order)
-        kernel = _chunk_terms if self.precise else _chunk_terms_fast
+        dtype = np.float64 if self.precise else np.float32
 
         def work(bounds):
-            return kernel(
-                self.logits, self.y, self.sw, weights, bounds[0], bounds[1], order
+            return _chunk_terms(
+                self.logits, self.y, self.sw, weights, *bounds, order, dtype
             )
 
         if self.n_threads > 1:
@@ -706,9 +675,9 @@ def _keep_curvature(curvature, approximate, kkt_new, kkt_old):
     return curvature, approximate
 
 
-def _logit_scale(z, y_sub_rows):
-    """Spread of a member's logits: RMS of row-centred logits on a row sample."""
-    zs = np.asarray(z[y_sub_rows], dtype=np.float64)
+def _logit_scale(z):
+    """Spread of a member's logits: RMS of row-centred logits (of a row sample)."""
+    zs = np.asarray(z, dtype=np.float64)
     zs = zs - zs.mean(axis=1, keepdims=True)
     return float(np.sqrt(np.mean(zs * zs))) if zs.size else 0.0
 
@@ -816,13 +785,14 @@ def fit_logit_weights(
         sub = np.sort(np.random.default_rng(0).choice(positive, n_sub, replace=False))
     else:
         sub = positive
-    scales = np.array([_logit_scale(z, sub) for z in logits])
+    sub_logits = [z[sub] for z in logits]
+    scales = np.array([_logit_scale(zs) for zs in sub_logits])
     for m in np.flatnonzero(scales == 0):
         # constant rows on the subsample: check every row before giving up on it
         for start, stop in _row_chunks(n, logits[m].shape[1]):
             block = np.asarray(logits[m][start:stop], dtype=np.float64)
             if np.ptp(block, axis=1).max() > 0:
-                scales[m] = _logit_scale(logits[m], np.arange(start, stop))
+                scales[m] = _logit_scale(block)
                 break
     informative = scales > 0
     if not informative.all():
@@ -857,28 +827,20 @@ def fit_logit_weights(
             sub_res.separable if informative.any() else False,
         )
         return result if return_result else w
-    safe_scales = scales
     upper = _WEIGHT_CAP / scales
 
     # 1. starting point on a small deterministic subsample: equal normalised
     #    weights scaled by a 1-D grid search, then Newton iterations
-    start_rows = sub
     start_obj = _Objective(
-        [z[start_rows] for z in logits],
-        y[start_rows],
-        sw[start_rows],
-        n_threads=n_threads,
-        precise=False,
+        sub_logits, y[sub], sw[sub], n_threads=n_threads, precise=False
     )
-    direction = 1.0 / (n_members * safe_scales)
+    direction = 1.0 / (n_members * scales)
     w = _scalar_search(start_obj, direction, upper)
-    w, *_ = _newton(start_obj, w, upper, safe_scales, 1e-6, max_iter, 1e-4)
+    w, *_ = _newton(start_obj, w, upper, scales, 1e-6, max_iter, 1e-4)
 
     # 2. approach on all rows in float32 (third-order steps)
     fast_obj = _Objective(logits, y, sw, n_threads, precise=False)
-    w, _, _, curvature, _, _ = _newton(
-        fast_obj, w, upper, safe_scales, 1e-9, max_iter, 1e-4
-    )
+    w, _, _, curvature, _, _ = _newton(fast_obj, w, upper, scales, 1e-9, max_iter, 1e-4)
 
     # 3. float64 Newton iterations to the tolerance (usually one evaluation; a
     #    step, if needed, starts from the float32 phase's curvature)
@@ -887,13 +849,13 @@ def fit_logit_weights(
         objective,
         w,
         upper,
-        safe_scales,
+        scales,
         tol,
         max_iter,
         lazy_hessian=True,
         curvature=curvature,
     )
-    kkt = _kkt(w, g, upper, safe_scales, f)
+    kkt = _kkt(w, g, upper, scales, f)
     capped = bool(np.any((w >= upper) & (g < 0)))
     # Every weighted sample has a loss below log 2 (so p_y > 1/2: correctly
     # classified with a positive margin) iff f * sum(s) < log(2) * min(s); then
