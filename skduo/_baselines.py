@@ -21,10 +21,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 
 from skduo._duo import _RESPONSE_METHODS, _is_fitted, _LogitCombinationMixin
-from skduo._temperature import (
-    combine_logits,
-    fit_logit_weights,
-)
+from skduo._temperature import _fit_method_weights
 
 __all__ = ["TemperatureScalingClassifier", "WeightedEnsembleClassifier"]
 
@@ -148,8 +145,7 @@ class TemperatureScalingClassifier(
         return super()._member_methods(n_members)
 
     def _fit_weights(self, logits, y_enc, sample_weight):
-        res = fit_logit_weights(logits, y_enc, sample_weight, return_result=True)
-        return res.weights, res.nll, res.n_iter
+        return _fit_method_weights(logits, y_enc, sample_weight, "temperature")[:3]
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -367,13 +363,7 @@ class WeightedEnsembleClassifier(
         )
 
     def _fit_weights(self, logits, y_enc, sample_weight):
-        if self.weighting == "learned":
-            res = fit_logit_weights(logits, y_enc, sample_weight, return_result=True)
-            return res.weights, res.nll, res.n_iter
-        m = len(logits)
-        pooled = combine_logits(logits, np.full(m, 1.0 / m))
-        res = fit_logit_weights([pooled], y_enc, sample_weight, return_result=True)
-        return np.full(m, float(res.weights[0]) / m), res.nll, res.n_iter
+        return _fit_method_weights(logits, y_enc, sample_weight, self.weighting)[:3]
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):

@@ -28,13 +28,12 @@ from sklearn.utils.validation import (
 
 from skduo import _torch_compat
 from skduo._temperature import (
+    _fit_method_weights,
     binary_scores_to_logits,
     check_finite,
     combine_logits,
-    fit_logit_weights,
     log_proba_to_logits,
     log_softmax,
-    nll,
     proba_to_logits,
     softmax,
 )
@@ -616,13 +615,7 @@ class DuoClassifier(
         self.large_, self.small_ = members
 
     def _fit_weights(self, logits, y_enc, sample_weight):
-        if self.mode == "unweighted":
-            w_l = fit_logit_weights([logits[0]], y_enc, sample_weight)
-            w_s = fit_logit_weights([logits[1]], y_enc, sample_weight)
-            weights = np.concatenate([w_l, w_s]) / 2.0
-            return weights, nll(logits, y_enc, weights, sample_weight), 0
-        res = fit_logit_weights(logits, y_enc, sample_weight, return_result=True)
-        return res.weights, res.nll, res.n_iter
+        return _fit_method_weights(logits, y_enc, sample_weight, self.mode)[:3]
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):

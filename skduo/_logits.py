@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from skduo._temperature import (
+    _fit_method_weights,
     check_finite,
     combine_logits,
-    fit_logit_weights,
     log_softmax,
-    nll,
     softmax,
 )
 
@@ -263,16 +262,6 @@ class LogitEnsemble:
         return proba[np.arange(len(pred)), pred]
 
 
-def _result(weights, method, n_classes, logits, y, sample_weight, res=None):
-    weights = np.asarray(weights, dtype=np.float64)
-    if res is None:
-        value = float(nll(logits, y, weights, sample_weight))
-        return LogitEnsemble(weights, method, n_classes, value)
-    return LogitEnsemble(
-        weights, method, n_classes, float(res.nll), int(res.n_iter), bool(res.converged)
-    )
-
-
 def fit_temperature(val_logits, y_val, *, sample_weight=None):
     """Single-model temperature scaling fitted on validation logits.
 
@@ -307,8 +296,8 @@ def fit_temperature(val_logits, y_val, *, sample_weight=None):
     """
     z = _check_logits(val_logits, "val_logits")
     y = _check_labels(y_val, z.shape[0], z.shape[1])
-    res = fit_logit_weights([z], y, sample_weight, return_result=True)
-    return _result(res.weights, "temperature", z.shape[1], [z], y, sample_weight, res)
+    fitted = _fit_method_weights([z], y, sample_weight, "temperature")
+    return LogitEnsemble(fitted[0], "temperature", z.shape[1], *fitted[1:])
 
 
 def fit_duo(
@@ -367,13 +356,8 @@ def fit_duo(
     logits = _check_members([val_logits_large, val_logits_small], "Validation logits")
     n, k = logits[0].shape
     y = _check_labels(y_val, n, k)
-    if mode == "unweighted":
-        w_l = fit_logit_weights([logits[0]], y, sample_weight)
-        w_s = fit_logit_weights([logits[1]], y, sample_weight)
-        weights = np.concatenate([w_l, w_s]) / 2.0
-        return _result(weights, mode, k, logits, y, sample_weight)
-    res = fit_logit_weights(logits, y, sample_weight, return_result=True)
-    return _result(res.weights, mode, k, logits, y, sample_weight, res)
+    fitted = _fit_method_weights(logits, y, sample_weight, mode)
+    return LogitEnsemble(fitted[0], mode, k, *fitted[1:])
 
 
 def fit_weighted_ensemble(val_logits, y_val, *, sample_weight=None):
@@ -411,8 +395,8 @@ def fit_weighted_ensemble(val_logits, y_val, *, sample_weight=None):
     logits = _check_members(list(val_logits), "Validation logits")
     n, k = logits[0].shape
     y = _check_labels(y_val, n, k)
-    res = fit_logit_weights(logits, y, sample_weight, return_result=True)
-    return _result(res.weights, "weighted", k, logits, y, sample_weight, res)
+    fitted = _fit_method_weights(logits, y, sample_weight, "weighted")
+    return LogitEnsemble(fitted[0], "weighted", k, *fitted[1:])
 
 
 def fit_deep_ensemble(val_logits, y_val, *, sample_weight=None):
@@ -459,10 +443,5 @@ def fit_deep_ensemble(val_logits, y_val, *, sample_weight=None):
     logits = _check_members(list(val_logits), "Validation logits")
     n, k = logits[0].shape
     y = _check_labels(y_val, n, k)
-    m = len(logits)
-    pooled = combine_logits(logits, np.full(m, 1.0 / m))
-    res = fit_logit_weights([pooled], y, sample_weight, return_result=True)
-    weights = np.full(m, float(res.weights[0]) / m)
-    return LogitEnsemble(
-        weights, "pooled", k, float(res.nll), int(res.n_iter), bool(res.converged)
-    )
+    fitted = _fit_method_weights(logits, y, sample_weight, "pooled")
+    return LogitEnsemble(fitted[0], "pooled", k, *fitted[1:])

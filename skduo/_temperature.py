@@ -883,6 +883,30 @@ def fit_logit_weights(
     return result if return_result else w
 
 
+def _fit_method_weights(logits, y, sample_weight, method):
+    """Weights of a named combination method; ``(weights, nll, n_iter, converged)``.
+
+    ``'unweighted'``: each member temperature-scaled alone, then averaged with
+    equal weight (the paper's ablation; ``n_iter`` is 0). ``'pooled'``: the
+    members' mean logits temperature-scaled (a deep ensemble). Any other method:
+    one learned weight per member (:func:`fit_logit_weights`).
+    """
+    if method == "unweighted":
+        weights = np.concatenate(
+            [fit_logit_weights([z], y, sample_weight) for z in logits]
+        ) / len(logits)
+        return weights, nll(logits, y, weights, sample_weight), 0, True
+    if method == "pooled":
+        m = len(logits)
+        pooled = combine_logits(logits, np.full(m, 1.0 / m))
+        res = fit_logit_weights([pooled], y, sample_weight, return_result=True)
+        weights = np.full(m, float(res.weights[0]) / m)
+    else:
+        res = fit_logit_weights(logits, y, sample_weight, return_result=True)
+        weights = res.weights
+    return weights, float(res.nll), int(res.n_iter), bool(res.converged)
+
+
 def _scalar_search(objective, direction, upper):
     """Best ``t * direction`` on a log-spaced grid of ``t`` (a starting point)."""
     best_w, best_f = None, np.inf
