@@ -34,7 +34,12 @@ _CONFIDENCES = ("msp", "entropy")
 
 
 def _check_logits(logits, what, n_classes=None):
-    """A finite 2-D float64 array of logits (copy only when needed)."""
+    """The logits as a checked, finite 2-D array, never copied.
+
+    Any float or integer dtype is kept: the weight fit converts row chunks
+    itself and :func:`combine_logits` works in float64 (a whole float64 copy
+    here would double the memory of float32 logits).
+    """
     arr = np.asarray(logits)
     if arr.ndim != 2:
         raise ValueError(
@@ -51,7 +56,7 @@ def _check_logits(logits, what, n_classes=None):
             f"{what} has {arr.shape[1]} columns; the fitted model has {n_classes} "
             "classes."
         )
-    return np.asarray(arr, dtype=np.float64)
+    return arr
 
 
 def _check_members(logits_list, what):
