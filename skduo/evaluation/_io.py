@@ -86,14 +86,18 @@ def _read_csv_labels(path):
         raise ValueError(f"{path}: non-numeric label ({exc}).") from None
 
 
+def _read_json(path):
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc}).") from None
+
+
 def _read_costs(root):
     costs, groups = {}, {}
     if (root / "costs.json").exists():
         path = root / "costs.json"
-        try:
-            raw = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: invalid JSON ({exc}).") from None
+        raw = _read_json(path)
         if not isinstance(raw, dict):
             raise ValueError(f"{path}: expected an object {{model: cost}}.")
         costs = {str(k): v for k, v in raw.items()}
@@ -124,11 +128,7 @@ def _read_costs(root):
                 f"costs for {name!r} in {root}: not a number ({value!r})."
             ) from None
     if (root / "groups.json").exists():
-        path = root / "groups.json"
-        try:
-            groups = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: invalid JSON ({exc}).") from None
+        groups = _read_json(root / "groups.json")
     return costs, groups
 
 
