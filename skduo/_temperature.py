@@ -678,9 +678,10 @@ def _keep_curvature(curvature, approximate, kkt_new, kkt_old):
 
 def _logit_scale(z):
     """Spread of a member's logits: RMS of row-centred logits (of a row sample)."""
-    zs = np.asarray(z, dtype=np.float64)
-    zs = zs - zs.mean(axis=1, keepdims=True)
-    return float(np.sqrt(np.mean(zs * zs))) if zs.size else 0.0
+    zs = np.array(z, dtype=np.float64)  # a copy, centred and squared in place
+    zs -= zs.mean(axis=1, keepdims=True)
+    np.square(zs, out=zs)
+    return float(np.sqrt(np.mean(zs))) if zs.size else 0.0
 
 
 def _validate_inputs(logits, y, sample_weight):
