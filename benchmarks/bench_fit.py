@@ -27,7 +27,7 @@ import tracemalloc
 
 import numpy as np
 
-from skduo._temperature import fit_logit_weights, nll
+from skduo._weight_fit import fit_logit_weights, nll
 
 
 def make_logits(n, k, seed=0, w=(1.3, 0.4)):

@@ -82,7 +82,7 @@ print("  duo            ", macs(duo_large) + macs(duo_small))
 # %%
 # Pool-then-calibrate
 # -------------------
-# :class:`~skduo.WeightedEnsembleClassifier` with ``weighting="pooled"``
+# :class:`~skduo.WeightedEnsembleClassifier` with ``mode="pooled"``
 # averages the members' logits with equal weights and fits one temperature on
 # the validation set; :class:`~skduo.TemperatureScalingClassifier` is the
 # one-member case. Fitted members are used as they are, as in the duo.
@@ -90,7 +90,7 @@ from skduo import TemperatureScalingClassifier, WeightedEnsembleClassifier
 
 deep_ensemble = WeightedEnsembleClassifier(
     [("seed 0", ensemble_members[0]), ("seed 1", ensemble_members[1])],
-    weighting="pooled",
+    mode="pooled",
 )
 models = {
     "wide model (TS)": TemperatureScalingClassifier(wide).fit(X_val, y_val),

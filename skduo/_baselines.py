@@ -8,30 +8,26 @@ pool-then-calibrate (a deep ensemble). Both use the members exactly as
 convex weight fit.
 """
 
-import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    MetaEstimatorMixin,
-    _fit_context,
-    clone,
-)
-from sklearn.utils import Bunch
-from sklearn.utils._param_validation import HasMethods, StrOptions
-from sklearn.utils.metaestimators import _BaseComposition
+import warnings
 
-from skduo._duo import _RESPONSE_METHODS, _is_fitted, _LogitCombinationMixin
-from skduo._temperature import _fit_method_weights
+import numpy as np
+from sklearn.utils import Bunch
+
+from skduo._base import _BaseLogitEnsemble
+from skduo._vocabulary import ENSEMBLE_MODES
+from skduo._weight_fit import FITS_BY_MODE, fit_learned_weights
+from skduo.utils._sklearn_compat import (
+    HasMethods,
+    Hidden,
+    StrOptions,
+    _BaseComposition,
+    _fit_context,
+)
 
 __all__ = ["TemperatureScalingClassifier", "WeightedEnsembleClassifier"]
 
 
-_RESPONSE_CONSTRAINT = [StrOptions({"auto", *_RESPONSE_METHODS}), tuple]
-
-
-class TemperatureScalingClassifier(
-    _LogitCombinationMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
-):
+class TemperatureScalingClassifier(_BaseLogitEnsemble):
     """Single-model temperature scaling: ``softmax(z / T)`` with ``T`` fitted.
 
     The baseline every duo is compared with (Guo et al., 2017). ``T`` minimises
@@ -105,27 +101,17 @@ class TemperatureScalingClassifier(
     """
 
     _parameter_constraints: dict = {
+        **_BaseLogitEnsemble._parameter_constraints,
         "estimator": [HasMethods(["fit"])],
-        "response_method": _RESPONSE_CONSTRAINT,
-        "cv": ["cv_object"],
-        "verbose": ["boolean"],
     }
+
+    _member_params = ("estimator",)
 
     def __init__(self, estimator, *, response_method="auto", cv=5, verbose=False):
         self.estimator = estimator
         self.response_method = response_method
         self.cv = cv
         self.verbose = verbose
-
-    def __sklearn_clone__(self):
-        params = self.get_params(deep=False)
-        new = {
-            key: value
-            if key == "estimator" and _is_fitted(value)
-            else clone(value, safe=False)
-            for key, value in params.items()
-        }
-        return type(self)(**new)
 
     def _named_members(self):
         return [("estimator", self.estimator)]
@@ -145,7 +131,7 @@ class TemperatureScalingClassifier(
         return super()._member_methods(n_members)
 
     def _fit_weights(self, logits, y_enc, sample_weight):
-        return _fit_method_weights(logits, y_enc, sample_weight, "temperature")[:3]
+        return fit_learned_weights(logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
@@ -172,18 +158,13 @@ class TemperatureScalingClassifier(
         return self
 
 
-class WeightedEnsembleClassifier(
-    _LogitCombinationMixin,
-    ClassifierMixin,
-    MetaEstimatorMixin,
-    _BaseComposition,
-):
+class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
     """Ensemble of any number of classifiers by a weighted sum of their logits.
 
-    ``weighting='learned'`` fits one non-negative weight per member by minimising
+    ``mode='learned'`` fits one non-negative weight per member by minimising
     the validation negative log-likelihood: the Asymmetric Duo generalised to
     ``m`` members (with two members it equals
-    :class:`~skduo.DuoClassifier`). ``weighting='pooled'`` is a deep ensemble with
+    :class:`~skduo.DuoClassifier`). ``mode='pooled'`` is a deep ensemble with
     pool-then-calibrate: the members' logits are averaged with equal weights and
     the average is temperature-scaled (Rahaman & Thiery, 2021), the paper's deep
     ensemble baseline.
@@ -195,7 +176,7 @@ class WeightedEnsembleClassifier(
         :class:`~sklearn.frozen.FrozenEstimator`) are used as they are and never
         refit; ``clone`` keeps them. Unfitted members are cloned and fitted by
         cross-fitting (see ``cv``).
-    weighting : {'learned', 'pooled'}, default='learned'
+    mode : {'learned', 'pooled'}, default='learned'
         ``'learned'``: one weight per member. ``'pooled'``: equal weights
         ``1 / (m T)`` with one fitted temperature ``T``.
     response_method : {'auto', 'decision_function', 'predict_log_proba', \
@@ -207,6 +188,11 @@ class WeightedEnsembleClassifier(
         the fit data).
     verbose : bool, default=False
         Show progress bars while torch members compute their logits.
+    weighting : {'learned', 'pooled'}, default='deprecated'
+        The former name of ``mode``.
+
+        .. deprecated:: 0.1
+           Use ``mode``; ``weighting`` will be removed in the next release.
 
     Attributes
     ----------
@@ -258,34 +244,40 @@ class WeightedEnsembleClassifier(
     >>> ens = WeightedEnsembleClassifier(members).fit(X_val, y_val)
     >>> ens.weights_.shape
     (3,)
-    >>> pooled = WeightedEnsembleClassifier(members, weighting="pooled")
+    >>> pooled = WeightedEnsembleClassifier(members, mode="pooled")
     >>> w = pooled.fit(X_val, y_val).weights_
     >>> bool(w[0] == w[1] == w[2])
     True
     """
 
     _parameter_constraints: dict = {
+        **_BaseLogitEnsemble._parameter_constraints,
         "estimators": [list],
-        "weighting": [StrOptions({"learned", "pooled"})],
-        "response_method": _RESPONSE_CONSTRAINT,
-        "cv": ["cv_object"],
-        "verbose": ["boolean"],
+        "mode": [StrOptions(set(ENSEMBLE_MODES))],
+        "weighting": [
+            StrOptions(set(ENSEMBLE_MODES)),
+            Hidden(StrOptions({"deprecated"})),
+        ],
     }
+
+    _member_params = ("estimators",)
 
     def __init__(
         self,
         estimators,
         *,
-        weighting="learned",
+        mode="learned",
         response_method="auto",
         cv=5,
         verbose=False,
+        weighting="deprecated",
     ):
         self.estimators = estimators
-        self.weighting = weighting
+        self.mode = mode
         self.response_method = response_method
         self.cv = cv
         self.verbose = verbose
+        self.weighting = weighting
 
     def get_params(self, deep=True):
         """Get parameters, including the members' (as ``<name>__<param>``).
@@ -317,19 +309,6 @@ class WeightedEnsembleClassifier(
         """
         self._set_params("estimators", **params)
         return self
-
-    def __sklearn_clone__(self):
-        params = self.get_params(deep=False)
-        new = {}
-        for key, value in params.items():
-            if key == "estimators":
-                new[key] = [
-                    (name, est if _is_fitted(est) else clone(est))
-                    for name, est in value
-                ]
-            else:
-                new[key] = clone(value, safe=False)
-        return type(self)(**new)
 
     def _named_members(self):
         named = self.estimators
@@ -363,7 +342,16 @@ class WeightedEnsembleClassifier(
         )
 
     def _fit_weights(self, logits, y_enc, sample_weight):
-        return _fit_method_weights(logits, y_enc, sample_weight, self.weighting)[:3]
+        mode = self.mode
+        if self.weighting != "deprecated":
+            warnings.warn(
+                "WeightedEnsembleClassifier(weighting=...) is deprecated and will be "
+                "removed in the next release; use mode=... (same values).",
+                FutureWarning,
+                stacklevel=4,
+            )
+            mode = self.weighting
+        return FITS_BY_MODE[mode](logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):

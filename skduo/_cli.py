@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from skduo._vocabulary import CONFIDENCES, DUO_MODES
+
 DEFAULT_OUTPUT = "skduo_output"
 TABLE_METHODS = ("temperature", "asymmetric", "deep_ensemble", "weighted_ensemble")
 
@@ -34,9 +36,10 @@ def _parser():
         )
         p.add_argument(
             "--confidence",
-            choices=("msp", "entropy"),
+            choices=(*CONFIDENCES, "entropy"),
             default="msp",
-            help="confidence of the selective metrics (default: msp)",
+            help="confidence of the selective metrics (default: msp; 'entropy' "
+            "is the deprecated name of 'neg_entropy')",
         )
         p.add_argument(
             "--budget",
@@ -116,6 +119,13 @@ def _report(zoo, args, out, echo):
             f"--large {args.large!r}: no such model in {list(zoo.models)}."
         )
     ood = "ood_test" in zoo.splits
+    if args.confidence == "entropy":
+        print(
+            "python -m skduo: --confidence entropy is deprecated; use --confidence "
+            "neg_entropy (the same score).",
+            file=sys.stderr,
+        )
+        args.confidence = "neg_entropy"
     report = evaluate_zoo(
         zoo, confidence=args.confidence, ood=ood, progress=sys.stderr.isatty()
     )
@@ -131,7 +141,7 @@ def _report(zoo, args, out, echo):
     echo(report.format_table(paper_units=args.paper_units, methods=methods))
     splits = ["test"] + (["ood_test"] if ood else [])
     for split in splits:
-        for mode in ("asymmetric", "unweighted", "uq_only"):
+        for mode in DUO_MODES:
             if mode != "asymmetric" and not args.all_modes:
                 continue
             echo(

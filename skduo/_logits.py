@@ -2,24 +2,22 @@
 
 This is the array API for precomputed logits (e.g. computed once on a GPU and
 analysed on a CPU): no estimator objects, the same numerical core
-(:func:`skduo._temperature.fit_logit_weights`) and therefore the same weights as
+(:mod:`skduo._weight_fit`) and therefore the same weights as
 :class:`~skduo.DuoClassifier`, :class:`~skduo.TemperatureScalingClassifier` and
 :class:`~skduo.WeightedEnsembleClassifier` on identical logits.
 
 Labels are integer class indices ``0 .. n_classes - 1`` (the logits' columns).
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from skduo._temperature import (
-    _fit_method_weights,
-    check_finite,
-    combine_logits,
-    log_softmax,
-    softmax,
-)
+from skduo._logit_ops import check_finite, combine_logits, log_softmax, softmax
+from skduo._vocabulary import DUO_MODES, FIT_MODES, check_confidence
+from skduo._weight_fit import FITS_BY_MODE
+from skduo.metrics._selective import _confidence_from_proba
 
 __all__ = [
     "LogitEnsemble",
@@ -29,8 +27,8 @@ __all__ = [
     "fit_weighted_ensemble",
 ]
 
-_DUO_MODES = ("asymmetric", "unweighted", "uq_only")
-_CONFIDENCES = ("msp", "entropy")
+#: Former spellings of LogitEnsemble modes, kept for one release.
+_DEPRECATED_MODES = {"weighted": "learned"}
 
 
 def _check_logits(logits, what, n_classes=None):
@@ -114,9 +112,11 @@ class LogitEnsemble:
         Non-negative weights; the combined logits are
         ``sum_m weights[m] * logits[m]``. For one member ``weights[0]`` is the
         inverse temperature ``1 / T``.
-    method : {'temperature', 'asymmetric', 'unweighted', 'uq_only', 'weighted', \
+    mode : {'temperature', 'asymmetric', 'unweighted', 'uq_only', 'learned', \
 'pooled'}
-        How the weights were fitted.
+        How the weights were fitted (the ``mode`` of the estimator that fits
+        them the same way). ``'weighted'``, the former name of ``'learned'``,
+        is accepted with a ``FutureWarning``.
     n_classes : int
         Number of classes (columns of the logits).
     validation_nll : float
@@ -135,17 +135,41 @@ class LogitEnsemble:
     --------
     >>> import numpy as np
     >>> from skduo import LogitEnsemble
-    >>> ens = LogitEnsemble(np.array([0.5, 0.5]), "weighted", 2, 0.3)
+    >>> ens = LogitEnsemble(np.array([0.5, 0.5]), "learned", 2, 0.3)
     >>> ens.predict_proba([[0.0, 2.0]], [[0.0, 0.0]]).round(4)
     array([[0.2689, 0.7311]])
     """
 
     weights: np.ndarray
-    method: str
+    mode: str
     n_classes: int
     validation_nll: float
     n_iter: int = 0
     converged: bool = True
+
+    def __post_init__(self):
+        mode = self.mode
+        if mode in _DEPRECATED_MODES:
+            warnings.warn(
+                f"LogitEnsemble mode {mode!r} is deprecated and will be removed in "
+                f"the next release; use {_DEPRECATED_MODES[mode]!r}.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            object.__setattr__(self, "mode", _DEPRECATED_MODES[mode])
+        if self.mode not in FIT_MODES:
+            raise ValueError(f"mode must be one of {FIT_MODES}; got {mode!r}.")
+
+    @property
+    def method(self):
+        """Deprecated: the former name of :attr:`mode`."""
+        warnings.warn(
+            "LogitEnsemble.method is deprecated and will be removed in the next "
+            "release; use LogitEnsemble.mode.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.mode
 
     @property
     def n_members(self):
@@ -156,7 +180,7 @@ class LogitEnsemble:
     def temperature(self):
         """``1 / sum(weights)``: the temperature of the (pooled) logits.
 
-        For one member this is the fitted temperature; for ``method='pooled'``
+        For one member this is the fitted temperature; for ``mode='pooled'``
         it is the temperature applied to the members' mean logits.
         """
         total = float(np.sum(self.weights))
@@ -224,7 +248,7 @@ class LogitEnsemble:
     def predict(self, *logits):
         """Predicted class indices.
 
-        The arg-max of the combined logits, or for ``method='uq_only'`` of the
+        The arg-max of the combined logits, or for ``mode='uq_only'`` of the
         first (large) member's logits.
 
         Parameters
@@ -237,7 +261,7 @@ class LogitEnsemble:
         ndarray of shape (n_samples,)
         """
         arrays = self._inputs(logits)
-        if self.method == "uq_only":
+        if self.mode == "uq_only":
             return np.argmax(arrays[0], axis=1)
         return np.argmax(combine_logits(arrays, self.weights), axis=1)
 
@@ -248,23 +272,26 @@ class LogitEnsemble:
         ----------
         *logits : array-like of shape (n_samples, n_classes)
             One array per member, in fitting order.
-        kind : {'msp', 'entropy'}, default='msp'
+        kind : {'msp', 'margin', 'neg_entropy'}, default='msp'
             ``'msp'``: the combined probability of the predicted class (for
             ``'uq_only'`` the duo's probability of the large member's class).
-            ``'entropy'``: minus the entropy of the combined probabilities.
+            ``'margin'``: that probability minus the largest other one.
+            ``'neg_entropy'``: minus the entropy of the combined probabilities
+            (``'entropy'``, its former name, warns).
 
         Returns
         -------
         ndarray of shape (n_samples,)
             Higher means more confident.
         """
-        if kind not in _CONFIDENCES:
-            raise ValueError(f"kind must be one of {_CONFIDENCES}; got {kind!r}.")
-        proba = self.predict_proba(*logits)
-        if kind == "entropy":
-            return np.sum(proba * log_softmax(self.decision_logits(*logits)), axis=1)
-        pred = self.predict(*logits)
-        return proba[np.arange(len(pred)), pred]
+        kind = check_confidence(kind, "kind")
+        arrays = self._inputs(logits)
+        z = combine_logits(arrays, self.weights)
+        if kind == "neg_entropy":
+            # from the log-probabilities: exact where probabilities underflow
+            return np.sum(softmax(z) * log_softmax(z), axis=1)
+        pred = self.predict(*arrays)
+        return _confidence_from_proba(softmax(z), pred, kind)
 
 
 def fit_temperature(val_logits, y_val, *, sample_weight=None):
@@ -282,7 +309,7 @@ def fit_temperature(val_logits, y_val, *, sample_weight=None):
     Returns
     -------
     LogitEnsemble
-        One member, ``method='temperature'``; ``temperature`` is ``T``.
+        One member, ``mode='temperature'``; ``temperature`` is ``T``.
 
     See Also
     --------
@@ -301,8 +328,7 @@ def fit_temperature(val_logits, y_val, *, sample_weight=None):
     """
     z = _check_logits(val_logits, "val_logits")
     y = _check_labels(y_val, z.shape[0], z.shape[1])
-    fitted = _fit_method_weights([z], y, sample_weight, "temperature")
-    return LogitEnsemble(fitted[0], "temperature", z.shape[1], *fitted[1:])
+    return _ensemble("temperature", [z], y, sample_weight)
 
 
 def fit_duo(
@@ -336,7 +362,7 @@ def fit_duo(
     Returns
     -------
     LogitEnsemble
-        Two members (large, small); ``method`` is ``mode``.
+        Two members (large, small), with this ``mode``.
 
     See Also
     --------
@@ -356,13 +382,12 @@ def fit_duo(
     >>> duo.predict_proba(large[:2], noise[:2]).shape
     (2, 3)
     """
-    if mode not in _DUO_MODES:
-        raise ValueError(f"mode must be one of {_DUO_MODES}; got {mode!r}.")
+    if mode not in DUO_MODES:
+        raise ValueError(f"mode must be one of {DUO_MODES}; got {mode!r}.")
     logits = _check_members([val_logits_large, val_logits_small], "Validation logits")
     n, k = logits[0].shape
     y = _check_labels(y_val, n, k)
-    fitted = _fit_method_weights(logits, y, sample_weight, mode)
-    return LogitEnsemble(fitted[0], mode, k, *fitted[1:])
+    return _ensemble(mode, logits, y, sample_weight)
 
 
 def fit_weighted_ensemble(val_logits, y_val, *, sample_weight=None):
@@ -380,7 +405,7 @@ def fit_weighted_ensemble(val_logits, y_val, *, sample_weight=None):
     Returns
     -------
     LogitEnsemble
-        ``method='weighted'``.
+        ``mode='learned'``.
 
     See Also
     --------
@@ -400,8 +425,7 @@ def fit_weighted_ensemble(val_logits, y_val, *, sample_weight=None):
     logits = _check_members(list(val_logits), "Validation logits")
     n, k = logits[0].shape
     y = _check_labels(y_val, n, k)
-    fitted = _fit_method_weights(logits, y, sample_weight, "weighted")
-    return LogitEnsemble(fitted[0], "weighted", k, *fitted[1:])
+    return _ensemble("learned", logits, y, sample_weight)
 
 
 def fit_deep_ensemble(val_logits, y_val, *, sample_weight=None):
@@ -423,7 +447,7 @@ def fit_deep_ensemble(val_logits, y_val, *, sample_weight=None):
     Returns
     -------
     LogitEnsemble
-        ``method='pooled'``; every weight equals ``1 / (m * temperature)``.
+        ``mode='pooled'``; every weight equals ``1 / (m * temperature)``.
 
     See Also
     --------
@@ -448,5 +472,17 @@ def fit_deep_ensemble(val_logits, y_val, *, sample_weight=None):
     logits = _check_members(list(val_logits), "Validation logits")
     n, k = logits[0].shape
     y = _check_labels(y_val, n, k)
-    fitted = _fit_method_weights(logits, y, sample_weight, "pooled")
-    return LogitEnsemble(fitted[0], "pooled", k, *fitted[1:])
+    return _ensemble("pooled", logits, y, sample_weight)
+
+
+def _ensemble(mode, logits, y, sample_weight):
+    """Fit ``mode``'s weights on checked logits and wrap them."""
+    res = FITS_BY_MODE[mode](logits, y, sample_weight)
+    return LogitEnsemble(
+        res.weights,
+        mode,
+        logits[0].shape[1],
+        float(res.nll),
+        int(res.n_iter),
+        bool(res.converged),
+    )

@@ -12,7 +12,10 @@ final step is one, or either of them wrapped in
 :class:`~sklearn.frozen.FrozenEstimator` (wrappers may be nested).
 """
 
+import contextlib
+import re
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -241,6 +244,83 @@ def _batch_description(batch):
     return f"type {type(Xi).__name__}"
 
 
+#: Messages of torch errors that mean "this input does not fit the net"
+#: (shape, channels, resolution, dtype); only these are reworded.
+_INPUT_ERRORS = re.compile(
+    "|".join(
+        [
+            r"shapes cannot be multiplied",
+            r"size mismatch",
+            r"must match the size of tensor",
+            r"to have \d+ channels",
+            r"Expected \d+D .*input",
+            r"input size per channel",
+            r"Kernel size can't be greater",
+            r"Output size is too small",
+            r"should be the same",  # input type vs weight type
+            r"expected scalar type",
+            r"found dtype",
+            r"must have the same dtype",
+        ]
+    )
+)
+
+_MODE_LOCK = threading.Lock()
+#: id(net) -> [threads inside _eval_mode, saved (module, training) pairs]
+_EVAL_USERS = {}
+
+
+def _top_level_modules(net):
+    import torch
+
+    modules = []
+    for attr in list(net._modules) + list(net._criteria):
+        obj = getattr(net, attr + "_", None)
+        if isinstance(obj, torch.nn.Module):
+            modules.append(obj)
+    return modules
+
+
+@contextlib.contextmanager
+def _eval_mode(net):
+    """The net's modules in eval mode while any thread is inside; then restored.
+
+    The first thread in records every submodule's ``training`` flag and calls
+    ``train(False)``; the last one out restores each flag through the module's
+    own ``train()`` (parents first, so an overridden ``train`` that, e.g.,
+    freezes batch norm, runs as it would for the user). Threads predicting
+    with the same net concurrently therefore all run in eval mode, and the net
+    is left as it was.
+    """
+    key = id(net)
+    with _MODE_LOCK:
+        entry = _EVAL_USERS.get(key)
+        if entry is None:
+            saved = [(m, m.training) for m in _torch_submodules(net)]
+            entry = _EVAL_USERS[key] = [0, saved]
+            for module in _top_level_modules(net):
+                module.train(False)
+        entry[0] += 1
+    try:
+        yield
+    finally:
+        with _MODE_LOCK:
+            entry[0] -= 1
+            if entry[0] == 0:
+                del _EVAL_USERS[key]
+                for module, training in entry[1]:
+                    if module.training != training:
+                        module.train(training)
+
+
+def _n_batches(net, n_samples):
+    kwargs = net.get_params_for("iterator_valid")
+    batch_size = kwargs.get("batch_size", net.batch_size)
+    if batch_size is None or batch_size == -1:
+        return 1
+    return -(-n_samples // batch_size)
+
+
 def _looks_like_probabilities(out):
     return (
         out.ndim == 2
@@ -250,15 +330,71 @@ def _looks_like_probabilities(out):
     )
 
 
+def _check_output(out, name):
+    """One batch's module output as a float64 CPU tensor (first of a tuple)."""
+    import torch
+
+    if isinstance(out, tuple):
+        out = out[0]
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(
+            f"The {_member(name)}'s module returned {type(out).__name__}, "
+            "expected a tensor of logits."
+        )
+    if out.ndim not in (1, 2):
+        raise ValueError(
+            f"The {_member(name)}'s module returned a tensor of shape "
+            f"{tuple(out.shape)}; logits must be 1-D (one binary logit per sample) "
+            "or 2-D (n_samples, n_classes)."
+        )
+    return out.detach().to(device="cpu", dtype=torch.float64)
+
+
+def _forward_batches(net, dataset, name, X_shape, verbose):
+    """Every batch's output of ``net.forward_iter`` (eval mode, inference mode)."""
+    import torch
+
+    batches = net.forward_iter(dataset, training=False, device="cpu")
+    progress = None
+    if verbose:
+        from tqdm.auto import tqdm
+
+        total = _n_batches(net, len(dataset))
+        batches = progress = tqdm(
+            batches, total=total, desc=f"{name} logits", unit="batch"
+        )
+    outputs = []
+    try:
+        with _eval_mode(net), torch.inference_mode():
+            for out in batches:
+                outputs.append(_check_output(out, name))
+    except RuntimeError as exc:
+        if not _INPUT_ERRORS.search(str(exc)):
+            raise
+        shape = "" if X_shape is None else f" (X of shape {tuple(X_shape)})"
+        batch = next(iter(net.get_iterator(dataset, training=False)))
+        raise ValueError(
+            f"The {_member(name)} ({type(net).__name__}) could not process an "
+            f"input batch of {_batch_description(batch)}{shape}: {exc}. Check "
+            "that the input matches what the net was trained on (channels, "
+            "resolution, dtype); members that need different inputs can be "
+            "Pipelines that preprocess X for their net."
+        ) from exc
+    finally:
+        if progress is not None:
+            progress.close()
+    return outputs
+
+
 def torch_member_logits(estimator, X, *, verbose=False, name="member"):
     """Compute a torch member's true logits, batch by batch.
 
-    The member's final net is run exactly as ``net.forward`` runs it (same
-    dataset, iterator and ``evaluation_step``), but in ``eval()`` mode under
-    :func:`torch.inference_mode`, on the net's own device, moving each batch's
-    output to CPU as float64 NumPy before the next batch is computed. The
-    ``training`` flag of every submodule is restored afterwards, so the member is
-    left exactly as it was.
+    The member's final net runs its own inference loop (``net.forward_iter``:
+    its dataset, iterator and ``evaluation_step``) in ``eval()`` mode under
+    :func:`torch.inference_mode`, on the net's own device; each batch's output
+    is moved to CPU as float64 before the next batch is computed. The
+    ``training`` flags of all submodules are restored afterwards (also when
+    several threads predict at once), so the member is left exactly as it was.
 
     Parameters
     ----------
@@ -289,9 +425,10 @@ def torch_member_logits(estimator, X, *, verbose=False, name="member"):
     NotFittedError
         If the net (or the pipeline's preprocessing) is not fitted.
     ValueError
-        If the input cannot be fed to the net (wrong shape, channels,
-        resolution, dtype, ...) or the output is not 1-D/2-D, or its number of
-        columns differs from the net's ``classes_``. Messages name the member.
+        If the input does not fit the net (a torch error about shapes,
+        channels, resolution or dtype, reworded to name the member; other
+        errors, CUDA faults included, propagate unchanged), the output is not
+        1-D/2-D, or its number of columns differs from the net's ``classes_``.
 
     Examples
     --------
@@ -319,59 +456,7 @@ def torch_member_logits(estimator, X, *, verbose=False, name="member"):
     n_samples = len(dataset)
     if n_samples == 0:
         raise ValueError(f"The {_member(name)} got 0 samples; at least 1 is required.")
-    iterator = net.get_iterator(dataset, training=False)
-    batches = iterator
-    progress = None
-    if verbose:
-        from tqdm.auto import tqdm
-
-        try:
-            total = len(iterator)
-        except TypeError:
-            total = None
-        progress = tqdm(iterator, total=total, desc=f"{name} logits", unit="batch")
-        batches = progress
-
-    submodules = _torch_submodules(net)
-    previous_modes = [(module, module.training) for module in submodules]
-    outputs = []
-    try:
-        with torch.inference_mode():
-            for batch in batches:
-                try:
-                    out = net.evaluation_step(batch, training=False)
-                except torch.OutOfMemoryError:
-                    raise
-                except RuntimeError as exc:
-                    input_shape = "" if X_shape is None else f" (X of shape {X_shape})"
-                    raise ValueError(
-                        f"The {_member(name)} ({type(net).__name__}) could not process "
-                        f"an input batch of {_batch_description(batch)}"
-                        f"{input_shape}: {exc}. Check that the input matches what "
-                        "the net was trained on (channels, resolution, dtype); "
-                        "members that need different inputs can be Pipelines that "
-                        "preprocess X for their net."
-                    ) from exc
-                if isinstance(out, tuple):
-                    out = out[0]
-                if not isinstance(out, torch.Tensor):
-                    raise ValueError(
-                        f"The {_member(name)}'s module returned "
-                        f"{type(out).__name__}, expected a tensor of logits."
-                    )
-                if out.ndim not in (1, 2):
-                    raise ValueError(
-                        f"The {_member(name)}'s module returned a tensor of shape "
-                        f"{tuple(out.shape)}; logits must be 1-D (one binary logit "
-                        "per sample) or 2-D (n_samples, n_classes)."
-                    )
-                outputs.append(out.detach().to(device="cpu", dtype=torch.float64))
-    finally:
-        if progress is not None:
-            progress.close()
-        for module, training in previous_modes:
-            module.training = training
-
+    outputs = _forward_batches(net, dataset, name, X_shape, verbose)
     if len({o.ndim for o in outputs}) > 1 or len({o.shape[1:] for o in outputs}) > 1:
         raise ValueError(f"The {_member(name)}'s batches have inconsistent shapes.")
     logits = torch.cat(outputs).numpy()

@@ -26,7 +26,7 @@ from skduo import (
         TemperatureScalingClassifier(LogisticRegression(max_iter=200), cv=3),
         WeightedEnsembleClassifier(
             [("lr", LogisticRegression(max_iter=200)), ("nb", GaussianNB())],
-            weighting="pooled",
+            mode="pooled",
             cv=3,
         ),
     ],
@@ -77,7 +77,7 @@ def test_weighted_ensemble_of_two_equals_duo(members):
 def test_pooled_is_pool_then_calibrate(members):
     lr, nb, weak, X_val, y_val, X_test, _ = members
     named = [("lr", lr), ("nb", nb), ("weak", weak)]
-    pooled = WeightedEnsembleClassifier(named, weighting="pooled").fit(X_val, y_val)
+    pooled = WeightedEnsembleClassifier(named, mode="pooled").fit(X_val, y_val)
     logits = [
         lr.decision_function(X_val),
         nb.predict_log_proba(X_val),

@@ -46,7 +46,7 @@ def test_evaluate_writes_report_and_recommends(tmp_path, capsys):
             "20",
             "--paper-units",
             "--confidence",
-            "entropy",
+            "neg_entropy",
             "--output",
             str(out),
         ]
@@ -56,7 +56,7 @@ def test_evaluate_writes_report_and_recommends(tmp_path, capsys):
     assert "Harm rate on test" in text and "Harm rate on ood_test" in text
     assert "Recommendation:" in text and "paper units" in text
     payload = json.loads((out / "report.json").read_text())
-    assert payload["confidence"] == "entropy"
+    assert payload["confidence"] == "neg_entropy"
     assert payload["sidekick_selection"]["large"] == "large"
     assert {r["split"] for r in payload["rows"]} == {"test", "ood_test"}
     for name in ("report.csv", "risk_coverage.png", "metric_vs_balance.png"):
@@ -112,3 +112,17 @@ def test_module_entry_point_help():
         check=True,
     )
     assert "--budget" in res.stdout and "point_prediction.csv" in res.stdout
+
+
+def test_deprecated_entropy_confidence_says_so_and_uses_neg_entropy(tmp_path, capsys):
+    logits = _saved_zoo(tmp_path / "logits")
+    out = tmp_path / "out"
+    args = ["evaluate", str(logits), "--no-plots", "--output"]
+    assert main([*args, str(out), "--confidence", "entropy"]) == 0
+    err = capsys.readouterr().err
+    assert "--confidence entropy is deprecated; use --confidence neg_entropy" in err
+    old = json.loads((out / "report.json").read_text())
+    assert main([*args, str(tmp_path / "new"), "--confidence", "neg_entropy"]) == 0
+    new = json.loads((tmp_path / "new" / "report.json").read_text())
+    assert old["confidence"] == new["confidence"] == "neg_entropy"
+    assert old["rows"] == new["rows"]

@@ -19,7 +19,7 @@ EXPECTED_FAILED = {
         "unfitted members are cross-fitted: repeating a row changes which rows "
         "land in which fold, so integer weights and repeated rows give different "
         "out-of-fold logits (the weight fit itself is weight/repeat equivalent: "
-        "see tests/test_temperature.py and tests/test_duo.py)"
+        "see tests/test_weight_fit.py and tests/test_duo.py)"
     ),
 }
 

@@ -14,13 +14,8 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skduo import DuoClassifier
-from skduo._temperature import (
-    SeparationWarning,
-    fit_logit_weights,
-    log_softmax,
-    nll,
-    softmax,
-)
+from skduo._logit_ops import log_softmax, softmax
+from skduo._weight_fit import SeparationWarning, fit_logit_weights, nll
 
 # --------------------------------------------------------------------------------
 # fixtures and helper members

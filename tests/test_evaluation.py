@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import log_loss, roc_auc_score
 
 from skduo import fit_duo, fit_temperature
-from skduo._temperature import softmax
+from skduo._logit_ops import softmax
 from skduo.evaluation import (
     LogitZoo,
     ZooReport,
@@ -126,7 +126,7 @@ def test_metrics_match_independent_implementations(zoo, report):
 
 
 def test_entropy_confidence_changes_only_selective_metrics(zoo, report):
-    ent = evaluate_zoo(zoo, confidence="entropy", ensembles=False)
+    ent = evaluate_zoo(zoo, confidence="neg_entropy", ensembles=False)
     a, b = report.get("asymmetric", "big", "tiny"), ent.get("asymmetric", "big", "tiny")
     assert a["nll"] == b["nll"] and a["acc"] == b["acc"]
     y = zoo.labels["test"]
@@ -394,3 +394,10 @@ def test_importing_evaluation_imports_no_heavy_dependency():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_entropy_confidence_is_a_deprecated_alias(zoo):
+    with pytest.warns(FutureWarning, match="neg_entropy"):
+        old = evaluate_zoo(zoo, confidence="entropy", ensembles=False)
+    new = evaluate_zoo(zoo, confidence="neg_entropy", ensembles=False)
+    assert old.confidence == "neg_entropy" and old.rows == new.rows

@@ -15,7 +15,7 @@ from skduo import (
     fit_temperature,
     fit_weighted_ensemble,
 )
-from skduo._temperature import softmax
+from skduo._logit_ops import softmax
 
 
 def _synthetic(rng, n=600, k=4, signal=1.5):
@@ -100,7 +100,7 @@ def test_uq_only_predicts_large_class_with_duo_probabilities(rng):
     assert_allclose(conf, proba[rows, large.argmax(axis=1)])
     # entropy confidence: minus the entropy of the duo's probabilities
     neg_h = np.sum(proba * np.log(proba), axis=1)
-    assert_allclose(uq.confidence(large, small, kind="entropy"), neg_h, atol=1e-12)
+    assert_allclose(uq.confidence(large, small, kind="neg_entropy"), neg_h, atol=1e-12)
 
 
 def test_weighted_ensemble_of_two_equals_duo(rng):
@@ -174,7 +174,7 @@ def test_predict_checks_member_count_and_classes(rng):
     with pytest.raises(ValueError, match="different numbers of rows"):
         duo.predict_proba(large[:5], small[:6])
     with pytest.raises(ValueError, match="kind"):
-        duo.confidence(large, small, kind="margin")
+        duo.confidence(large, small, kind="max_logit")
 
 
 def test_sample_weight_equals_repetition(rng):

@@ -306,6 +306,92 @@ def test_input_the_net_cannot_take_names_member_and_shape(mlp_pair):
         torch_member_logits(mlp_pair[0], X_float64, name="large")
 
 
+class _Raises(nn.Module):
+    def __init__(self, message):
+        super().__init__()
+        self.message = message
+        self.lin = nn.Linear(64, 10)
+
+    def forward(self, X):
+        raise RuntimeError(self.message)
+
+
+def test_only_input_errors_are_reworded():
+    # a device fault (or any error that is not about the input) propagates as is
+    X = np.zeros((4, 64), np.float32)
+    message = "CUDA error: device-side assert triggered"
+    net = NeuralNetClassifier(
+        _Raises, module__message=message, classes=list(range(10))
+    ).initialize()
+    with pytest.raises(RuntimeError, match="device-side assert"):
+        torch_member_logits(net, X, name="large")
+    net.set_params(module__message="mat1 and mat2 shapes cannot be multiplied")
+    with pytest.raises(ValueError, match="large member .*shape \\(4, 64\\)"):
+        torch_member_logits(net, X, name="large")
+
+
+class _FrozenBatchNorm(nn.Module):
+    """train() keeps the batch norm in eval mode (a common fine-tuning idiom)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(64, 16), nn.BatchNorm1d(16))
+        self.head = nn.Linear(16, 10)
+        self.train_calls = 0
+
+    def train(self, mode=True):
+        self.train_calls += 1
+        super().train(mode)
+        self.body[1].eval()
+        return self
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
+def test_modes_are_restored_through_the_modules_own_train():
+    X = np.random.default_rng(0).normal(size=(32, 64)).astype(np.float32)
+    net = NeuralNetClassifier(_FrozenBatchNorm, classes=list(range(10))).initialize()
+    net.module_.train()
+    calls = net.module_.train_calls
+    torch_member_logits(net, X)
+    flags = {name: m.training for name, m in net.module_.named_modules()}
+    assert flags == {
+        "": True,
+        "body": True,
+        "body.0": True,
+        "body.1": False,
+        "head": True,
+    }
+    assert net.module_.train_calls > calls  # restored by train(), not by assignment
+
+
+def test_threaded_predictions_equal_serial_and_never_touch_the_nets(digits):
+    # nets left in train mode (BatchNorm + Dropout), as after fit with
+    # train_split=None: 4 threads predicting at once must all run in eval mode
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skduo import DuoClassifier
+
+    X_train, y_train, X_val, y_val = digits
+    Xf, Xv = to_float32_scaled(X_train), to_float32_scaled(X_val)
+    torch.manual_seed(0)
+    large = make_mlp_net(hidden=64, max_epochs=2).fit(Xf, y_train)
+    small = make_mlp_net(hidden=8, max_epochs=2).fit(Xf, y_train)
+    large.module_.train()
+    small.module_.train()
+    duo = DuoClassifier(large, small).fit(Xv, y_val)
+    before = [state_snapshot(large), state_snapshot(small)]
+    serial = duo.predict_proba(Xv)
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(lambda _: duo.predict_proba(Xv), range(16)))
+    for part in parts:
+        np.testing.assert_array_equal(part, serial)
+    assert_same_state(large, before[0])
+    assert_same_state(small, before[1])
+    assert large.module_.training and small.module_.training
+
+
 class _ThreeD(nn.Module):
     def __init__(self):
         super().__init__()

@@ -4,13 +4,12 @@ from pathlib import Path
 
 import numpy as np
 
+from skduo._vocabulary import check_confidence
 from skduo.evaluation._report import METRICS
 from skduo.metrics import risk_coverage_curve
 from skduo.utils._optional import check_matplotlib_support
 
 __all__ = ["plot_metric_vs_balance", "plot_risk_coverage"]
-
-_CONFIDENCE = {"msp": "msp", "entropy": "neg_entropy"}
 
 
 def _figure(caller, figsize):
@@ -74,7 +73,7 @@ def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=
         costs = [zoo.models[n].cost for n in names]
         large = names[int(np.argmax(costs))] if None not in costs else names[0]
     y = zoo.labels[split]
-    confidence = _CONFIDENCE[report.confidence]
+    confidence = check_confidence(report.confidence)
     duos = sorted(
         (
             r

@@ -3,20 +3,20 @@
 import csv
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
 
+from skduo._logit_ops import softmax
 from skduo._logits import (
-    LogitEnsemble,
     fit_deep_ensemble,
     fit_duo,
     fit_temperature,
     fit_weighted_ensemble,
 )
-from skduo._temperature import nll, softmax
+from skduo._vocabulary import CONFIDENCES, DUO_MODES, check_confidence
 from skduo.metrics import (
     expected_calibration_error,
     multiclass_brier_score,
@@ -55,9 +55,6 @@ BALANCE_BRACKETS = (
     (">=0.5", 0.5, math.inf),
 )
 
-DUO_MODES = ("asymmetric", "unweighted", "uq_only")
-_CONFIDENCE = {"msp": "msp", "entropy": "neg_entropy"}
-
 
 def compute_metrics(y, logits, pred, *, confidence="msp"):
     """The report's metrics of one classifier on one split.
@@ -70,7 +67,7 @@ def compute_metrics(y, logits, pred, *, confidence="msp"):
         The classifier's (combined) logits.
     pred : ndarray of shape (n_samples,)
         Its predictions (not always the arg-max: UQ-only duos).
-    confidence : {'msp', 'entropy'}
+    confidence : {'msp', 'margin', 'neg_entropy'}
         Confidence used by the selective metrics.
 
     Returns
@@ -89,6 +86,7 @@ def compute_metrics(y, logits, pred, *, confidence="msp"):
     >>> m["acc"], round(m["nll"], 4)
     (0.5, 1.2005)
     """
+    confidence = check_confidence(confidence)
     n_classes = logits.shape[1]
     labels = np.arange(n_classes)
     proba = softmax(logits)
@@ -96,7 +94,7 @@ def compute_metrics(y, logits, pred, *, confidence="msp"):
         y,
         proba,
         labels=labels,
-        confidence=_CONFIDENCE[confidence],
+        confidence=confidence,
         y_pred=pred,
         accuracy=0.98,
     )
@@ -126,7 +124,7 @@ class ZooReport:
         ``name``, ``large``, ``small``, ``members``, ``cost``,
         ``flops_balance``, ``weights``, ``val_nll``, ``n_classes`` and the
         metrics of :data:`METRICS`.
-    confidence : {'msp', 'entropy'}
+    confidence : {'msp', 'margin', 'neg_entropy'}
         Confidence used by the selective metrics.
     fitted : dict
         ``(method, members)`` to the fitted :class:`~skduo.LogitEnsemble`.
@@ -444,6 +442,99 @@ def _progress(iterable, total, enabled, desc):
     return tqdm(iterable, total=total, desc=desc, leave=False)
 
 
+def _rows(zoo, ens, method, members, *, large, small, balance, splits, confidence):
+    """One report row per evaluation split of a fitted ensemble of ``members``."""
+    models = zoo.models
+    cost = None
+    if all(models[m].cost is not None for m in members):
+        cost = float(sum(models[m].cost for m in members))
+    rows = []
+    for split in splits:
+        logits = [models[m].logits[split] for m in members]
+        z = ens.decision_logits(*logits)
+        row = {
+            "split": split,
+            "method": method,
+            "name": _row_name(method, members),
+            "large": large,
+            "small": small,
+            "members": list(members),
+            "cost": cost,
+            "flops_balance": balance,
+            "weights": [float(w) for w in ens.weights],
+            "val_nll": float(ens.validation_nll),
+            "n_classes": int(z.shape[1]),
+        }
+        row.update(
+            compute_metrics(
+                zoo.labels[split], z, ens.predict(*logits), confidence=confidence
+            )
+        )
+        rows.append(row)
+    return rows
+
+
+def _single_fits(zoo):
+    """Every model temperature-scaled alone: ``[(method, members, ens, ...)]``."""
+    y_val = zoo.labels["val"]
+    return [
+        (
+            "temperature",
+            [name],
+            fit_temperature(model.logits["val"], y_val),
+            name,
+            None,
+            0.0,
+        )
+        for name, model in zoo.models.items()
+    ]
+
+
+def _duo_fits(zoo, duo_modes, progress):
+    """Every (large, small) pair in each duo mode, fitted as :func:`fit_duo` does."""
+    models, y_val = zoo.models, zoo.labels["val"]
+    pairs, by_cost = _pairs(zoo)
+    fits = []
+    for large, small in _progress(pairs, len(pairs), progress, "duos"):
+        balance = models[small].cost / models[large].cost if by_cost else None
+        z_l, z_s = models[large].logits["val"], models[small].logits["val"]
+        asym = None
+        for mode in duo_modes:
+            if mode in ("asymmetric", "uq_only") and asym is not None:
+                # the same fit as fit_duo(mode=...): only the prediction differs
+                ens = replace(asym, mode=mode)
+            else:
+                ens = fit_duo(z_l, z_s, y_val, mode=mode)
+                if mode in ("asymmetric", "uq_only"):
+                    asym = ens
+            fits.append((mode, [large, small], ens, large, small, balance))
+    return fits
+
+
+def _ensemble_fits(zoo):
+    """Deep ensembles of each group's first ``m`` members, one learned ensemble."""
+    models, y_val = zoo.models, zoo.labels["val"]
+    groups = {}
+    for name, model in models.items():
+        if model.group is not None:
+            groups.setdefault(model.group, []).append(name)
+    fits = []
+    for members in groups.values():
+        for m in range(2, len(members) + 1):
+            subset = members[:m]
+            ens = fit_deep_ensemble([models[n].logits["val"] for n in subset], y_val)
+            balance = _ensemble_balance(models, subset)
+            fits.append(("deep_ensemble", subset, ens, subset[0], None, balance))
+    if len(models) >= 2:
+        names = list(models)
+        if all(model.cost is not None for model in models.values()):
+            names.sort(key=lambda n: -models[n].cost)  # balance relative to first
+        ens = fit_weighted_ensemble([models[n].logits["val"] for n in names], y_val)
+        balance = _ensemble_balance(models, names)
+        fits.append(("weighted_ensemble", names, ens, names[0], None, balance))
+    return fits
+
+
 def evaluate_zoo(
     zoo,
     *,
@@ -466,10 +557,11 @@ def evaluate_zoo(
     ----------
     zoo : LogitZoo
         The models.
-    confidence : {'msp', 'entropy'}, default='msp'
+    confidence : {'msp', 'margin', 'neg_entropy'}, default='msp'
         Confidence for AUROC, AURC, E-AURC and SAC@98: the probability of the
         predicted class (for UQ-only duos, the duo's probability of the large
-        model's class), or minus the entropy of the probabilities.
+        model's class), its margin over the runner-up, or minus the entropy of
+        the probabilities (``'entropy'``, its former name, warns).
     ood : bool, default=True
         Also evaluate the ``ood_test`` split when the zoo has one.
     duo_modes : sequence of {'asymmetric', 'unweighted', 'uq_only'}
@@ -503,105 +595,30 @@ def evaluate_zoo(
     >>> len(report.rows)  # 2 singles, 3 duo modes, 1 learned ensemble
     6
     """
-    if confidence not in _CONFIDENCE:
-        raise ValueError(
-            f"confidence must be one of {sorted(_CONFIDENCE)}; got {confidence!r}."
-        )
+    confidence = check_confidence(confidence, allowed=CONFIDENCES)
     bad = set(duo_modes) - set(DUO_MODES)
     if bad:
         raise ValueError(f"Unknown duo mode(s) {sorted(bad)}; use {DUO_MODES}.")
     if len(zoo.models) == 0:
         raise ValueError("The zoo has no models.")
-    models = zoo.models
-    y_val = zoo.labels["val"]
     splits = [s for s in zoo.splits if s != "val" and (ood or s != "ood_test")]
-    rows, fitted = [], {}
-
-    def emit(method, members, ens, *, large, small, balance):
-        fitted[(method, tuple(members))] = ens
-        cost = None
-        if all(models[m].cost is not None for m in members):
-            cost = float(sum(models[m].cost for m in members))
-        for split in splits:
-            logits = [models[m].logits[split] for m in members]
-            z = ens.decision_logits(*logits)
-            pred = ens.predict(*logits)
-            row = {
-                "split": split,
-                "method": method,
-                "name": _row_name(method, members),
-                "large": large,
-                "small": small,
-                "members": list(members),
-                "cost": cost,
-                "flops_balance": balance,
-                "weights": [float(w) for w in ens.weights],
-                "val_nll": float(ens.validation_nll),
-                "n_classes": int(z.shape[1]),
-            }
-            row.update(
-                compute_metrics(zoo.labels[split], z, pred, confidence=confidence)
-            )
-            rows.append(row)
-
-    singles = {}
-    for name in models:
-        singles[name] = fit_temperature(models[name].logits["val"], y_val)
-        emit("temperature", [name], singles[name], large=name, small=None, balance=0.0)
-
-    pairs, by_cost = _pairs(zoo)
-    for large, small in _progress(pairs, len(pairs), progress, "duos"):
-        balance = models[small].cost / models[large].cost if by_cost else None
-        z_l, z_s = models[large].logits["val"], models[small].logits["val"]
-        asym = None
-        if "asymmetric" in duo_modes or "uq_only" in duo_modes:
-            asym = fit_duo(z_l, z_s, y_val)
-        for mode in duo_modes:
-            if mode == "unweighted":
-                # same numbers as fit_duo(mode='unweighted'), from the cached fits
-                w = np.concatenate([singles[large].weights, singles[small].weights])
-                w = w / 2.0
-                value = float(nll([z_l, z_s], y_val, w))
-                ens = LogitEnsemble(w, "unweighted", zoo.n_classes, value)
-            elif mode == "uq_only":
-                ens = LogitEnsemble(
-                    asym.weights, "uq_only", asym.n_classes, asym.validation_nll
-                )
-            else:
-                ens = asym
-            emit(mode, [large, small], ens, large=large, small=small, balance=balance)
-
+    fits = _single_fits(zoo) + _duo_fits(zoo, duo_modes, progress)
     if ensembles:
-        groups = {}
-        for name, model in models.items():
-            if model.group is not None:
-                groups.setdefault(model.group, []).append(name)
-        for members in groups.values():
-            for m in range(2, len(members) + 1):
-                subset = members[:m]
-                val_logits = [models[n].logits["val"] for n in subset]
-                ens = fit_deep_ensemble(val_logits, y_val)
-                emit(
-                    "deep_ensemble",
-                    subset,
-                    ens,
-                    large=subset[0],
-                    small=None,
-                    balance=_ensemble_balance(models, subset),
-                )
-        if len(models) >= 2:
-            names = list(models)
-            if by_cost:  # most expensive first: the balance is relative to it
-                names.sort(key=lambda n: -models[n].cost)
-            ens = fit_weighted_ensemble([models[n].logits["val"] for n in names], y_val)
-            emit(
-                "weighted_ensemble",
-                names,
-                ens,
-                large=names[0],
-                small=None,
-                balance=_ensemble_balance(models, names),
-            )
+        fits += _ensemble_fits(zoo)
+    rows, fitted = [], {}
+    for method, members, ens, large, small, balance in fits:
+        fitted[(method, tuple(members))] = ens
+        rows += _rows(
+            zoo,
+            ens,
+            method,
+            members,
+            large=large,
+            small=small,
+            balance=balance,
+            splits=splits,
+            confidence=confidence,
+        )
     return ZooReport(rows, confidence, fitted)
 
 

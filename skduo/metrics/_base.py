@@ -11,32 +11,19 @@ of them accept the same things and fail with the same messages:
 * ``sample_weight`` is a 1-D array of finite, non-negative weights with a
   positive sum.
 
-Probability rows are checked with the tolerance returned by
-:func:`_proba_tolerance`: every entry must lie in ``[-tol, 1 + tol]`` and every
-row must sum to one within ``tol``, where ``tol = max(1e-5, sqrt(eps))`` and
-``eps`` is the machine epsilon of the input's floating dtype (float64 for
-non-float input). That is ``1e-5`` for float64, ``3.5e-4`` for float32 and
-``0.031`` for float16: loose enough for softmax outputs computed in the given
-precision (also after a cast to float64), tight enough to reject logits or
-unnormalised scores.
+Probability rows are checked with the tolerance of
+:func:`skduo._logit_ops.proba_tolerance` (the one the estimators use too):
+every entry must lie in ``[-tol, 1 + tol]`` and every row must sum to one
+within ``tol``.
 """
 
 import numbers
 
 import numpy as np
 
+from skduo._logit_ops import proba_tolerance
+
 __all__ = []  # private module
-
-#: Smallest tolerance used for probability checks (see module docstring).
-PROBA_MIN_TOL = 1e-5
-
-
-def _proba_tolerance(dtype):
-    """Tolerance for probability-row checks given the input's dtype."""
-    dtype = np.dtype(dtype)
-    if not np.issubdtype(dtype, np.floating):
-        dtype = np.dtype(np.float64)
-    return max(PROBA_MIN_TOL, float(np.sqrt(np.finfo(dtype).eps)))
 
 
 def _as_float_array(x, name, *, ndim=None, check_finite=True):
@@ -242,7 +229,7 @@ def _check_proba(y_proba, n_samples, classes, labels_given, *, name="y_proba"):
             f"({n_classes} vs {proba.shape[1]}). Classes found in labels: "
             f"{classes.tolist()}"
         )
-    tol = _proba_tolerance(dtype)
+    tol = proba_tolerance(dtype, n_classes)
     lo, hi = proba.min(), proba.max()
     if not (lo >= -tol and hi <= 1 + tol):
         if not np.isfinite(proba).all():

@@ -3,9 +3,9 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from skduo.metrics._base import _check_proba_inputs, _row_argmax_max
+from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["expected_calibration_error", "reliability_curve"]
 

@@ -4,7 +4,6 @@ from numbers import Real
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from skduo.metrics._base import (
     _as_float_array,
@@ -15,6 +14,7 @@ from skduo.metrics._base import (
     _resolve_classes,
     _weighted_mean,
 )
+from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["multiclass_brier_score", "nll_loss"]
 

@@ -50,25 +50,36 @@ def _get_axes(ax, caller):
     return ax, ax.figure
 
 
-def _estimator_proba(estimator, X, y, prediction):
-    """``(labels, proba, y_pred)`` of a fitted classifier on ``X``.
+class _FromEstimatorMixin:
+    """The ``from_estimator`` half shared by the displays."""
 
-    Columns follow ``estimator.classes_``; labels of ``y`` the estimator never
-    saw get a column of zeros, as in the skduo scorers.
-    """
-    if prediction not in ("argmax", "predict"):
-        raise ValueError(
-            f"prediction must be 'argmax' or 'predict'; got {prediction!r}."
+    @classmethod
+    def _from_estimator(cls, estimator, X, y, *, prediction, name, **kwargs):
+        """Probabilities (and predictions) of ``estimator``, then ``from_predictions``.
+
+        Columns follow ``estimator.classes_``; labels of ``y`` the estimator
+        never saw get a column of zeros, as in the skduo scorers.
+        """
+        check_matplotlib_support(f"{cls.__name__}.from_estimator")
+        if prediction not in ("argmax", "predict"):
+            raise ValueError(
+                f"prediction must be 'argmax' or 'predict'; got {prediction!r}."
+            )
+        if not hasattr(estimator, "predict_proba"):
+            raise AttributeError(
+                f"{type(estimator).__name__} has no predict_proba; the displays need "
+                "probabilities (e.g. wrap the model in CalibratedClassifierCV)."
+            )
+        labels, proba = _labels_and_proba(estimator, y, estimator.predict_proba(X))
+        if prediction == "predict":
+            kwargs["y_pred"] = estimator.predict(X)
+        return cls.from_predictions(
+            y,
+            proba,
+            labels=labels,
+            name=type(estimator).__name__ if name is None else name,
+            **kwargs,
         )
-    if not hasattr(estimator, "predict_proba"):
-        raise AttributeError(
-            f"{type(estimator).__name__} has no predict_proba; the displays need "
-            "probabilities (e.g. wrap the model in CalibratedClassifierCV)."
-        )
-    proba = estimator.predict_proba(X)
-    labels, proba = _labels_and_proba(estimator, y, proba)
-    y_pred = estimator.predict(X) if prediction == "predict" else None
-    return labels, proba, y_pred
 
 
 def _add_legend(ax, loc):
@@ -76,7 +87,7 @@ def _add_legend(ax, loc):
         ax.legend(loc=loc)
 
 
-class RiskCoverageDisplay:
+class RiskCoverageDisplay(_FromEstimatorMixin):
     """Risk-coverage curve of a selective classifier.
 
     Accepting only the predictions whose confidence passes a threshold trades
@@ -237,16 +248,14 @@ class RiskCoverageDisplay:
         -------
         display : RiskCoverageDisplay
         """
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        labels, proba, y_pred = _estimator_proba(estimator, X, y, prediction)
-        return cls.from_predictions(
+        return cls._from_estimator(
+            estimator,
+            X,
             y,
-            proba,
-            labels=labels,
+            prediction=prediction,
+            name=name,
             sample_weight=sample_weight,
             confidence=confidence,
-            y_pred=y_pred,
-            name=type(estimator).__name__ if name is None else name,
             ax=ax,
             **kwargs,
         )
@@ -317,7 +326,7 @@ class RiskCoverageDisplay:
         return display.plot(ax=ax, **kwargs)
 
 
-class ReliabilityDisplay:
+class ReliabilityDisplay(_FromEstimatorMixin):
     """Top-label reliability diagram of a multi-class classifier.
 
     Predictions are binned by their confidence (the largest predicted
@@ -499,16 +508,15 @@ class ReliabilityDisplay:
         -------
         display : ReliabilityDisplay
         """
-        check_matplotlib_support(f"{cls.__name__}.from_estimator")
-        labels, proba, _ = _estimator_proba(estimator, X, y, "argmax")
-        return cls.from_predictions(
+        return cls._from_estimator(
+            estimator,
+            X,
             y,
-            proba,
-            labels=labels,
+            prediction="argmax",
+            name=name,
             sample_weight=sample_weight,
             n_bins=n_bins,
             strategy=strategy,
-            name=type(estimator).__name__ if name is None else name,
             ref_line=ref_line,
             ax=ax,
             **kwargs,

@@ -13,7 +13,6 @@ from numbers import Real
 
 import numpy as np
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.metadata_routing import MetadataRequest
 
 from skduo.metrics._calibration import expected_calibration_error
@@ -25,6 +24,7 @@ from skduo.metrics._selective import (
     coverage_at_accuracy,
     eaurc,
 )
+from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = [
     "correctness_auroc_scorer",

@@ -27,7 +27,6 @@ from numbers import Real
 import numpy as np
 from scipy.special import digamma, xlogy
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from skduo.metrics._base import (
     _as_float_array,
@@ -39,6 +38,7 @@ from skduo.metrics._base import (
     _encode,
     _resolve_classes,
 )
+from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = [
     "aurc",

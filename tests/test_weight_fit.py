@@ -1,4 +1,4 @@
-"""Tests of the numerical core: the convex weight fit and the logits helpers."""
+"""Tests of the numerical core: the convex weight fit and its objective."""
 
 import numpy as np
 import pytest
@@ -9,18 +9,13 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 
-from skduo._temperature import (
-    SeparationWarning,
-    _Objective,
-    binary_scores_to_logits,
-    combine_logits,
-    fit_logit_weights,
-    log_proba_to_logits,
+from skduo._logit_ops import (
     log_softmax,
-    nll,
     proba_to_logits,
     softmax,
 )
+from skduo._objective import Objective
+from skduo._weight_fit import SeparationWarning, fit_logit_weights
 
 
 def _reference_nll(weights, logits, y, sample_weight=None):
@@ -77,7 +72,7 @@ def test_matches_independent_optimiser(rng):
 def test_gradient_and_hessian_match_finite_differences(rng):
     z_l, z_s, y = _duo_problem(rng, n=200)
     sw = rng.random(200)
-    obj = _Objective([z_l, z_s], y, sw)
+    obj = Objective([z_l, z_s], y, sw)
     w = np.array([0.7, 0.3])
     f, g, h = obj(w)
     eps = 1e-6
@@ -95,13 +90,13 @@ def test_float32_evaluation_is_close_to_float64(rng):
     z_l, z_s, y = _duo_problem(rng, n=300)
     z32 = [z_l.astype(np.float32), z_s.astype(np.float32)]
     w = np.array([0.9, 0.4])
-    f64, g64, h64 = _Objective(z32, y, np.ones(300))(w)
-    f32, g32, (h32, t32) = _Objective(z32, y, np.ones(300), precise=False)(w)
+    f64, g64, h64 = Objective(z32, y, np.ones(300))(w)
+    f32, g32, (h32, t32) = Objective(z32, y, np.ones(300), precise=False)(w)
     assert f32 == pytest.approx(f64, rel=1e-6)
     np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(h32, h64, rtol=1e-3)
     # third derivatives: central differences of the float64 Hessian
-    obj = _Objective(z32, y, np.ones(300))
+    obj = Objective(z32, y, np.ones(300))
     eps = 1e-5
     for m in range(2):
         e = np.zeros(2)
@@ -118,8 +113,8 @@ def test_float32_evaluation_is_accurate_at_snapped_weights(rng):
     # float32 numbers its gradient is biased by ~H * 6e-8 * w, so the float32
     # phase only evaluates at snapped weights, where the kernel is ~1e-9 exact
     z_l, z_s, y = _duo_problem(rng, n=2000, k=30)
-    obj64 = _Objective([z_l, z_s], y, np.ones(2000))
-    obj32 = _Objective([z_l, z_s], y, np.ones(2000), precise=False)
+    obj64 = Objective([z_l, z_s], y, np.ones(2000))
+    obj32 = Objective([z_l, z_s], y, np.ones(2000), precise=False)
     w = np.array([1 / 3, np.pi / 7])
     w_snapped = obj32.snap(w)
     assert np.all(w_snapped != w) and np.all(obj64.snap(w) == w)
@@ -389,44 +384,3 @@ def test_bad_input(rng, make, error, match):
     logits, yy, sw = make(z, y)
     with pytest.raises(error, match=match):
         fit_logit_weights(logits, yy, sw)
-
-
-def test_proba_to_logits_rejects_logits():
-    z = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
-    with pytest.raises(ValueError, match="is not a probability"):
-        proba_to_logits(z)
-
-
-def test_proba_to_logits_saturation_warning():
-    p = np.array([[1.0, 0.0], [0.3, 0.7], [1.0, 0.0]], dtype=np.float32)
-    with pytest.warns(UserWarning, match=r"66\.7% of the rows .* saturated"):
-        logits = proba_to_logits(p)
-    assert np.isfinite(logits).all()
-    # clipped at the smallest normal float32: log(1.1754944e-38) = -87.3365...
-    assert logits[0, 1] == pytest.approx(-87.33654475, rel=1e-9)
-
-
-def test_log_proba_to_logits():
-    with np.errstate(divide="ignore"):
-        lp = np.log(np.array([[0.25, 0.75], [1.0, 0.0]]))
-    with pytest.warns(UserWarning, match=r"50\.0% of the rows .* -inf"):
-        out = log_proba_to_logits(lp)
-    assert np.isfinite(out).all()
-    with pytest.raises(ValueError, match="not a log-probability"):
-        log_proba_to_logits(np.array([[2.0, 1.0]]))
-
-
-def test_helpers_literal_values():
-    # hand-computed: softmax([0, log 3]) = [1/4, 3/4]
-    np.testing.assert_allclose(softmax([[0.0, np.log(3.0)]]), [[0.25, 0.75]])
-    np.testing.assert_allclose(
-        log_softmax([[1e4, 1e4]]), [[-np.log(2), -np.log(2)]], rtol=1e-15
-    )
-    np.testing.assert_array_equal(
-        binary_scores_to_logits([2.0, -1.0]), [[0, 2], [0, -1]]
-    )
-    np.testing.assert_allclose(
-        combine_logits([np.ones((1, 2)), 2 * np.ones((1, 2))], [0.5, 0.25]), [[1, 1]]
-    )
-    # nll of uniform logits over 4 classes is log 4
-    assert nll([np.zeros((3, 4))], np.array([0, 1, 3])) == pytest.approx(np.log(4))

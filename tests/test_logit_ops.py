@@ -1,0 +1,65 @@
+"""Tests of the logits helpers: softmax, combination, conversions."""
+
+import numpy as np
+import pytest
+
+from skduo._logit_ops import (
+    binary_scores_to_logits,
+    combine_logits,
+    log_proba_to_logits,
+    log_softmax,
+    proba_to_logits,
+    proba_tolerance,
+    softmax,
+)
+from skduo._weight_fit import nll
+
+
+def test_proba_to_logits_rejects_logits():
+    z = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
+    with pytest.raises(ValueError, match="is not a probability"):
+        proba_to_logits(z)
+
+
+def test_proba_to_logits_saturation_warning():
+    p = np.array([[1.0, 0.0], [0.3, 0.7], [1.0, 0.0]], dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"66\.7% of the rows .* saturated"):
+        logits = proba_to_logits(p)
+    assert np.isfinite(logits).all()
+    # clipped at the smallest normal float32: log(1.1754944e-38) = -87.3365...
+    assert logits[0, 1] == pytest.approx(-87.33654475, rel=1e-9)
+
+
+def test_log_proba_to_logits():
+    with np.errstate(divide="ignore"):
+        lp = np.log(np.array([[0.25, 0.75], [1.0, 0.0]]))
+    with pytest.warns(UserWarning, match=r"50\.0% of the rows .* -inf"):
+        out = log_proba_to_logits(lp)
+    assert np.isfinite(out).all()
+    with pytest.raises(ValueError, match="not a log-probability"):
+        log_proba_to_logits(np.array([[2.0, 1.0]]))
+
+
+def test_helpers_literal_values():
+    # hand-computed: softmax([0, log 3]) = [1/4, 3/4]
+    np.testing.assert_allclose(softmax([[0.0, np.log(3.0)]]), [[0.25, 0.75]])
+    np.testing.assert_allclose(
+        log_softmax([[1e4, 1e4]]), [[-np.log(2), -np.log(2)]], rtol=1e-15
+    )
+    np.testing.assert_array_equal(
+        binary_scores_to_logits([2.0, -1.0]), [[0, 2], [0, -1]]
+    )
+    np.testing.assert_allclose(
+        combine_logits([np.ones((1, 2)), 2 * np.ones((1, 2))], [0.5, 0.25]), [[1, 1]]
+    )
+    # nll of uniform logits over 4 classes is log 4
+    assert nll([np.zeros((3, 4))], np.array([0, 1, 3])) == pytest.approx(np.log(4))
+
+
+def test_proba_tolerance_literal_values():
+    # max(1e-5, sqrt(eps), 8 K eps): float64 1e-5; float32 sqrt(1.19e-7) = 3.45e-4
+    # up to 360 classes, 8 * 1000 * 1.19e-7 = 9.54e-4 at 1,000
+    assert proba_tolerance(np.float64) == 1e-5
+    assert proba_tolerance(np.float32) == pytest.approx(3.4526698e-4)
+    assert proba_tolerance(np.float32, 1000) == pytest.approx(9.5367432e-4)
+    assert proba_tolerance(np.int64) == 1e-5  # non-float: as float64
