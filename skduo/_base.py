@@ -21,15 +21,16 @@ from sklearn.utils.validation import (
     check_is_fitted,
     column_or_1d,
     has_fit_parameter,
-    indexable,
     validate_data,
 )
 
 from skduo import _torch_compat
+from skduo._cache import cached_member_logits
+from skduo._inputs import n_samples, take_rows, validate_X_y
 from skduo._logit_ops import combine_logits, log_softmax, softmax
-from skduo._members import is_fitted, member_classes, member_logits
+from skduo._members import is_fitted, member_classes
 from skduo._vocabulary import RESPONSE_METHODS
-from skduo.utils._sklearn_compat import StrOptions, num_samples, safe_indexing
+from skduo.utils._sklearn_compat import StrOptions
 
 __all__ = []  # private module
 
@@ -118,6 +119,13 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             pass
         return tags
 
+    def _validate_params(self):
+        # a member of a type the duo cannot use (a raw nn.Module, ...) gets a
+        # message that says what to do, before sklearn's generic one
+        for name, member in self._named_members():
+            _torch_compat.check_member_type(member, name)
+        super()._validate_params()
+
     # -- fit -------------------------------------------------------------------
 
     def _fit_members(self, X, y, sample_weight):
@@ -148,18 +156,17 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _validate_fit_data(self, X, y, sample_weight):
         """``(X, y, sample_weight)`` checked for length, targets and weights."""
-        n_samples = num_samples(X)
-        if n_samples == 0:
+        n_rows = n_samples(X)
+        if n_rows == 0:
             raise _empty_input_error(X, self)
-        X, y = indexable(X, y)
+        X, y = validate_X_y(X, y)
         y = column_or_1d(y, warn=True)
-        if len(y) != n_samples:
+        if len(y) != n_rows:
             raise ValueError(
-                f"X and y have inconsistent numbers of samples: {n_samples} and "
-                f"{len(y)}."
+                f"X and y have inconsistent numbers of samples: {n_rows} and {len(y)}."
             )
         check_classification_targets(y)
-        return X, y, _check_sample_weight(sample_weight, n_samples)
+        return X, y, _check_sample_weight(sample_weight, n_rows)
 
     def _resolve_classes(self, y, named, fitted):
         """The fitted members' common classes (checked against ``y``), else y's."""
@@ -210,7 +217,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return tuple(rm)
 
     def _logits(self, estimator, X, name, method, warn_saturation=False):
-        return member_logits(
+        return cached_member_logits(
             estimator,
             X,
             self.classes_,
@@ -250,18 +257,18 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """Out-of-fold logits of an unfitted member, and a clone fitted on all."""
         cv = check_cv(self.cv, y, classifier=True)
         n_classes = len(self.classes_)
-        out = np.empty((num_samples(X), n_classes))
+        out = np.empty((n_samples(X), n_classes))
         supports_sw = sample_weight is not None and has_fit_parameter(
             estimator, "sample_weight"
         )
         for train, test in cv.split(X, y):
             fold = clone(estimator)
             kw = {"sample_weight": sample_weight[train]} if supports_sw else {}
-            fold.fit(safe_indexing(X, train), y[train], **kw)
+            fold.fit(take_rows(X, train), y[train], **kw)
             present = np.isin(self.classes_, member_classes(fold, name))
-            z = member_logits(
+            z = cached_member_logits(
                 fold,
-                safe_indexing(X, test),
+                take_rows(X, test),
                 self.classes_[present],
                 method=method,
                 name=name,
@@ -282,7 +289,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _check_input(self, X):
         check_is_fitted(self)
-        if num_samples(X) == 0:
+        if n_samples(X) == 0:
             raise _empty_input_error(X, self)
         if _is_2d(X) and hasattr(self, "n_features_in_"):
             validate_data(self, X, skip_check_array=True, reset=False)

@@ -13,7 +13,9 @@ import warnings
 import numpy as np
 
 __all__ = [
+    "as_logits",
     "binary_scores_to_logits",
+    "detect_output_kind",
     "check_finite",
     "combine_logits",
     "log_proba_to_logits",
@@ -233,3 +235,102 @@ def log_proba_to_logits(
                 "these are logits."
             )
     return lp
+
+
+#: Rows inspected by :func:`detect_output_kind` (evenly spaced, deterministic).
+_DETECT_ROWS = 2048
+
+
+def detect_output_kind(values):
+    """Whether an array of model outputs holds logits, probabilities or log-probs.
+
+    Inspects up to :data:`_DETECT_ROWS` evenly spaced rows (never the whole
+    array): ``'proba'`` when every entry is in ``[0, 1]`` and every row sums to
+    one (within :func:`proba_tolerance`), ``'log_proba'`` when every entry is
+    at most 0 and every row's log-sum-exp is 0 (within ``1e-3``), otherwise
+    ``'logits'``. Real logits essentially never pass either test on thousands
+    of rows.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    {'logits', 'proba', 'log_proba'}
+    """
+    arr = np.asarray(values)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] < 2:
+        return "logits"
+    step = max(1, arr.shape[0] // _DETECT_ROWS)
+    rows = np.asarray(arr[::step][:_DETECT_ROWS], dtype=np.float64)
+    if not np.isfinite(rows[~np.isneginf(rows)]).all():
+        return "logits"  # NaN / +inf: the finiteness checks report them
+    tol = proba_tolerance(arr.dtype, arr.shape[1])
+    if rows.min() >= -tol and rows.max() <= 1.0 + tol:
+        if np.abs(rows.sum(axis=1) - 1.0).max() <= tol:
+            return "proba"
+    if rows.max() <= tol:
+        top = rows.max(axis=1, keepdims=True)
+        if np.isfinite(top).all():
+            lse = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
+            if np.abs(lse).max() <= 1e-3:
+                return "log_proba"
+    return "logits"
+
+
+def as_logits(values, outputs="auto", what="logits"):
+    """Model outputs as logits: probabilities and log-probabilities logged.
+
+    A duo fitted on the logarithm of probabilities equals the duo fitted on the
+    logits (softmax ignores per-row shifts), up to the clipping of exact zeros;
+    fitted on the probabilities themselves it is simply wrong. So
+    probabilities are never used as logits.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_samples, n_classes)
+        Saved model outputs.
+    outputs : {'auto', 'logits', 'proba', 'log_proba'}, default='auto'
+        What ``values`` hold. ``'auto'`` recognises probabilities and
+        log-probabilities (:func:`detect_output_kind`) and converts them with a
+        warning that says how to declare them; the other values are taken as
+        declared (probabilities and log-probabilities are checked).
+    what : str, default='logits'
+        Name of the array in messages.
+
+    Returns
+    -------
+    ndarray
+        ``values`` unchanged (not copied) for logits; float64
+        log-probabilities otherwise.
+    """
+    if outputs not in ("auto", "logits", "proba", "log_proba"):
+        raise ValueError(
+            "outputs must be one of ('auto', 'logits', 'proba', 'log_proba'); "
+            f"got {outputs!r}."
+        )
+    kind = outputs
+    if outputs == "auto":
+        kind = detect_output_kind(values)
+        if kind != "logits":
+            name = "probabilities" if kind == "proba" else "log-probabilities"
+            warnings.warn(
+                f"{what} look like {name} (every inspected row "
+                + (
+                    "is in [0, 1] and sums to 1"
+                    if kind == "proba"
+                    else "log-sum-exps to 0"
+                )
+                + "), not logits: using their logarithm, which gives the same duo "
+                "as the logits would. Declare outputs="
+                f"{kind!r} to silence this warning, or outputs='logits' if they "
+                "really are logits.",
+                UserWarning,
+                stacklevel=3,
+            )
+    if kind == "proba":
+        return proba_to_logits(values, what)
+    if kind == "log_proba":
+        return log_proba_to_logits(values, what)
+    return values

@@ -55,6 +55,7 @@ def member_classes(estimator, name):
         raise ValueError(
             f"The {name} member has no `classes_` attribute; the duo needs it to "
             "align the members' outputs with the labels."
+            + _torch_compat.missing_classes_hint(estimator)
         )
     return np.asarray(classes)
 

@@ -24,11 +24,27 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 __all__ = [
+    "check_member_type",
     "check_torch_members_device",
+    "missing_classes_hint",
     "is_torch_member",
     "torch_member_device",
     "torch_member_logits",
 ]
+
+
+def check_member_type(member, name):
+    """Raise a helpful error for member types the duo cannot use as they are.
+
+    Called before scikit-learn's parameter validation. Today it accepts
+    everything (sklearn's own checks follow).
+    """
+    return None
+
+
+def missing_classes_hint(estimator):
+    """Extra advice for a member without ``classes_`` ('' when there is none)."""
+    return ""
 
 
 def _unwrap(estimator):

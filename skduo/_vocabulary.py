@@ -12,6 +12,7 @@ __all__ = [
     "DUO_MODES",
     "ENSEMBLE_MODES",
     "FIT_MODES",
+    "OUTPUT_KINDS",
     "RESPONSE_METHODS",
     "check_confidence",
 ]
@@ -31,6 +32,12 @@ FIT_MODES = ("temperature", *DUO_MODES, *ENSEMBLE_MODES)
 #: evaluation toolkit and the CLI): probability of the predicted class, its
 #: margin over the runner-up, minus the entropy of the probabilities.
 CONFIDENCES = ("msp", "margin", "neg_entropy")
+
+#: What saved arrays of model outputs hold (``outputs`` of the array API, the
+#: evaluation toolkit and ``python -m skduo evaluate --outputs``): ``'auto'``
+#: recognises probabilities and log-probabilities (and takes their logarithm,
+#: with a warning), the other values declare it.
+OUTPUT_KINDS = ("auto", "logits", "proba", "log_proba")
 
 #: Member methods whose outputs become logits (``response_method``).
 RESPONSE_METHODS = ("decision_function", "predict_log_proba", "predict_proba")

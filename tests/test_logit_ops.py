@@ -63,3 +63,28 @@ def test_proba_tolerance_literal_values():
     assert proba_tolerance(np.float32) == pytest.approx(3.4526698e-4)
     assert proba_tolerance(np.float32, 1000) == pytest.approx(9.5367432e-4)
     assert proba_tolerance(np.int64) == 1e-5  # non-float: as float64
+
+
+def test_detect_output_kind_and_as_logits(rng):
+    from skduo._logit_ops import as_logits, detect_output_kind
+
+    z = 3.0 * rng.normal(size=(3000, 50)).astype(np.float32)
+    p, lp = softmax(z), log_softmax(z)
+    assert detect_output_kind(z) == "logits"
+    assert detect_output_kind(p.astype(np.float32)) == "proba"
+    assert detect_output_kind(lp) == "log_proba"
+    assert as_logits(z) is z  # logits are passed through, never copied
+    with pytest.warns(UserWarning, match="look like probabilities .* outputs='proba'"):
+        from_p = as_logits(p)
+    # log(softmax(z)) = z - logsumexp(z): the logits up to a per-row shift
+    shift = z - from_p
+    np.testing.assert_allclose(shift - shift[:, :1], 0.0, atol=1e-4)
+    with pytest.warns(UserWarning, match="log-probabilities"):
+        as_logits(lp)
+    np.testing.assert_array_equal(as_logits(lp, "log_proba"), lp)
+    # declared logits are used as they are, even if they look like probabilities
+    assert as_logits(p, "logits") is p
+    with pytest.raises(ValueError, match="is not a probability"):
+        as_logits(z, "proba")
+    with pytest.raises(ValueError, match="outputs must be one of"):
+        as_logits(z, "scores")
