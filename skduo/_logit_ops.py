@@ -26,39 +26,91 @@ __all__ = [
 ]
 
 
-def log_softmax(z):
-    """Row-wise log-softmax in float64, stable for large logits."""
-    z = np.asarray(z, dtype=np.float64)
-    out = z - z.max(axis=1, keepdims=True)
-    out -= np.log(np.exp(out).sum(axis=1, keepdims=True))
+#: Elements (rows x classes) per block of the row-wise operations: their
+#: temporaries stay at one block, never an ``n x K`` array.
+_BLOCK_ELEMENTS = 2**18
+
+
+def _row_blocks(shape):
+    """Row slices of at most :data:`_BLOCK_ELEMENTS` elements."""
+    n_rows = shape[0]
+    step = max(1, _BLOCK_ELEMENTS // max(1, int(np.prod(shape[1:]))))
+    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
+
+def _output(z, out):
+    if out is None:
+        return np.empty(np.shape(z), dtype=np.float64)
+    if out.shape != np.shape(z) or out.dtype.kind != "f":
+        raise ValueError(
+            f"out must be a float array of shape {np.shape(z)}; got {out.dtype} "
+            f"{out.shape}."
+        )
     return out
 
 
-def softmax(z):
-    """Row-wise softmax in float64, stable for large logits."""
-    out = np.asarray(z, dtype=np.float64)
-    out = np.exp(out - out.max(axis=1, keepdims=True))
-    out /= out.sum(axis=1, keepdims=True)
+def log_softmax(z, *, out=None):
+    """Row-wise log-softmax in float64, stable for large logits.
+
+    Computed in row blocks: the only ``n x K`` array is the result. ``out``
+    (a float array of ``z``'s shape, ``z`` itself for in-place) receives it.
+    """
+    z = np.asarray(z)
+    out = _output(z, out)
+    for rows in _row_blocks(z.shape):
+        block = np.array(z[rows], dtype=np.float64)
+        block -= block.max(axis=1, keepdims=True)
+        block -= np.log(np.exp(block).sum(axis=1, keepdims=True))
+        out[rows] = block
     return out
 
 
-def combine_logits(logits, weights):
+def softmax(z, *, out=None):
+    """Row-wise softmax in float64, stable for large logits.
+
+    Computed in row blocks: the only ``n x K`` array is the result. ``out``
+    (a float array of ``z``'s shape, ``z`` itself for in-place) receives it.
+    """
+    z = np.asarray(z)
+    out = _output(z, out)
+    for rows in _row_blocks(z.shape):
+        block = np.array(z[rows], dtype=np.float64)
+        block -= block.max(axis=1, keepdims=True)
+        np.exp(block, out=block)
+        block /= block.sum(axis=1, keepdims=True)
+        out[rows] = block
+    return out
+
+
+def combine_logits(logits, weights, *, out=None):
     """Weighted sum ``sum_m weights[m] * logits[m]`` in float64.
+
+    Computed in row blocks (members of weight 0 are never read): the only
+    ``n x K`` array is the result, written into ``out`` when given.
 
     Parameters
     ----------
     logits : sequence of array-like of shape (n_samples, n_classes)
     weights : array-like of shape (n_members,)
+    out : ndarray of shape (n_samples, n_classes), default=None
+        Float array receiving the result.
 
     Returns
     -------
-    ndarray of shape (n_samples, n_classes), float64
+    ndarray of shape (n_samples, n_classes), float64 unless ``out`` is given
     """
     weights = np.asarray(weights, dtype=np.float64)
-    out = np.zeros(np.shape(logits[0]), dtype=np.float64)
-    for w, z in zip(weights, logits):
-        if w != 0.0:
-            out += w * np.asarray(z, dtype=np.float64)
+    arrays = [np.asarray(z) for z in logits]
+    out = _output(arrays[0], out)
+    parts = [(w, z) for w, z in zip(weights, arrays) if w != 0.0]
+    for rows in _row_blocks(out.shape):
+        if not parts:
+            out[rows] = 0.0
+            continue
+        block = np.multiply(parts[0][1][rows], parts[0][0], dtype=np.float64)
+        for w, z in parts[1:]:
+            block += np.multiply(z[rows], w, dtype=np.float64)
+        out[rows] = block
     return out
 
 

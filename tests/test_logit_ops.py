@@ -88,3 +88,23 @@ def test_detect_output_kind_and_as_logits(rng):
         as_logits(z, "proba")
     with pytest.raises(ValueError, match="outputs must be one of"):
         as_logits(z, "scores")
+
+
+def test_row_wise_operations_in_place_and_in_blocks(rng, monkeypatch):
+    import skduo._logit_ops as ops
+
+    monkeypatch.setattr(ops, "_BLOCK_ELEMENTS", 7)  # many blocks of 1-2 rows
+    z = rng.normal(size=(11, 4)) * 5
+    ref_p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)  # direct formula
+    np.testing.assert_allclose(softmax(z), ref_p, rtol=1e-13)
+    np.testing.assert_allclose(log_softmax(z), np.log(ref_p), rtol=1e-12, atol=1e-13)
+    zz = z.copy()
+    assert softmax(zz, out=zz) is zz
+    np.testing.assert_allclose(zz, ref_p, rtol=1e-13)
+    a, b = rng.normal(size=(11, 4)).astype(np.float32), rng.normal(size=(11, 4))
+    out = np.empty((11, 4))
+    assert combine_logits([a, b], [2.0, 0.5], out=out) is out
+    np.testing.assert_allclose(out, 2.0 * a.astype(np.float64) + 0.5 * b, rtol=1e-15)
+    np.testing.assert_array_equal(combine_logits([a, b], [0.0, 0.0]), 0.0)
+    with pytest.raises(ValueError, match="out must be a float array"):
+        softmax(z, out=np.empty((3, 4)))
