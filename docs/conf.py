@@ -33,6 +33,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 copied into _static: formulas render without a network
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -47,7 +49,7 @@ pygments_style = "sphinx"
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -129,6 +131,8 @@ def _check_api_reference(app):
 
 # -- Docstring hygiene ----------------------------------------------------------
 _TYPE_LINE = re.compile(r"^(\s*[\w*, ]+ : )(.*)$")
+_SKLEARN_REF = re.compile(r":ref:`(?:([^`<]+?)\s*<[^`>]+>|([^`<]+))`")
+_EMAIL_LIKE = re.compile(r"(?<![`\w])(SAC|sac)@(?=\d)")
 
 
 def _fix_docstring(app, what, name, obj, options, lines):
@@ -140,6 +144,10 @@ def _fix_docstring(app, what, name, obj, options, lines):
     * A word ending in ``_`` in a type, e.g. ``(n_bins_,)``, is a docutils
       reference; escape the underscore.
     """
+    if getattr(obj, "__module__", "").startswith("sklearn"):
+        # methods inherited from scikit-learn (score, get_params, ...): their
+        # :ref: labels point into scikit-learn's own docs, unknown here
+        lines[:] = [_SKLEARN_REF.sub(r"\1\2", line) for line in lines]
     out = []
     for line in lines:
         if out and out[-1].endswith("\\") and not out[-1].endswith("\\\\"):
@@ -147,6 +155,9 @@ def _fix_docstring(app, what, name, obj, options, lines):
             continue
         out.append(line)
     for i, line in enumerate(out):
+        # "SAC@98" would become a mailto: link (docutils' standalone e-mail
+        # recognition); an escaped @ keeps it text
+        out[i] = line = _EMAIL_LIKE.sub(r"\1\\@", line)
         m = _TYPE_LINE.match(line)
         if m and "`" not in m.group(2):
             out[i] = m.group(1) + re.sub(
@@ -162,7 +173,32 @@ def _skip_member(app, what, name, obj, skip, options):
     return None
 
 
+def _check_rendered_methods(app, exc):
+    """Warn when an estimator's page lacks an entry for one of its public methods."""
+    if exc is not None or app.builder.name != "html":
+        return
+    from sphinx.util import logging
+
+    log = logging.getLogger(__name__)
+    for name in (
+        "DuoClassifier",
+        "TemperatureScalingClassifier",
+        "WeightedEnsembleClassifier",
+    ):
+        page = Path(app.outdir) / "generated" / f"skduo.{name}.html"
+        html = page.read_text() if page.exists() else ""
+        cls = getattr(skduo, name)
+        for method in dir(cls):
+            if method.startswith("_") or re.fullmatch(r"set_\w+_request", method):
+                continue
+            if callable(getattr(cls, method)) and (
+                f'id="skduo.{name}.{method}"' not in html
+            ):
+                log.warning("%s: no rendered entry for %s.%s", page, name, method)
+
+
 def setup(app):
     app.connect("builder-inited", _check_api_reference)
+    app.connect("build-finished", _check_rendered_methods)
     app.connect("autodoc-process-docstring", _fix_docstring, priority=100)
     app.connect("autodoc-skip-member", _skip_member)

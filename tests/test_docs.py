@@ -1,0 +1,80 @@
+"""The documentation tells the truth: its code runs and prints what it shows."""
+
+import contextlib
+import io
+import pathlib
+import re
+import textwrap
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _blocks(text, kind):
+    """Indented bodies of ``.. code-block:: <kind>`` directives, in order."""
+    pattern = re.compile(
+        rf"^\.\. code-block:: {kind}\n\n((?:(?:   .*)?\n)+)", re.MULTILINE
+    )
+    return [textwrap.dedent(m.group(1)).strip("\n") for m in pattern.finditer(text)]
+
+
+def test_landing_page_quickstart_prints_what_it_shows():
+    text = (ROOT / "docs" / "index.rst").read_text()
+    code = _blocks(text, "python")[0]
+    shown = _blocks(text, "text")[0]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "index.rst quickstart", "exec"), {})
+    assert out.getvalue().strip() == shown
+
+
+def test_readme_quickstart_runs():
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README quickstart", "exec"), {})
+    assert out.getvalue().strip()
+
+
+def test_readme_has_exactly_the_two_setup_commands():
+    text = (ROOT / "README.md").read_text()
+    setup = re.search(r"```bash\n(.*?)```", text, re.S).group(1).strip().splitlines()
+    assert len(setup) == 2
+    assert setup[0].endswith("-m skduo demo") and setup[1].endswith("-m pytest")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DuoClassifier", "TemperatureScalingClassifier", "WeightedEnsembleClassifier"],
+)
+def test_every_public_method_has_its_own_summary_line(name):
+    import skduo
+
+    cls = getattr(skduo, name)
+    methods = [
+        m
+        for m in dir(cls)
+        if not m.startswith("_")
+        and callable(getattr(cls, m))
+        and not re.fullmatch(r"set_\w+_request", m)
+    ]
+    for required in (
+        "fit",
+        "predict",
+        "predict_proba",
+        "predict_log_proba",
+        "decision_function",
+        "score",
+        "get_params",
+        "set_params",
+    ):
+        assert required in methods
+    summaries = {}
+    for method in methods:
+        doc = (getattr(cls, method).__doc__ or "").strip()
+        assert doc, f"{name}.{method} has no docstring"
+        summaries[method] = doc.splitlines()[0]
+    own = {m: s for m, s in summaries.items() if m in ("fit", "predict")}
+    assert len(set(own.values())) == len(own)
