@@ -37,6 +37,7 @@ from skduo.metrics._base import (
     _check_y_true,
     _encode,
     _resolve_classes,
+    _row_blocks,
 )
 from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
 
@@ -57,26 +58,41 @@ CONFIDENCE_NAMES = ("msp", "margin", "neg_entropy")
 # --------------------------------------------------------------------------
 # Inputs: correctness and confidence
 # --------------------------------------------------------------------------
-def _confidence_from_proba(proba, pred, confidence):
-    """Per-sample confidence of the prediction ``pred`` (column indices)."""
-    rows = np.arange(proba.shape[0])
+def _confidence_from_proba(proba, pred, confidence, *, top=None):
+    """Per-sample confidence (float64) of the prediction ``pred`` (column indices).
+
+    ``proba`` may be of any floating dtype; it is read in row blocks and never
+    copied whole (except for a callable, which is promised a float64 array).
+    ``top``, the row maxima when ``pred`` is the row arg-max, saves a gather.
+    """
+    n_samples = proba.shape[0]
     if callable(confidence):
-        conf, _ = _as_float_array(confidence(proba), "confidence(y_proba)", ndim=1)
-        _check_length(proba.shape[0], conf, "confidence(y_proba)")
+        conf, _ = _as_float_array(
+            confidence(np.asarray(proba, dtype=np.float64)),
+            "confidence(y_proba)",
+            ndim=1,
+        )
+        _check_length(n_samples, conf, "confidence(y_proba)")
         return conf
     if confidence == "msp":
-        return proba[rows, pred]
-    if confidence == "margin":
-        n_classes = proba.shape[1]
-        p_pred = proba[rows, pred]
-        top2 = np.partition(proba, n_classes - 2, axis=1)[:, n_classes - 2 :]
-        second, first = top2[:, 0], top2[:, 1]
-        # Largest probability among the *other* classes.
-        other = np.where(p_pred >= first, second, first)
-        return p_pred - other
-    # neg_entropy: sum_k p log p (0 log 0 = 0); tiny negative entries clipped.
-    p = np.clip(proba, 0.0, None)
-    return xlogy(p, p) @ np.ones(proba.shape[1])
+        if top is not None:
+            return top
+        return proba[np.arange(n_samples), pred].astype(np.float64)
+    conf = np.empty(n_samples)
+    n_classes = proba.shape[1]
+    for rows in _row_blocks(proba):
+        block = proba[rows].astype(np.float64)
+        if confidence == "margin":
+            p_pred = block[np.arange(block.shape[0]), pred[rows]]
+            top2 = np.partition(block, n_classes - 2, axis=1)[:, n_classes - 2 :]
+            second, first = top2[:, 0], top2[:, 1]
+            # Largest probability among the *other* classes.
+            conf[rows] = p_pred - np.where(p_pred >= first, second, first)
+        else:
+            # neg_entropy: sum_k p log p (0 log 0 = 0); tiny negatives clipped.
+            np.clip(block, 0.0, None, out=block)
+            conf[rows] = xlogy(block, block) @ np.ones(n_classes)
+    return conf
 
 
 def _correctness_confidence(
@@ -112,20 +128,24 @@ def _correctness_confidence(
         proba = None
     else:
         classes, y_enc = _resolve_classes(y, labels)
-        proba, _ = _check_proba(y_proba, n_samples, classes, labels is not None)
+        checked = _check_proba(
+            y_proba, n_samples, classes, labels is not None, top=y_pred is None
+        )
+        proba, top = checked.values, checked.top
         if y_pred is None:
-            pred_enc = np.argmax(proba, axis=1)
+            pred_enc = checked.pred
         else:
             pred = _check_y_true(y_pred, name="y_pred")
             _check_length(n_samples, pred, "y_pred")
             pred_enc = _encode(pred, classes, name="y_pred")
+            top = None
         correct = pred_enc == y_enc
 
     if conf_is_array:
         conf, _ = _as_float_array(confidence, "confidence", ndim=1)
         _check_length(n_samples, conf, "confidence")
     else:
-        conf = _confidence_from_proba(proba, pred_enc, confidence)
+        conf = _confidence_from_proba(proba, pred_enc, confidence, top=top)
     sw = _check_sample_weight(sample_weight, n_samples)
     return correct, conf, sw
 
