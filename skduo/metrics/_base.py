@@ -247,15 +247,41 @@ def _as_proba_array(y_proba, name):
     return arr
 
 
+def _refine_float32_sums(proba, row_sums, tol, neg):
+    """Make float32 row sums decide ``|sum - 1| <= tol`` as float64 sums would.
+
+    ``row_sums`` come from float32 BLAS; whatever the summation order, the
+    error of a row is at most ``gamma * sum_k |p_k|`` with
+    ``gamma = (K - 1) u / (1 - (K - 1) u)`` (``u`` the float32 unit roundoff),
+    and ``sum_k |p_k| <= |sum| + error + 2 K neg`` where ``neg`` bounds the
+    negative entries. Rows whose float32 sum is within that bound of the
+    tolerance (rare: none for softmax outputs) are summed again, in float64.
+    """
+    n_classes = proba.shape[1]
+    m = (n_classes - 1) * float(np.finfo(np.float32).eps) / 2
+    gamma = m / (1.0 - m)
+    biggest = float(np.abs(row_sums).max())
+    margin = gamma * (biggest + 2.0 * n_classes * neg) / (1.0 - gamma)
+    near = np.flatnonzero(np.abs(row_sums - 1.0) > tol - margin)
+    step = max(1, _BLOCK_BYTES // max(1, proba.itemsize * n_classes))
+    for start in range(0, near.shape[0], step):
+        rows = near[start : start + step]
+        row_sums[rows] = np.sum(proba[rows], axis=1, dtype=np.float64)
+
+
 def _check_proba(
     y_proba, n_samples, classes, labels_given, *, name="y_proba", top=False
 ):
     """Validate probabilities without copying them; return a :class:`_Proba`.
 
     One pass in row blocks checks the range (in the input dtype, so NaN and
-    infinity fail it too) and the row sums (accumulated in float64) and, with
-    ``top=True``, finds each row's arg-max and maximum (else ``pred`` and
-    ``top`` are None). The tolerance is
+    infinity fail it too) and the row sums and, with ``top=True``, finds each
+    row's arg-max and maximum (else ``pred`` and ``top`` are None). Row sums
+    of float64 input are float64 BLAS dot products; float32 ones are float32
+    BLAS dot products whose rounding error is bounded, with the few rows the
+    bound cannot decide summed again in float64 (:func:`_refine_float32_sums`),
+    so the verdict is that of float64 sums at float32 speed; other dtypes are
+    summed in float64. The tolerance is
     :func:`skduo._logit_ops.proba_tolerance` of the input dtype.
     """
     proba = _as_proba_array(y_proba, name)
@@ -289,20 +315,27 @@ def _check_proba(
     row_sums = np.empty(n_samples)
     pred = np.empty(n_samples, dtype=np.intp) if top else None
     maxima = np.empty(n_samples) if top else None
-    ones = np.ones(n_classes) if proba.dtype == np.float64 else None
+    blas = proba.dtype in (np.float32, np.float64)
+    ones = np.ones(n_classes, dtype=proba.dtype) if blas else None
     for rows in _row_blocks(proba):
         block = proba[rows]
-        # np.minimum/np.maximum propagate NaN, which then fails the range test.
+        # np.minimum/np.maximum propagate NaN, which then fails the range test
+        # (np.argmax too: a NaN is the maximum of its row).
         lo = np.minimum(lo, block.min())
-        hi = np.maximum(hi, block.max())
-        if ones is not None:
-            np.matmul(block, ones, out=row_sums[rows])  # float64 BLAS
-        else:
-            np.sum(block, axis=1, dtype=np.float64, out=row_sums[rows])
         if top:
             idx = np.argmax(block, axis=1)
             pred[rows] = idx
             maxima[rows] = block[np.arange(block.shape[0]), idx]
+        else:
+            hi = np.maximum(hi, block.max())
+        if blas:
+            np.matmul(block, ones, out=row_sums[rows])
+        else:
+            np.sum(block, axis=1, dtype=np.float64, out=row_sums[rows])
+    if top:
+        hi = maxima.max()
+    if proba.dtype == np.float32 and np.isfinite(lo) and np.isfinite(hi):
+        _refine_float32_sums(proba, row_sums, tol, max(0.0, -float(lo)))
     if not (lo >= -tol and hi <= 1 + tol):
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise ValueError(f"{name} contains NaN or infinity.")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import skduo.metrics._base as metrics_base
+from skduo._logit_ops import proba_tolerance
 from skduo.metrics import (
     expected_calibration_error,
     multiclass_brier_score,
@@ -116,3 +117,44 @@ def test_integer_and_float16_probabilities():
     # 4 bins, |0.8999 - 1| + |1.8501 - 2| = 0.25 exactly, / 4 samples.
     p16 = np.array([[0.9, 0.11], [0.3, 0.7], [0.6, 0.4], [0.55, 0.45]], np.float16)
     assert expected_calibration_error(y, p16, n_bins=4) == 0.0625
+
+
+def _row_summing_to(target, k=1_000):
+    """A float32 row of ``k`` entries whose exact (float64) sum is ``target``."""
+    row = np.full(k, 1.0 / k, dtype=np.float32)
+    # adjust the last entry; its float32 ulp (~1e-10) bounds the miss
+    row[-1] += np.float32(target - row.astype(np.float64).sum())
+    return row
+
+
+def test_float32_row_sums_decide_as_float64_sums():
+    # Rows whose exact sums lie just inside and just outside the float32
+    # tolerance at K = 1,000 (9.5e-4): the verdict is that of float64 sums.
+    k = 1_000
+    tol = proba_tolerance(np.float32, k)
+    y = np.zeros(2, dtype=int)
+    for offset, ok in [(-1e-6, True), (1e-6, False)]:
+        for sign in (1, -1):
+            target = 1.0 + sign * (tol + offset)
+            p = np.stack([_row_summing_to(target), _row_summing_to(1.0)])
+            exact = p.astype(np.float64).sum(axis=1)
+            assert (abs(exact[0] - 1) <= tol) == ok  # the construction
+            if ok:
+                nll_loss(y, p, labels=np.arange(k))
+            else:
+                with pytest.raises(ValueError, match="row 0 sums to"):
+                    nll_loss(y, p, labels=np.arange(k))
+
+
+def test_refine_float32_sums_resums_only_rows_near_the_tolerance():
+    k = 1_000
+    tol = proba_tolerance(np.float32, k)
+    p = np.stack([_row_summing_to(1.0 + tol / 2), _row_summing_to(1.0)] * 2)
+    # Pretend float32 summation erred: row 0 just outside the tolerance
+    # (within the rounding bound of ~6e-5), row 2 far outside; rows 1 and 3
+    # carry sentinels well inside it, which must stay untouched.
+    sums = np.array([1.0 + tol + 1e-5, 1.0 + 1e-7, 1.5, 1.0 - 2e-7])
+    metrics_base._refine_float32_sums(p, sums, tol, 0.0)
+    assert sums[0] == p[0].astype(np.float64).sum()  # re-summed in float64
+    assert sums[2] == p[2].astype(np.float64).sum()  # (then reported exactly)
+    assert sums[1] == 1.0 + 1e-7 and sums[3] == 1.0 - 2e-7
