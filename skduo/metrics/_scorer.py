@@ -5,16 +5,31 @@ well: the metric never sees ``estimator.classes_``, so a cross-validation fold
 whose test part misses a class gives ``NaN`` (sklearn's ``neg_log_loss``). The
 scorer objects here call ``predict_proba`` once, read the columns' labels from
 ``estimator.classes_`` and pass them as ``labels=`` to the metric.
+
+Selective metrics score *the estimator's own predictions*: the scorer also
+calls ``predict`` and passes it as ``y_pred=``, with the confidence taken
+from ``predict_proba`` at that prediction. For most classifiers ``predict`` is
+the arg-max of ``predict_proba`` and nothing changes; for those where it is
+not (a :class:`~skduo.DuoClassifier` in ``mode='uq_only'``,
+``SVC(probability=True)``) the arg-max would score a different classifier.
+That costs a second pass over ``X`` (``predict`` after ``predict_proba``);
+the metrics has no way to know that an arbitrary estimator's ``predict`` is
+the arg-max of its probabilities, and a wrong guess would silently score the
+wrong predictions, so it always asks. ``make_proba_scorer(...,
+prediction='argmax')`` makes the one-pass arg-max scorer.
 """
 
 import copy
+import inspect
 import re
+import textwrap
 from numbers import Real
 
 import numpy as np
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.utils.metadata_routing import MetadataRequest
 
+from skduo._vocabulary import CONFIDENCES
 from skduo.metrics._calibration import expected_calibration_error
 from skduo.metrics._classification import multiclass_brier_score, nll_loss
 from skduo.metrics._selective import (
@@ -72,6 +87,17 @@ def _labels_and_proba(estimator, y_true, proba):
     return classes, proba
 
 
+def _takes_y_pred(score_func):
+    """Whether ``score_func`` accepts a ``y_pred`` keyword."""
+    try:
+        params = inspect.signature(score_func).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+    return "y_pred" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )
+
+
 class _ProbaScorer:
     """Scorer ``scorer(estimator, X, y_true, sample_weight=None) -> float``.
 
@@ -83,6 +109,7 @@ class _ProbaScorer:
         self._sign = sign
         self._kwargs = kwargs
         self._prediction = prediction
+        self._pass_y_pred = prediction == "predict" and _takes_y_pred(score_func)
         self._metadata_request = MetadataRequest(owner=type(self).__name__)
         self._metadata_request.score.add_request(param="sample_weight", alias=True)
 
@@ -122,7 +149,7 @@ class _ProbaScorer:
         proba = estimator.predict_proba(X)
         labels, proba = _labels_and_proba(estimator, y_true, proba)
         kw = dict(self._kwargs)
-        if self._prediction == "predict":
+        if self._pass_y_pred:
             kw["y_pred"] = estimator.predict(X)
         score = self._score_func(
             y_true, proba, labels=labels, sample_weight=sample_weight, **kw
@@ -132,7 +159,7 @@ class _ProbaScorer:
     def __repr__(self):
         name = getattr(self._score_func, "__name__", repr(self._score_func))
         args = "" if self._sign > 0 else ", greater_is_better=False"
-        if self._prediction != "argmax":
+        if self._prediction != "predict":
             args += f", prediction={self._prediction!r}"
         args += "".join(f", {k}={v!r}" for k, v in self._kwargs.items())
         return f"make_proba_scorer({name}{args})"
@@ -183,13 +210,16 @@ class _ProbaScorer:
     prefer_skip_nested_validation=True,
 )
 def make_proba_scorer(
-    score_func, *, greater_is_better=True, prediction="argmax", **kwargs
+    score_func, *, greater_is_better=True, prediction="predict", **kwargs
 ):
     """Make a scorer from a metric on ``(y_true, y_proba, *, labels, ...)``.
 
     The scorer calls ``estimator.predict_proba(X)`` once, takes the columns'
     labels from ``estimator.classes_`` and calls
-    ``score_func(y_true, proba, labels=classes, sample_weight=w, **kwargs)``.
+    ``score_func(y_true, proba, labels=classes, sample_weight=w, **kwargs)``,
+    adding ``y_pred=estimator.predict(X)`` when ``score_func`` takes a
+    ``y_pred`` (the selective metrics do), so that the estimator's own
+    predictions are scored with its own probabilities.
 
     Parameters
     ----------
@@ -201,13 +231,17 @@ def make_proba_scorer(
         If False the scorer returns the negated metric, so that greater is
         always better (use ``neg_`` names for such scorers).
 
-    prediction : {'argmax', 'predict'}, default='argmax'
-        ``'argmax'``: the prediction is the arg-max of ``predict_proba``, so a
-        single pass over the estimator suffices. ``'predict'``: additionally
-        call ``estimator.predict(X)`` and pass it as ``y_pred=`` (for
-        estimators whose prediction is not the arg-max of their
-        probabilities, such as ``SVC(probability=True)`` or a duo in UQ-only
-        mode); ``score_func`` must accept ``y_pred``.
+    prediction : {'predict', 'argmax'}, default='predict'
+        Which predictions a metric taking ``y_pred`` scores. ``'predict'``:
+        the estimator's own, ``estimator.predict(X)``, with the confidence
+        read from ``predict_proba`` at that prediction; right for every
+        estimator, including those whose prediction is not the arg-max of
+        their probabilities (a :class:`~skduo.DuoClassifier` in
+        ``mode='uq_only'``, ``SVC(probability=True)``), at the cost of a
+        second pass over ``X``. ``'argmax'``: the arg-max of
+        ``predict_proba``, one pass; the same numbers when ``predict`` is that
+        arg-max. Metrics without a ``y_pred`` parameter (ECE, NLL, Brier) are
+        functions of the probabilities alone and never call ``predict``.
 
     **kwargs : dict
         Extra keyword arguments for ``score_func`` (e.g. ``confidence=``).
@@ -242,25 +276,139 @@ def make_proba_scorer(
     return _ProbaScorer(score_func, 1 if greater_is_better else -1, kwargs, prediction)
 
 
-neg_aurc_scorer = make_proba_scorer(aurc, greater_is_better=False)
-neg_eaurc_scorer = make_proba_scorer(eaurc, greater_is_better=False)
-neg_augrc_scorer = make_proba_scorer(augrc, greater_is_better=False)
-neg_ece_scorer = make_proba_scorer(expected_calibration_error, greater_is_better=False)
-neg_nll_scorer = make_proba_scorer(nll_loss, greater_is_better=False)
-neg_brier_scorer = make_proba_scorer(multiclass_brier_score, greater_is_better=False)
-correctness_auroc_scorer = make_proba_scorer(correctness_auroc)
+_EXAMPLE = """\
+Examples
+--------
+>>> from sklearn.datasets import load_iris
+>>> from sklearn.model_selection import cross_val_score
+>>> from sklearn.naive_bayes import GaussianNB
+>>> from skduo.metrics import {obj}
+>>> X, y = load_iris(return_X_y=True)
+>>> scores = cross_val_score(GaussianNB(), X, y, cv=3, scoring={obj})
+>>> [round(float(s), 4) for s in scores]
+{example}"""
+
+
+def _documented_scorer(obj, score_func, *, summary, what, example, loss=True):
+    """A module-level scorer with its own docstring (what autodoc shows).
+
+    Sphinx documents a module-level instance with its ``__doc__``, which for
+    a plain instance is its class's: every scorer row would read the same.
+    """
+    scorer = make_proba_scorer(score_func, greater_is_better=not loss)
+    func, sign = score_func.__name__, "-" if loss else ""
+    neg = ", greater_is_better=False" if loss else ""
+    own = scorer._pass_y_pred
+    paragraphs = [
+        f"``{obj}(estimator, X, y)`` is ``{sign}{func}(y, "
+        "estimator.predict_proba(X), labels=estimator.classes_"
+        + (", y_pred=estimator.predict(X))``" if own else ")``")
+        + f", with :func:`~skduo.metrics.{func}` {what}. Greater is better"
+        + (": the loss is negated." if loss else "."),
+        (
+            "It scores the estimator's own predictions (``predict``) with the "
+            "confidence its ``predict_proba`` gives them -- for a "
+            ":class:`~skduo.DuoClassifier` in ``mode='uq_only'``, the large "
+            "member's predictions with the duo's probabilities -- at the cost "
+            "of a ``predict`` pass after the ``predict_proba`` pass. "
+            f"``make_proba_scorer({func}{neg}, prediction='argmax')`` scores "
+            "the arg-max of ``predict_proba`` instead."
+        )
+        if own
+        else (
+            "A function of the probabilities alone: one ``predict_proba`` "
+            "pass, ``predict`` is not called."
+        ),
+        f'Its name for :func:`get_scorer` is ``"{obj.removesuffix("_scorer")}"``'
+        f"; it is ``make_proba_scorer({func}{neg})`` and requests "
+        "``sample_weight`` under metadata routing.",
+    ]
+    body = "\n\n".join(
+        textwrap.fill(par, 76, break_on_hyphens=False) for par in paragraphs
+    )
+    example = _EXAMPLE.format(obj=obj, example=example)
+    scorer.__doc__ = f"{summary}\n\n{body}\n\n{example}\n"
+    return scorer
+
+
+neg_aurc_scorer = _documented_scorer(
+    "neg_aurc_scorer",
+    aurc,
+    summary="Scorer: minus the AURC of the estimator's own predictions.",
+    what="the area under the risk-coverage curve",
+    example="[-0.0064, -0.0076, -0.0021]",
+)
+neg_eaurc_scorer = _documented_scorer(
+    "neg_eaurc_scorer",
+    eaurc,
+    summary="Scorer: minus the excess AURC of the estimator's own predictions.",
+    what="the AURC minus that of the best ranking of the same predictions",
+    example="[-0.0023, -0.0052, -0.0008]",
+)
+neg_augrc_scorer = _documented_scorer(
+    "neg_augrc_scorer",
+    augrc,
+    summary="Scorer: minus the AUGRC of the estimator's own predictions.",
+    what="the area under the generalised risk-coverage curve",
+    example="[-0.0052, -0.0066, -0.0016]",
+)
+neg_ece_scorer = _documented_scorer(
+    "neg_ece_scorer",
+    expected_calibration_error,
+    summary="Scorer: minus the top-label expected calibration error (15 uniform bins).",
+    what="the paper's ECE of the arg-max of the probabilities",
+    example="[-0.0569, -0.0496, -0.0488]",
+)
+neg_nll_scorer = _documented_scorer(
+    "neg_nll_scorer",
+    nll_loss,
+    summary="Scorer: minus the negative log-likelihood of the probabilities.",
+    what="the mean negative log-likelihood, computed in float64",
+    example="[-0.1448, -0.1959, -0.076]",
+)
+neg_brier_scorer = _documented_scorer(
+    "neg_brier_scorer",
+    multiclass_brier_score,
+    summary="Scorer: minus the multi-class Brier score of the probabilities.",
+    what="the squared distance to the one-hot labels, summed over classes",
+    example="[-0.0875, -0.1098, -0.0502]",
+)
+correctness_auroc_scorer = _documented_scorer(
+    "correctness_auroc_scorer",
+    correctness_auroc,
+    summary="Scorer: correctness AUROC of the estimator's own predictions.",
+    what="the probability that a correct prediction is more confident than a "
+    "wrong one (ties count one half)",
+    example="[0.9728, 0.9149, 0.9792]",
+    loss=False,
+)
+
+# pytest --doctest-modules (and doctest) collect functions and classes, not
+# instances: list the scorers' examples explicitly.
+__test__ = {
+    name: obj.__doc__
+    for name, obj in [
+        ("neg_aurc_scorer", neg_aurc_scorer),
+        ("neg_eaurc_scorer", neg_eaurc_scorer),
+        ("neg_augrc_scorer", neg_augrc_scorer),
+        ("neg_ece_scorer", neg_ece_scorer),
+        ("neg_nll_scorer", neg_nll_scorer),
+        ("neg_brier_scorer", neg_brier_scorer),
+        ("correctness_auroc_scorer", correctness_auroc_scorer),
+    ]
+}
 
 
 @validate_params(
     {
         "accuracy": [Interval(Real, 0, 1, closed="both")],
-        "confidence": [StrOptions({"msp", "margin", "neg_entropy"}), callable],
+        "confidence": [StrOptions(set(CONFIDENCES)), callable],
         "prediction": [StrOptions({"argmax", "predict"})],
     },
     prefer_skip_nested_validation=True,
 )
 def make_coverage_at_accuracy_scorer(
-    accuracy=0.98, *, confidence="msp", prediction="argmax"
+    accuracy=0.98, *, confidence="msp", prediction="predict"
 ):
     """Make a scorer for :func:`~skduo.metrics.coverage_at_accuracy` (SAC).
 
@@ -272,8 +420,9 @@ def make_coverage_at_accuracy_scorer(
     confidence : {'msp', 'margin', 'neg_entropy'} or callable, default='msp'
         Confidence score; see :func:`~skduo.metrics.coverage_at_accuracy`.
 
-    prediction : {'argmax', 'predict'}, default='argmax'
-        Where predictions come from; see :func:`make_proba_scorer`.
+    prediction : {'predict', 'argmax'}, default='predict'
+        Which predictions are scored: the estimator's own (``predict``) or
+        the arg-max of ``predict_proba``; see :func:`make_proba_scorer`.
 
     Returns
     -------
