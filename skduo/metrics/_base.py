@@ -377,7 +377,14 @@ def _check_proba_inputs(y_true, y_proba, *, labels=None, sample_weight=None, top
 
 
 def _weighted_mean(values, sample_weight):
-    """Mean of ``values`` with optional weights, as a Python float."""
+    """Mean of ``values`` with optional weights, as a Python float.
+
+    Clipped to ``[min(values), max(values)]``, where a mean lies: the
+    weighted sum and the sum of the weights are rounded in different orders,
+    so a mean of equal values could otherwise land one step off them.
+    """
     if sample_weight is None:
-        return float(np.mean(values))
-    return float(np.dot(values, sample_weight) / sample_weight.sum())
+        mean = np.mean(values)
+    else:
+        mean = np.dot(values, sample_weight) / sample_weight.sum()
+    return float(np.clip(mean, values.min(), values.max()))

@@ -67,8 +67,13 @@ def _binned_sums(conf, target, sample_weight, edges):
 
 
 def _top_label(y_enc, proba):
-    """Top-label confidence and correctness, from the validation pass."""
-    return proba.top, (proba.pred == y_enc).astype(np.float64)
+    """Top-label confidence and correctness, from the validation pass.
+
+    Confidences are clipped to [0, 1]: an entry accepted within the
+    probability tolerance above 1 is a rounding error.
+    """
+    conf = np.clip(proba.top, 0.0, 1.0)
+    return conf, (proba.pred == y_enc).astype(np.float64)
 
 
 _COMMON_PARAMS = {
@@ -188,18 +193,19 @@ def expected_calibration_error(
         conf, correct = _top_label(y_enc, proba)
         edges = _bin_edges(conf, sw, n_bins, strategy)
         _, conf_sum, acc_sum = _binned_sums(conf, correct, sw, edges)
-        return float(np.abs(conf_sum - acc_sum).sum() / total)
+        # <= 1 up to the round-off of two sums of the same weights
+        return min(float(np.abs(conf_sum - acc_sum).sum() / total), 1.0)
     values = proba.values
     n_classes = values.shape[1]
     errors = np.empty(n_classes)
     for k in range(n_classes):
-        p_k = values[:, k].astype(np.float64)
+        p_k = np.clip(values[:, k].astype(np.float64), 0.0, 1.0)
         edges = _bin_edges(p_k, sw, n_bins, strategy)
         _, conf_sum, freq_sum = _binned_sums(
             p_k, (y_enc == k).astype(np.float64), sw, edges
         )
         errors[k] = np.abs(conf_sum - freq_sum).sum() / total
-    return float(errors.mean())
+    return min(float(errors.mean()), 1.0)
 
 
 @validate_params(_COMMON_PARAMS, prefer_skip_nested_validation=True)

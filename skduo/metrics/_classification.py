@@ -243,7 +243,8 @@ def nll_loss(
             raise ValueError(f"eps must be in [0, 1); got {eps!r}.")
         p_true = proba.values[np.arange(y_enc.shape[0]), y_enc].astype(np.float64)
         with np.errstate(divide="ignore"):
-            per_sample = -np.log(np.maximum(p_true, eps))
+            # a probability above 1 (within the tolerance) is a rounding error
+            per_sample = -np.log(np.clip(p_true, eps, 1.0))
         return _weighted_mean(per_sample, sw)
 
     y = _check_y_true(y_true)

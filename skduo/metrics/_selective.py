@@ -191,6 +191,8 @@ class _RankedCorrectness:
             per_group = np.bincount(group, minlength=increasing.shape[0])[::-1]
             self.cum_weight = ends.astype(np.float64)
             self.cum_errors = np.cumsum(per_group).astype(np.float64)
+            # integer counts: exact
+            self.group_ok = np.diff(ends, prepend=0) - per_group
             self._n = n
         else:
             keep = sample_weight > 0
@@ -200,19 +202,28 @@ class _RankedCorrectness:
             w = w[order]
             ends = self._group_ends(sorted_conf)
             self.thresholds = sorted_conf[ends - 1]
+            ok = correct[order]
             self.cum_weight = np.cumsum(w)[ends - 1]
-            self.cum_errors = np.cumsum(np.where(correct[order], 0.0, w))[ends - 1]
+            self.cum_errors = np.cumsum(np.where(ok, 0.0, w))[ends - 1]
+            # Correct weight per group from its own cumulative sum: exactly 0
+            # for a group without correct samples (a difference of the two
+            # sums above can be off by a rounding error either way).
+            self.group_ok = np.diff(
+                np.cumsum(np.where(ok, w, 0.0))[ends - 1], prepend=0.0
+            )
         self.total = float(self.cum_weight[-1])
         self.total_errors = float(self.cum_errors[-1])
         self.total_correct = self.total - self.total_errors
-        if self.total_errors == 0 or self.total_correct == 0:
+        # Exactly one of the degenerate cases when every (positive-weight)
+        # prediction is right or every one is wrong.
+        self.all_correct = self.total_errors == 0
+        self.all_wrong = self.total_correct == 0
+        if self.all_correct or self.all_wrong:
             self.perfect = True
         else:
             # Perfect ranking: no error at or above the last group holding a
             # correct prediction.
-            group_err = np.diff(self.cum_errors, prepend=0.0)
-            group_ok = np.diff(self.cum_weight, prepend=0.0) - group_err
-            last_ok = np.flatnonzero(group_ok > 0)[-1]
+            last_ok = np.flatnonzero(self.group_ok > 0)[-1]
             self.perfect = bool(self.cum_errors[last_ok] == 0)
 
     @staticmethod
@@ -238,17 +249,26 @@ class _RankedCorrectness:
             return np.add.reduceat(harmonic, lo.astype(np.intp))
         return digamma(hi + 1.0) - digamma(lo + 1.0)
 
+    # Every area is clipped to its range: the clip only removes round-off
+    # (e.g. the sum of an all-wrong curve's pieces landing one step above 1),
+    # and the all-correct / all-wrong end points are exact.
     def aurc(self):
         if getattr(self, "_aurc", None) is not None:
+            return self._aurc
+        if self.all_correct or self.all_wrong:
+            self._aurc = 1.0 if self.all_wrong else 0.0
             return self._aurc
         c, e = self.cum_weight, self.cum_errors
         c_prev, e_prev = self._previous(c), self._previous(e)
         group_err = e - e_prev
-        rate = group_err / (c - c_prev)
+        width = c - c_prev
+        # A group whose weight is absorbed in the cumulative sum (weights
+        # 1e16 times apart) has width 0 and adds only its errors.
+        rate = np.divide(group_err, width, out=np.zeros_like(width), where=width > 0)
         contrib = group_err + (e_prev - c_prev * rate) * self._harmonic_between(
             c_prev, c
         )
-        self._aurc = float(contrib.sum() / self.total)
+        self._aurc = min(max(float(contrib.sum() / self.total), 0.0), 1.0)
         return self._aurc
 
     def aurc_optimal(self):
@@ -264,14 +284,20 @@ class _RankedCorrectness:
     def eaurc(self):
         if self.perfect:
             return 0.0
-        # Mathematically >= 0 (the optimal order minimises every cumulative
-        # error count); the clip only removes floating-point round-off.
-        return max(self.aurc() - self.aurc_optimal(), 0.0)
+        # Mathematically in [0, AURC] (the optimal order minimises every
+        # cumulative error count); the clip only removes round-off.
+        aurc = self.aurc()
+        return min(max(aurc - self.aurc_optimal(), 0.0), aurc)
 
     def augrc(self):
-        c, e = self.cum_weight, self.cum_errors
-        c_prev, e_prev = self._previous(c), self._previous(e)
-        return float(((c - c_prev) * (e + e_prev)).sum() / (2.0 * self.total**2))
+        if self.all_correct or self.all_wrong:
+            return 0.5 if self.all_wrong else 0.0
+        # On the normalised curve (C / W, E / W): invariant to the weights'
+        # scale, and no underflow of W**2 for tiny weights.
+        x, g = self.cum_weight / self.total, self.cum_errors / self.total
+        x_prev, g_prev = self._previous(x), self._previous(g)
+        area = float(((x - x_prev) * (g + g_prev)).sum() / 2.0)
+        return min(max(area, 0.0), 0.5)
 
     # -- operating points -----------------------------------------------------
     def _slack(self):
@@ -304,11 +330,11 @@ class _RankedCorrectness:
                 stacklevel=3,
             )
             return float("nan")
-        c, e = self.cum_weight, self.cum_errors
+        e = self.cum_errors
         group_err = e - self._previous(e)
-        group_ok = (c - self._previous(c)) - group_err
         below = neg - e  # wrong weight strictly less confident than the group
-        return float((group_ok * (below + 0.5 * group_err)).sum() / (pos * neg))
+        auc = (self.group_ok * (below + 0.5 * group_err)).sum() / (pos * neg)
+        return min(max(float(auc), 0.0), 1.0)
 
 
 def _ranked(y_true, y_proba, labels, sample_weight, confidence, y_pred):
