@@ -127,8 +127,8 @@ def test_probabilities_at_the_tolerance_keep_the_bounds():
     assert nll_loss(y, p) >= 0.0
     # row 0: -log(min(1.0002, 1)) = 0; row 1: p = -0.0002 clipped at the
     # float32 eps, -log(eps) = 15.94; row 2: -log(0.3)
-    eps = np.finfo(np.float32).eps
-    expected = (0.0 - np.log(eps) - np.log(np.float32(0.3))) / 3
+    eps, p03 = float(np.finfo(np.float32).eps), float(np.float32(0.3))
+    expected = (0.0 - np.log(eps) - np.log(p03)) / 3
     assert nll_loss(y, p) == pytest.approx(expected, rel=1e-12)
     ece = expected_calibration_error(y, p, n_bins=2)
     # top-label confidence min(1.0002, 1) = 1: bin 2 holds 1 (right), 1
