@@ -33,13 +33,12 @@ Scorers: ``neg_aurc_scorer``, ``neg_eaurc_scorer``, ``neg_augrc_scorer``,
 
 from skduo.metrics._calibration import expected_calibration_error, reliability_curve
 from skduo.metrics._classification import multiclass_brier_score, nll_loss
-from skduo.metrics._display import ReliabilityDisplay, RiskCoverageDisplay
-from skduo.metrics._scorer import (
+from skduo.metrics._display_reliability import ReliabilityDisplay
+from skduo.metrics._display_risk_coverage import RiskCoverageDisplay
+from skduo.metrics._named_scorers import (
     correctness_auroc_scorer,
     get_scorer,
     get_scorer_names,
-    make_coverage_at_accuracy_scorer,
-    make_proba_scorer,
     neg_augrc_scorer,
     neg_aurc_scorer,
     neg_brier_scorer,
@@ -47,13 +46,16 @@ from skduo.metrics._scorer import (
     neg_ece_scorer,
     neg_nll_scorer,
 )
+from skduo.metrics._operating_points import (
+    correctness_auroc,
+    coverage_at_accuracy,
+    risk_at_coverage,
+)
+from skduo.metrics._scorer import make_coverage_at_accuracy_scorer, make_proba_scorer
 from skduo.metrics._selective import (
     augrc,
     aurc,
-    correctness_auroc,
-    coverage_at_accuracy,
     eaurc,
-    risk_at_coverage,
     risk_coverage_curve,
     selective_metrics,
 )

@@ -14,10 +14,15 @@ of them accept the same things and fail with the same messages:
 Probability rows are checked with the tolerance of
 :func:`skduo._logit_ops.proba_tolerance` (the one the estimators use too):
 every entry must lie in ``[-tol, 1 + tol]`` and every row must sum to one
-within ``tol``.
+within ``tol``. The check runs in row blocks of about 1 MiB, in the dtype of
+the input with float64 row sums, and never copies a floating ``y_proba``: a
+float32 ``(100,000, 1,000)`` input costs a few per-row arrays of extra memory,
+not a float64 copy. The same pass finds each row's arg-max and maximum, which
+the top-label metrics reuse.
 """
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
@@ -202,19 +207,95 @@ def _resolve_classes(y, labels):
     return classes, y_enc.ravel()
 
 
-def _check_proba(y_proba, n_samples, classes, labels_given, *, name="y_proba"):
-    """Validate probabilities and return ``(proba, input_dtype)``.
+_BLOCK_BYTES = 1 << 20
 
-    ``proba`` is a float64 ``(n_samples, n_classes)`` array (a copy only when
-    needed); ``input_dtype`` is the floating dtype the user passed.
+
+def _row_blocks(arr):
+    """Slices of about 1 MiB of rows of ``arr``: a block stays in cache while
+    several reductions run over it, and temporaries stay block-sized."""
+    n_rows = arr.shape[0]
+    row_bytes = max(1, arr.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64)))
+    step = max(1, _BLOCK_BYTES // row_bytes)
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
+class _Proba(NamedTuple):
+    """Validated probabilities, with the row arg-max found while checking them.
+
+    ``values`` is the caller's array in its own floating dtype (never copied
+    for a floating array of shape ``(n_samples, n_classes)``); ``pred`` is the
+    row-wise arg-max (first maximum) and ``top`` the row maximum in float64,
+    or both None when not asked for.
     """
-    # NaN and inf are caught by the range check below (cheaper than isfinite).
-    proba, dtype = _as_float_array(y_proba, name, ndim=(1, 2), check_finite=False)
+
+    values: np.ndarray
+    dtype: np.dtype
+    pred: np.ndarray
+    top: np.ndarray
+
+
+def _as_proba_array(y_proba, name):
+    """``y_proba`` as an array of its own floating dtype (other numbers: float64)."""
+    try:
+        arr = np.asarray(y_proba)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+    if np.issubdtype(arr.dtype, np.floating):
+        return arr
+    arr, _ = _as_float_array(arr, name, check_finite=False)
+    return arr
+
+
+def _refine_float32_sums(proba, row_sums, tol, neg):
+    """Make float32 row sums decide ``|sum - 1| <= tol`` as float64 sums would.
+
+    ``row_sums`` come from float32 BLAS; whatever the summation order, the
+    error of a row is at most ``gamma * sum_k |p_k|`` with
+    ``gamma = (K - 1) u / (1 - (K - 1) u)`` (``u`` the float32 unit roundoff),
+    and ``sum_k |p_k| <= |sum| + error + 2 K neg`` where ``neg`` bounds the
+    negative entries. Rows whose float32 sum is within that bound of the
+    tolerance (rare: none for softmax outputs) are summed again, in float64.
+    """
+    n_classes = proba.shape[1]
+    m = (n_classes - 1) * float(np.finfo(np.float32).eps) / 2
+    gamma = m / (1.0 - m)
+    biggest = float(np.abs(row_sums).max())
+    margin = gamma * (biggest + 2.0 * n_classes * neg) / (1.0 - gamma)
+    near = np.flatnonzero(np.abs(row_sums - 1.0) > tol - margin)
+    step = max(1, _BLOCK_BYTES // max(1, proba.itemsize * n_classes))
+    for start in range(0, near.shape[0], step):
+        rows = near[start : start + step]
+        row_sums[rows] = np.sum(proba[rows], axis=1, dtype=np.float64)
+
+
+def _check_proba(
+    y_proba, n_samples, classes, labels_given, *, name="y_proba", top=False
+):
+    """Validate probabilities without copying them; return a :class:`_Proba`.
+
+    One pass in row blocks checks the range (in the input dtype, so NaN and
+    infinity fail it too) and the row sums and, with ``top=True``, finds each
+    row's arg-max and maximum (else ``pred`` and ``top`` are None). Row sums
+    of float64 input are float64 BLAS dot products; float32 ones are float32
+    BLAS dot products whose rounding error is bounded, with the few rows the
+    bound cannot decide summed again in float64 (:func:`_refine_float32_sums`),
+    so the verdict is that of float64 sums at float32 speed; other dtypes are
+    summed in float64. The tolerance is
+    :func:`skduo._logit_ops.proba_tolerance` of the input dtype.
+    """
+    proba = _as_proba_array(y_proba, name)
+    dtype = proba.dtype
+    if proba.ndim not in (1, 2):
+        raise ValueError(
+            f"{name} must be 1-D or 2-D; got an array of shape {proba.shape}."
+        )
     _check_length(n_samples, proba, name)
-    if proba.ndim == 1:
-        proba = proba[:, None]
-    if proba.shape[1] == 1:
-        proba = np.concatenate([1.0 - proba, proba], axis=1)
+    if proba.ndim == 1 or proba.shape[1] == 1:
+        # Binary, one column for the second class: n x 2 in float64, as cheap
+        # as the input itself.
+        p = proba.reshape(-1, 1).astype(np.float64)
+        proba = np.concatenate([1.0 - p, p], axis=1)
     n_classes = classes.shape[0]
     if proba.shape[1] != n_classes:
         if not labels_given:
@@ -230,16 +311,39 @@ def _check_proba(y_proba, n_samples, classes, labels_given, *, name="y_proba"):
             f"{classes.tolist()}"
         )
     tol = proba_tolerance(dtype, n_classes)
-    lo, hi = proba.min(), proba.max()
+    lo, hi = np.inf, -np.inf
+    row_sums = np.empty(n_samples)
+    pred = np.empty(n_samples, dtype=np.intp) if top else None
+    maxima = np.empty(n_samples) if top else None
+    blas = proba.dtype in (np.float32, np.float64)
+    ones = np.ones(n_classes, dtype=proba.dtype) if blas else None
+    for rows in _row_blocks(proba):
+        block = proba[rows]
+        # np.minimum/np.maximum propagate NaN, which then fails the range test
+        # (np.argmax too: a NaN is the maximum of its row).
+        lo = np.minimum(lo, block.min())
+        if top:
+            idx = np.argmax(block, axis=1)
+            pred[rows] = idx
+            maxima[rows] = block[np.arange(block.shape[0]), idx]
+        else:
+            hi = np.maximum(hi, block.max())
+        if blas:
+            np.matmul(block, ones, out=row_sums[rows])
+        else:
+            np.sum(block, axis=1, dtype=np.float64, out=row_sums[rows])
+    if top:
+        hi = maxima.max()
+    if proba.dtype == np.float32 and np.isfinite(lo) and np.isfinite(hi):
+        _refine_float32_sums(proba, row_sums, tol, max(0.0, -float(lo)))
     if not (lo >= -tol and hi <= 1 + tol):
-        if not np.isfinite(proba).all():
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             raise ValueError(f"{name} contains NaN or infinity.")
         bad = lo if lo < -tol else hi
         raise ValueError(
             f"{name} must contain probabilities in [0, 1] (tolerance {tol:.2g}); "
             f"found {float(bad)!r}. Did you pass logits or decision_function scores?"
         )
-    row_sums = proba @ np.ones(n_classes)
     dev = np.abs(row_sums - 1.0)
     worst = int(np.argmax(dev))
     if dev[worst] > tol:
@@ -248,37 +352,39 @@ def _check_proba(y_proba, n_samples, classes, labels_given, *, name="y_proba"):
             f"to {float(row_sums[worst])!r}. Pass probabilities, e.g. predict_proba "
             "output."
         )
-    return proba, dtype
+    return _Proba(proba, dtype, pred, maxima)
 
 
-def _check_proba_inputs(y_true, y_proba, *, labels=None, sample_weight=None):
+def _check_proba_inputs(y_true, y_proba, *, labels=None, sample_weight=None, top=False):
     """Validate the ``(y_true, y_proba, labels, sample_weight)`` quartet.
 
     Returns
     -------
     y_enc : ndarray of shape (n_samples,), int
         Position of each true label in ``classes``.
-    proba : ndarray of shape (n_samples, n_classes), float64
+    proba : _Proba
+        The probabilities in the caller's dtype (``proba.values``, not
+        copied), their dtype and, with ``top=True``, each row's arg-max and
+        maximum.
     classes : ndarray of shape (n_classes,)
     sample_weight : ndarray of shape (n_samples,) or None
-    input_dtype : numpy dtype
-        Floating dtype of ``y_proba`` as given (float64 for non-float input).
     """
     y = _check_y_true(y_true)
     classes, y_enc = _resolve_classes(y, labels)
-    proba, dtype = _check_proba(y_proba, y.shape[0], classes, labels is not None)
+    proba = _check_proba(y_proba, y.shape[0], classes, labels is not None, top=top)
     sw = _check_sample_weight(sample_weight, y.shape[0])
-    return y_enc, proba, classes, sw, dtype
+    return y_enc, proba, classes, sw
 
 
 def _weighted_mean(values, sample_weight):
-    """Mean of ``values`` with optional weights, as a Python float."""
+    """Mean of ``values`` with optional weights, as a Python float.
+
+    Clipped to ``[min(values), max(values)]``, where a mean lies: the
+    weighted sum and the sum of the weights are rounded in different orders,
+    so a mean of equal values could otherwise land one step off them.
+    """
     if sample_weight is None:
-        return float(np.mean(values))
-    return float(np.dot(values, sample_weight) / sample_weight.sum())
-
-
-def _row_argmax_max(proba):
-    """Row-wise argmax (first maximum) and maximum of a 2-D float array."""
-    idx = np.argmax(proba, axis=1)
-    return idx, proba[np.arange(proba.shape[0]), idx]
+        mean = np.mean(values)
+    else:
+        mean = np.dot(values, sample_weight) / sample_weight.sum()
+    return float(np.clip(mean, values.min(), values.max()))

@@ -4,7 +4,7 @@ from numbers import Integral
 
 import numpy as np
 
-from skduo.metrics._base import _check_proba_inputs, _row_argmax_max
+from skduo.metrics._base import _check_proba_inputs
 from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["expected_calibration_error", "reliability_curve"]
@@ -67,8 +67,13 @@ def _binned_sums(conf, target, sample_weight, edges):
 
 
 def _top_label(y_enc, proba):
-    pred, conf = _row_argmax_max(proba)
-    return conf, (pred == y_enc).astype(np.float64)
+    """Top-label confidence and correctness, from the validation pass.
+
+    Confidences are clipped to [0, 1]: an entry accepted within the
+    probability tolerance above 1 is a rounding error.
+    """
+    conf = np.clip(proba.top, 0.0, 1.0)
+    return conf, (proba.pred == y_enc).astype(np.float64)
 
 
 _COMMON_PARAMS = {
@@ -180,25 +185,27 @@ def expected_calibration_error(
     >>> round(expected_calibration_error(y_true, y_proba, classwise=True), 4)
     0.25
     """
-    y_enc, proba, _, sw, _ = _check_proba_inputs(
-        y_true, y_proba, labels=labels, sample_weight=sample_weight
+    y_enc, proba, _, sw = _check_proba_inputs(
+        y_true, y_proba, labels=labels, sample_weight=sample_weight, top=not classwise
     )
-    total = float(proba.shape[0] if sw is None else sw.sum())
+    total = float(y_enc.shape[0] if sw is None else sw.sum())
     if not classwise:
         conf, correct = _top_label(y_enc, proba)
         edges = _bin_edges(conf, sw, n_bins, strategy)
         _, conf_sum, acc_sum = _binned_sums(conf, correct, sw, edges)
-        return float(np.abs(conf_sum - acc_sum).sum() / total)
-    n_classes = proba.shape[1]
+        # <= 1 up to the round-off of two sums of the same weights
+        return min(float(np.abs(conf_sum - acc_sum).sum() / total), 1.0)
+    values = proba.values
+    n_classes = values.shape[1]
     errors = np.empty(n_classes)
     for k in range(n_classes):
-        p_k = proba[:, k]
+        p_k = np.clip(values[:, k].astype(np.float64), 0.0, 1.0)
         edges = _bin_edges(p_k, sw, n_bins, strategy)
         _, conf_sum, freq_sum = _binned_sums(
             p_k, (y_enc == k).astype(np.float64), sw, edges
         )
         errors[k] = np.abs(conf_sum - freq_sum).sum() / total
-    return float(errors.mean())
+    return min(float(errors.mean()), 1.0)
 
 
 @validate_params(_COMMON_PARAMS, prefer_skip_nested_validation=True)
@@ -274,8 +281,8 @@ def reliability_curve(
     >>> weight.tolist(), edges.tolist()
     ([0.0, 0.0, 3.0, 1.0], [0.0, 0.25, 0.5, 0.75, 1.0])
     """
-    y_enc, proba, _, sw, _ = _check_proba_inputs(
-        y_true, y_proba, labels=labels, sample_weight=sample_weight
+    y_enc, proba, _, sw = _check_proba_inputs(
+        y_true, y_proba, labels=labels, sample_weight=sample_weight, top=True
     )
     conf, correct = _top_label(y_enc, proba)
     edges = _bin_edges(conf, sw, n_bins, strategy)

@@ -12,6 +12,7 @@ from skduo.metrics._base import (
     _check_sample_weight,
     _check_y_true,
     _resolve_classes,
+    _row_blocks,
     _weighted_mean,
 )
 from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
@@ -92,25 +93,36 @@ def multiclass_brier_score(
     >>> round(multiclass_brier_score(y_true, y_proba, divide_by_n_classes=True), 4)
     0.0822
     """
-    y_enc, proba, _, sw, _ = _check_proba_inputs(
+    y_enc, proba, _, sw = _check_proba_inputs(
         y_true, y_proba, labels=labels, sample_weight=sample_weight
     )
-    diff = proba.copy()
-    diff[np.arange(diff.shape[0]), y_enc] -= 1.0
-    per_sample = np.einsum("ij,ij->i", diff, diff)
+    values = proba.values
+    per_sample = np.empty(values.shape[0])
+    for rows in _row_blocks(values):
+        # A float64 copy of one block of rows, never of the whole array.
+        diff = values[rows].astype(np.float64)
+        diff[np.arange(diff.shape[0]), y_enc[rows]] -= 1.0
+        per_sample[rows] = np.einsum("ij,ij->i", diff, diff)
     score = _weighted_mean(per_sample, sw)
     if divide_by_n_classes:
-        score /= proba.shape[1]
+        score /= values.shape[1]
     return score
 
 
 def _check_logits(logits, n_samples, n_classes, labels_given, classes):
-    z, _ = _as_float_array(logits, "logits", ndim=(1, 2))
+    """Logits in their own floating dtype (not copied); finiteness is checked
+    block by block in :func:`_nll_from_logits`."""
+    z = np.asarray(logits)
+    if not np.issubdtype(z.dtype, np.floating):
+        z, _ = _as_float_array(z, "logits", check_finite=False)
+    if z.ndim not in (1, 2):
+        raise ValueError(f"logits must be 1-D or 2-D; got an array of shape {z.shape}.")
     _check_length(n_samples, z, "logits")
     if z.ndim == 1 or z.shape[1] == 1:
         # Binary: one logit per sample is the log-odds of the second class,
         # i.e. the two-class logits (0, z).
-        z = np.concatenate([np.zeros((n_samples, 1)), z.reshape(-1, 1)], axis=1)
+        z = z.reshape(-1, 1).astype(np.float64)
+        z = np.concatenate([np.zeros((n_samples, 1)), z], axis=1)
     if z.shape[1] != n_classes:
         if not labels_given:
             raise ValueError(
@@ -125,6 +137,19 @@ def _check_logits(logits, n_samples, n_classes, labels_given, classes):
             f"{classes.tolist()}"
         )
     return z
+
+
+def _nll_from_logits(z, y_enc):
+    """Per-sample ``logsumexp(z_i) - z_{i, y_i}`` in float64, in row blocks."""
+    per_sample = np.empty(z.shape[0])
+    for rows in _row_blocks(z):
+        block = z[rows].astype(np.float64)
+        if not np.isfinite(block).all():
+            raise ValueError("logits contains NaN or infinity.")
+        per_sample[rows] = (
+            logsumexp(block, axis=1) - block[np.arange(block.shape[0]), y_enc[rows]]
+        )
+    return per_sample
 
 
 @validate_params(
@@ -209,21 +234,21 @@ def nll_loss(
     if (y_proba is None) == (logits is None):
         raise ValueError("Pass exactly one of y_proba or logits.")
     if logits is None:
-        y_enc, proba, _, sw, dtype = _check_proba_inputs(
+        y_enc, proba, _, sw = _check_proba_inputs(
             y_true, y_proba, labels=labels, sample_weight=sample_weight
         )
         if eps == "auto":
-            eps = float(np.finfo(dtype).eps)
+            eps = float(np.finfo(proba.dtype).eps)
         elif not 0 <= eps < 1:
             raise ValueError(f"eps must be in [0, 1); got {eps!r}.")
-        p_true = proba[np.arange(proba.shape[0]), y_enc]
+        p_true = proba.values[np.arange(y_enc.shape[0]), y_enc].astype(np.float64)
         with np.errstate(divide="ignore"):
-            per_sample = -np.log(np.maximum(p_true, eps))
+            # a probability above 1 (within the tolerance) is a rounding error
+            per_sample = -np.log(np.clip(p_true, eps, 1.0))
         return _weighted_mean(per_sample, sw)
 
     y = _check_y_true(y_true)
     classes, y_enc = _resolve_classes(y, labels)
     z = _check_logits(logits, y.shape[0], classes.shape[0], labels is not None, classes)
     sw = _check_sample_weight(sample_weight, y.shape[0])
-    per_sample = logsumexp(z, axis=1) - z[np.arange(z.shape[0]), y_enc]
-    return _weighted_mean(per_sample, sw)
+    return _weighted_mean(_nll_from_logits(z, y_enc), sw)

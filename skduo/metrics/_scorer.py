@@ -1,44 +1,40 @@
 """Scorers for the skduo metrics, usable wherever scikit-learn takes ``scoring``.
 
+This module makes scorers (:func:`make_proba_scorer`,
+:func:`make_coverage_at_accuracy_scorer`); the seven named scorer objects and
+:func:`get_scorer` are in :mod:`skduo.metrics._named_scorers`.
+
 A plain :func:`sklearn.metrics.make_scorer` cannot serve probabilistic metrics
 well: the metric never sees ``estimator.classes_``, so a cross-validation fold
 whose test part misses a class gives ``NaN`` (sklearn's ``neg_log_loss``). The
 scorer objects here call ``predict_proba`` once, read the columns' labels from
 ``estimator.classes_`` and pass them as ``labels=`` to the metric.
+
+Selective metrics score *the estimator's own predictions*: the scorer also
+calls ``predict`` and passes it as ``y_pred=``, with the confidence taken
+from ``predict_proba`` at that prediction. For most classifiers ``predict`` is
+the arg-max of ``predict_proba`` and nothing changes; for those where it is
+not (a :class:`~skduo.DuoClassifier` in ``mode='uq_only'``,
+``SVC(probability=True)``) the arg-max would score a different classifier.
+That costs a second pass over ``X`` (``predict`` after ``predict_proba``);
+the metrics has no way to know that an arbitrary estimator's ``predict`` is
+the arg-max of its probabilities, and a wrong guess would silently score the
+wrong predictions, so it always asks. ``make_proba_scorer(...,
+prediction='argmax')`` makes the one-pass arg-max scorer.
 """
 
 import copy
-import re
+import inspect
 from numbers import Real
 
 import numpy as np
-from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.utils.metadata_routing import MetadataRequest
 
-from skduo.metrics._calibration import expected_calibration_error
-from skduo.metrics._classification import multiclass_brier_score, nll_loss
-from skduo.metrics._selective import (
-    augrc,
-    aurc,
-    correctness_auroc,
-    coverage_at_accuracy,
-    eaurc,
-)
+from skduo._vocabulary import CONFIDENCES
+from skduo.metrics._operating_points import coverage_at_accuracy
 from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
 
-__all__ = [
-    "correctness_auroc_scorer",
-    "get_scorer",
-    "get_scorer_names",
-    "make_coverage_at_accuracy_scorer",
-    "make_proba_scorer",
-    "neg_aurc_scorer",
-    "neg_augrc_scorer",
-    "neg_brier_scorer",
-    "neg_eaurc_scorer",
-    "neg_ece_scorer",
-    "neg_nll_scorer",
-]
+__all__ = ["make_coverage_at_accuracy_scorer", "make_proba_scorer"]
 
 
 def _labels_and_proba(estimator, y_true, proba):
@@ -72,6 +68,17 @@ def _labels_and_proba(estimator, y_true, proba):
     return classes, proba
 
 
+def _takes_y_pred(score_func):
+    """Whether ``score_func`` accepts a ``y_pred`` keyword."""
+    try:
+        params = inspect.signature(score_func).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+    return "y_pred" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )
+
+
 class _ProbaScorer:
     """Scorer ``scorer(estimator, X, y_true, sample_weight=None) -> float``.
 
@@ -83,6 +90,7 @@ class _ProbaScorer:
         self._sign = sign
         self._kwargs = kwargs
         self._prediction = prediction
+        self._pass_y_pred = prediction == "predict" and _takes_y_pred(score_func)
         self._metadata_request = MetadataRequest(owner=type(self).__name__)
         self._metadata_request.score.add_request(param="sample_weight", alias=True)
 
@@ -122,7 +130,7 @@ class _ProbaScorer:
         proba = estimator.predict_proba(X)
         labels, proba = _labels_and_proba(estimator, y_true, proba)
         kw = dict(self._kwargs)
-        if self._prediction == "predict":
+        if self._pass_y_pred:
             kw["y_pred"] = estimator.predict(X)
         score = self._score_func(
             y_true, proba, labels=labels, sample_weight=sample_weight, **kw
@@ -132,7 +140,7 @@ class _ProbaScorer:
     def __repr__(self):
         name = getattr(self._score_func, "__name__", repr(self._score_func))
         args = "" if self._sign > 0 else ", greater_is_better=False"
-        if self._prediction != "argmax":
+        if self._prediction != "predict":
             args += f", prediction={self._prediction!r}"
         args += "".join(f", {k}={v!r}" for k, v in self._kwargs.items())
         return f"make_proba_scorer({name}{args})"
@@ -183,13 +191,16 @@ class _ProbaScorer:
     prefer_skip_nested_validation=True,
 )
 def make_proba_scorer(
-    score_func, *, greater_is_better=True, prediction="argmax", **kwargs
+    score_func, *, greater_is_better=True, prediction="predict", **kwargs
 ):
     """Make a scorer from a metric on ``(y_true, y_proba, *, labels, ...)``.
 
     The scorer calls ``estimator.predict_proba(X)`` once, takes the columns'
     labels from ``estimator.classes_`` and calls
-    ``score_func(y_true, proba, labels=classes, sample_weight=w, **kwargs)``.
+    ``score_func(y_true, proba, labels=classes, sample_weight=w, **kwargs)``,
+    adding ``y_pred=estimator.predict(X)`` when ``score_func`` takes a
+    ``y_pred`` (the selective metrics do), so that the estimator's own
+    predictions are scored with its own probabilities.
 
     Parameters
     ----------
@@ -201,13 +212,17 @@ def make_proba_scorer(
         If False the scorer returns the negated metric, so that greater is
         always better (use ``neg_`` names for such scorers).
 
-    prediction : {'argmax', 'predict'}, default='argmax'
-        ``'argmax'``: the prediction is the arg-max of ``predict_proba``, so a
-        single pass over the estimator suffices. ``'predict'``: additionally
-        call ``estimator.predict(X)`` and pass it as ``y_pred=`` (for
-        estimators whose prediction is not the arg-max of their
-        probabilities, such as ``SVC(probability=True)`` or a duo in UQ-only
-        mode); ``score_func`` must accept ``y_pred``.
+    prediction : {'predict', 'argmax'}, default='predict'
+        Which predictions a metric taking ``y_pred`` scores. ``'predict'``:
+        the estimator's own, ``estimator.predict(X)``, with the confidence
+        read from ``predict_proba`` at that prediction; right for every
+        estimator, including those whose prediction is not the arg-max of
+        their probabilities (a :class:`~skduo.DuoClassifier` in
+        ``mode='uq_only'``, ``SVC(probability=True)``), at the cost of a
+        second pass over ``X``. ``'argmax'``: the arg-max of
+        ``predict_proba``, one pass; the same numbers when ``predict`` is that
+        arg-max. Metrics without a ``y_pred`` parameter (ECE, NLL, Brier) are
+        functions of the probabilities alone and never call ``predict``.
 
     **kwargs : dict
         Extra keyword arguments for ``score_func`` (e.g. ``confidence=``).
@@ -242,25 +257,16 @@ def make_proba_scorer(
     return _ProbaScorer(score_func, 1 if greater_is_better else -1, kwargs, prediction)
 
 
-neg_aurc_scorer = make_proba_scorer(aurc, greater_is_better=False)
-neg_eaurc_scorer = make_proba_scorer(eaurc, greater_is_better=False)
-neg_augrc_scorer = make_proba_scorer(augrc, greater_is_better=False)
-neg_ece_scorer = make_proba_scorer(expected_calibration_error, greater_is_better=False)
-neg_nll_scorer = make_proba_scorer(nll_loss, greater_is_better=False)
-neg_brier_scorer = make_proba_scorer(multiclass_brier_score, greater_is_better=False)
-correctness_auroc_scorer = make_proba_scorer(correctness_auroc)
-
-
 @validate_params(
     {
         "accuracy": [Interval(Real, 0, 1, closed="both")],
-        "confidence": [StrOptions({"msp", "margin", "neg_entropy"}), callable],
+        "confidence": [StrOptions(set(CONFIDENCES)), callable],
         "prediction": [StrOptions({"argmax", "predict"})],
     },
     prefer_skip_nested_validation=True,
 )
 def make_coverage_at_accuracy_scorer(
-    accuracy=0.98, *, confidence="msp", prediction="argmax"
+    accuracy=0.98, *, confidence="msp", prediction="predict"
 ):
     """Make a scorer for :func:`~skduo.metrics.coverage_at_accuracy` (SAC).
 
@@ -272,8 +278,9 @@ def make_coverage_at_accuracy_scorer(
     confidence : {'msp', 'margin', 'neg_entropy'} or callable, default='msp'
         Confidence score; see :func:`~skduo.metrics.coverage_at_accuracy`.
 
-    prediction : {'argmax', 'predict'}, default='argmax'
-        Where predictions come from; see :func:`make_proba_scorer`.
+    prediction : {'predict', 'argmax'}, default='predict'
+        Which predictions are scored: the estimator's own (``predict``) or
+        the arg-max of ``predict_proba``; see :func:`make_proba_scorer`.
 
     Returns
     -------
@@ -298,92 +305,3 @@ def make_coverage_at_accuracy_scorer(
         accuracy=accuracy,
         confidence=confidence,
     )
-
-
-_SCORERS = {
-    "neg_aurc": neg_aurc_scorer,
-    "neg_eaurc": neg_eaurc_scorer,
-    "neg_augrc": neg_augrc_scorer,
-    "neg_ece": neg_ece_scorer,
-    "neg_nll": neg_nll_scorer,
-    "neg_brier": neg_brier_scorer,
-    "correctness_auroc": correctness_auroc_scorer,
-    "coverage_at_accuracy_98": None,  # built on demand, see get_scorer
-}
-_SAC_PATTERN = re.compile(r"^coverage_at_accuracy_(\d{1,3})$")
-
-
-def get_scorer_names():
-    """Names that :func:`get_scorer` resolves to skduo scorers.
-
-    ``coverage_at_accuracy_<p>`` works for any integer percentage ``p`` from 0
-    to 100; only ``coverage_at_accuracy_98`` is listed. Every name of
-    :func:`sklearn.metrics.get_scorer_names` is accepted as well.
-
-    Returns
-    -------
-    names : list of str
-        Sorted skduo scorer names.
-
-    Examples
-    --------
-    >>> from skduo.metrics import get_scorer_names
-    >>> get_scorer_names()[:3]
-    ['correctness_auroc', 'coverage_at_accuracy_98', 'neg_augrc']
-    """
-    return sorted(_SCORERS)
-
-
-def get_scorer(scoring):
-    """Resolve a scorer name, trying skduo's names first, then sklearn's.
-
-    Parameters
-    ----------
-    scoring : str, callable or None
-        A name from :func:`get_scorer_names` (``"neg_aurc"``, ``"neg_ece"``,
-        ``"coverage_at_accuracy_98"``, ...), any name accepted by
-        :func:`sklearn.metrics.get_scorer`, a callable (returned as is) or
-        None (returned as is).
-
-    Returns
-    -------
-    scorer : callable or None
-        For a name, a fresh copy of the scorer, so that
-        ``set_score_request`` on it does not affect other users.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.model_selection import cross_validate
-    >>> from sklearn.naive_bayes import GaussianNB
-    >>> from skduo.metrics import get_scorer
-    >>> X, y = load_iris(return_X_y=True)
-    >>> scoring = {name: get_scorer(name) for name in ["neg_ece", "accuracy"]}
-    >>> res = cross_validate(GaussianNB(), X, y, cv=3, scoring=scoring)
-    >>> sorted(k for k in res if k.startswith("test_"))
-    ['test_accuracy', 'test_neg_ece']
-    """
-    if scoring is None or callable(scoring):
-        return scoring
-    if not isinstance(scoring, str):
-        raise TypeError(
-            f"scoring must be a str, a callable or None; got {type(scoring).__name__}."
-        )
-    match = _SAC_PATTERN.match(scoring)
-    if match is not None:
-        percent = int(match.group(1))
-        if percent > 100:
-            raise ValueError(
-                f"{scoring!r}: the accuracy percentage must be between 0 and 100."
-            )
-        return make_coverage_at_accuracy_scorer(percent / 100)
-    if scoring in _SCORERS:
-        return copy.deepcopy(_SCORERS[scoring])
-    try:
-        return _sklearn_get_scorer(scoring)
-    except ValueError as exc:
-        raise ValueError(
-            f"{scoring!r} is not a valid scoring value. Use "
-            "skduo.metrics.get_scorer_names() or "
-            "sklearn.metrics.get_scorer_names() to get valid options."
-        ) from exc

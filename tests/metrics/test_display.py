@@ -10,12 +10,13 @@ from sklearn.naive_bayes import GaussianNB
 
 from skduo import DuoClassifier
 from skduo.metrics import (
+    ReliabilityDisplay,
+    RiskCoverageDisplay,
     aurc,
     expected_calibration_error,
     reliability_curve,
     risk_coverage_curve,
 )
-from skduo.metrics._display import ReliabilityDisplay, RiskCoverageDisplay
 
 DISPLAYS = [RiskCoverageDisplay, ReliabilityDisplay]
 

@@ -18,6 +18,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
+from skduo import DuoClassifier
 from skduo.metrics import (
     augrc,
     aurc,
@@ -214,12 +215,149 @@ class _ShiftedPredictor(ClassifierMixin, BaseEstimator):
 
 
 def test_prediction_from_predict(data):
+    # The scorers score predict(), the estimator's own predictions (changed on
+    # purpose, issue 12: this test asserted that neg_aurc_scorer scored the
+    # arg-max); prediction='argmax' is the other choice.
     X, y = data
     clf = _ShiftedPredictor().fit(X, y)
     proba = clf.predict_proba(X)
     scorer = make_proba_scorer(aurc, greater_is_better=False, prediction="predict")
     assert scorer(clf, X, y) == -aurc(y, proba, y_pred=clf.predict(X))
-    assert scorer(clf, X, y) != neg_aurc_scorer(clf, X, y)
+    assert neg_aurc_scorer(clf, X, y) == scorer(clf, X, y)
+    argmax = make_proba_scorer(aurc, greater_is_better=False, prediction="argmax")
+    assert argmax(clf, X, y) == -aurc(y, proba)
+    assert argmax(clf, X, y) != scorer(clf, X, y)
+    assert repr(argmax) == (
+        "make_proba_scorer(aurc, greater_is_better=False, prediction='argmax')"
+    )
+
+
+class _CountingNB(GaussianNB):
+    """GaussianNB that counts its predict and predict_proba calls."""
+
+    def predict(self, X):
+        self.n_predict_ = getattr(self, "n_predict_", 0) + 1
+        return super().predict(X)
+
+    def predict_proba(self, X):
+        self.n_proba_ = getattr(self, "n_proba_", 0) + 1
+        return super().predict_proba(X)
+
+
+@pytest.mark.parametrize("name", list(SCORERS))
+def test_predict_is_called_only_by_metrics_taking_y_pred(name, data):
+    X, y = data
+    clf = _CountingNB().fit(X, y)
+    SCORERS[name][0](clf, X, y)
+    selective = name in ("neg_aurc", "neg_eaurc", "neg_augrc", "correctness_auroc")
+    assert clf.n_proba_ == 1
+    assert getattr(clf, "n_predict_", 0) == (1 if selective else 0)
+    clf = _CountingNB().fit(X, y)
+    make_coverage_at_accuracy_scorer(0.9)(clf, X, y)
+    assert (clf.n_proba_, clf.n_predict_) == (1, 1)
+
+
+@pytest.fixture(scope="module")
+def duo_members(digits_splits):
+    # Two logistic regressions on disjoint parts of the training split (the
+    # "small" one heavily regularised): their duo disagrees with the large
+    # member on 19 of the 450 test digits, so uq_only differs from asymmetric.
+    X_train, y_train, X_val, y_val, X_test, y_test = digits_splits
+    large = LogisticRegression(max_iter=2000).fit(X_train[:300], y_train[:300])
+    small = LogisticRegression(C=1e-4, max_iter=2000)
+    small.fit(X_train[300:], y_train[300:])
+    return large, small, X_val, y_val, X_test, y_test
+
+
+def _aurc_by_hand(correct, conf):
+    """(1/N) sum_k E_k / k over the samples sorted by decreasing confidence."""
+    assert np.unique(conf).shape[0] == conf.shape[0]  # no ties to resolve
+    errors = ~correct[np.argsort(-conf)]
+    return float(np.mean(np.cumsum(errors) / np.arange(1, errors.shape[0] + 1)))
+
+
+SELECTIVE = {
+    "neg_aurc": (aurc, -1),
+    "neg_eaurc": (eaurc, -1),
+    "neg_augrc": (augrc, -1),
+    "correctness_auroc": (correctness_auroc, 1),
+    "coverage_at_accuracy_98": (coverage_at_accuracy, 1),
+}
+
+
+@pytest.mark.parametrize("mode", ["asymmetric", "unweighted", "uq_only"])
+def test_selective_scorers_score_each_duo_modes_own_predictions(mode, duo_members):
+    large, small, X_val, y_val, X_test, y_test = duo_members
+    duo = DuoClassifier(large, small, mode=mode).fit(X_val, y_val)
+    proba, y_pred = duo.predict_proba(X_test), duo.predict(X_test)
+    for name, (metric, sign) in SELECTIVE.items():
+        expected = sign * metric(y_test, proba, labels=duo.classes_, y_pred=y_pred)
+        assert get_scorer(name)(duo, X_test, y_test) == expected, name
+    # AURC by hand: correctness of the duo's predictions, ranked by the duo's
+    # probability of each prediction.
+    pred_col = np.searchsorted(duo.classes_, y_pred)
+    conf = proba[np.arange(len(y_test)), pred_col]
+    hand = _aurc_by_hand(y_pred == y_test, conf)
+    assert neg_aurc_scorer(duo, X_test, y_test) == pytest.approx(-hand, rel=1e-12)
+    argmax = make_proba_scorer(aurc, greater_is_better=False, prediction="argmax")
+    if mode == "uq_only":
+        # predict() is the large member's prediction, not the duo's arg-max
+        np.testing.assert_array_equal(y_pred, large.predict(X_test))
+        assert (y_pred != duo.classes_[proba.argmax(axis=1)]).any()
+        assert argmax(duo, X_test, y_test) != neg_aurc_scorer(duo, X_test, y_test)
+    else:
+        assert argmax(duo, X_test, y_test) == neg_aurc_scorer(duo, X_test, y_test)
+
+
+def test_uq_only_aurc_by_hand_from_the_large_members_predictions(duo_members):
+    large, small, X_val, y_val, X_test, y_test = duo_members
+    uq = DuoClassifier(large, small, mode="uq_only").fit(X_val, y_val)
+    asym = DuoClassifier(large, small, mode="asymmetric").fit(X_val, y_val)
+    proba = uq.predict_proba(X_test)
+    np.testing.assert_array_equal(proba, asym.predict_proba(X_test))
+    # the large member's predictions, scored with the duo's probability of them
+    large_pred = large.predict(X_test)
+    conf = proba[np.arange(len(y_test)), np.searchsorted(uq.classes_, large_pred)]
+    hand = _aurc_by_hand(large_pred == y_test, conf)
+    assert neg_aurc_scorer(uq, X_test, y_test) == pytest.approx(-hand, rel=1e-12)
+    # ... which differs from the asymmetric duo's (its own arg-max, its max)
+    asym_pred = asym.predict(X_test)
+    hand_asym = _aurc_by_hand(asym_pred == y_test, proba.max(axis=1))
+    assert neg_aurc_scorer(asym, X_test, y_test) == pytest.approx(-hand_asym, rel=1e-12)
+    assert hand != pytest.approx(hand_asym, rel=1e-3)
+    # Probability-only scorers agree: the paper's UQ-only NLL/ECE/Brier rows
+    # equal the asymmetric duo's.
+    for scorer in (neg_nll_scorer, neg_ece_scorer, neg_brier_scorer):
+        assert scorer(uq, X_test, y_test) == scorer(asym, X_test, y_test)
+
+
+def test_grid_search_over_mode_tells_uq_only_apart(duo_members):
+    # With the old arg-max scoring, uq_only and asymmetric got identical CV
+    # scores and a grid search over mode could not tell them apart.
+    large, small, X_val, y_val, _, _ = duo_members
+    search = GridSearchCV(
+        DuoClassifier(large, small),
+        {"mode": ["asymmetric", "unweighted", "uq_only"]},
+        scoring={"aurc": neg_aurc_scorer, "auroc": correctness_auroc_scorer},
+        refit="aurc",
+        cv=KFold(3),
+    ).fit(X_val, y_val)
+    res = search.cv_results_
+    modes = list(res["param_mode"])
+    for key in ("aurc", "auroc"):
+        scores = res[f"split0_test_{key}"]
+        asym, uq = scores[modes.index("asymmetric")], scores[modes.index("uq_only")]
+        assert asym != uq, key
+    # fold 0 of uq_only, by hand
+    train, test = next(KFold(3).split(X_val))
+    uq = DuoClassifier(large, small, mode="uq_only").fit(X_val[train], y_val[train])
+    proba = uq.predict_proba(X_val[test])
+    large_pred = large.predict(X_val[test])
+    conf = proba[np.arange(len(test)), np.searchsorted(uq.classes_, large_pred)]
+    hand = _aurc_by_hand(large_pred == y_val[test], conf)
+    assert res["split0_test_aurc"][modes.index("uq_only")] == pytest.approx(
+        -hand, rel=1e-12
+    )
 
 
 def test_get_scorer_resolution():
@@ -252,3 +390,27 @@ def test_scorer_errors(data):
         neg_aurc_scorer(clf, X, y, foo=1)
     with pytest.raises(ValueError, match="'prediction' parameter"):
         make_proba_scorer(aurc, prediction="vote")
+
+
+def test_each_scorer_object_has_its_own_docstring():
+    # Sphinx documents module-level instances with their __doc__, which for a
+    # plain instance is the class docstring: all seven rows read the same.
+    summaries = {}
+    for name, (scorer, metric, _) in SCORERS.items():
+        doc = scorer.__doc__
+        assert doc is not type(scorer).__doc__
+        summary = doc.splitlines()[0]
+        assert summary.startswith("Scorer: ") and len(summary) <= 76, summary
+        assert f"make_proba_scorer({metric.__name__}" in doc
+        assert f'``"{name}"``' in doc
+        summaries[name] = summary
+    assert len(set(summaries.values())) == len(SCORERS)
+    # the selective ones say that they score predict()
+    for name in ("neg_aurc", "neg_eaurc", "neg_augrc", "correctness_auroc"):
+        assert "y_pred=estimator.predict(X)" in SCORERS[name][0].__doc__
+    assert "predict`` is not called" in neg_ece_scorer.__doc__
+    # what Sphinx's autodoc reads for a data object, when Sphinx is there
+    sphinx_inspect = pytest.importorskip("sphinx.util.inspect")
+    assert sphinx_inspect.getdoc(neg_aurc_scorer) == neg_aurc_scorer.__doc__
+    # copies made by get_scorer keep it
+    assert get_scorer("neg_aurc").__doc__ == neg_aurc_scorer.__doc__

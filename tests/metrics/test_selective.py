@@ -20,7 +20,7 @@ from skduo.metrics import (
     risk_coverage_curve,
     selective_metrics,
 )
-from skduo.metrics._selective import _RankedCorrectness
+from skduo.metrics._ranking import _RankedCorrectness
 
 SCALARS = [aurc, eaurc, augrc, correctness_auroc]
 
