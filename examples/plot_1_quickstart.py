@@ -99,8 +99,8 @@ print(f"small {small.score(X_test, y_test):.3f}")
 # The baseline is :class:`~skduo.TemperatureScalingClassifier`, the large
 # model with one fitted temperature. scikit-learn 1.8 and later has the same
 # baseline as ``CalibratedClassifierCV(FrozenEstimator(large),
-# method="temperature")``; both give the same temperature up to optimiser
-# tolerance, as printed below.
+# method="temperature")``; both fit the same temperature up to optimiser
+# tolerance, as their test NLLs printed below show.
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
@@ -318,6 +318,8 @@ ax.set(
     ylabel="test NLL gain over the baseline",
     title="The weights need validation data",
 )
+ax.set_xticks(sizes, labels=[str(n) for n in sizes])
+ax.minorticks_off()
 ax.legend(loc="lower right", fontsize=8)
 fig.tight_layout()
 plt.show()

@@ -213,7 +213,7 @@ ax.set(
     title="Grid search over sidekick and mode",
 )
 ax.invert_yaxis()
-ax.legend(loc="lower right", fontsize=8)
+ax.legend(loc="upper right", fontsize=8)
 fig.tight_layout()
 
 # %%
