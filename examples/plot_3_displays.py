@@ -171,8 +171,9 @@ fig.tight_layout()
 # --------------------------------------------
 # ``from_predictions`` takes probabilities directly. In ``mode="uq_only"`` the
 # duo answers with the large model's class and uses the duo only to decide
-# *how confident* that answer is; pass ``prediction="predict"`` so the curve
-# scores those answers (the default scores the arg-max of the probabilities).
+# *how confident* that answer is. ``from_estimator`` scores the estimator's
+# own answers (``prediction="predict"``, the default, as the skduo scorers
+# do); with ``from_predictions`` pass them as ``y_pred``.
 # Temperature scaling does not change the large model's answers either, so
 # both curves below end at the same risk.
 fig, ax = plt.subplots(figsize=(6, 4.5))

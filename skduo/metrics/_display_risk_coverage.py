@@ -127,7 +127,7 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
         *,
         sample_weight=None,
         confidence="msp",
-        prediction="argmax",
+        prediction="predict",
         name=None,
         ax=None,
         **kwargs,
@@ -154,11 +154,13 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
             Confidence score of each prediction; see
             :func:`~skduo.metrics.risk_coverage_curve`.
 
-        prediction : {'argmax', 'predict'}, default='argmax'
-            ``'argmax'``: the prediction is the arg-max of ``predict_proba``.
-            ``'predict'``: use ``estimator.predict(X)``, which differs for a
-            :class:`~skduo.DuoClassifier` with ``mode='uq_only'`` (the large
-            member's prediction, scored with the duo's confidence in it).
+        prediction : {'predict', 'argmax'}, default='predict'
+            ``'predict'``: the estimator's own predictions,
+            ``estimator.predict(X)``, with the confidence read from
+            ``predict_proba`` at them (as the skduo scorers do); for a
+            :class:`~skduo.DuoClassifier` with ``mode='uq_only'`` these are the
+            large member's predictions, scored with the duo's confidence in
+            them. ``'argmax'``: the arg-max of ``predict_proba`` (one pass).
 
         name : str, default=None
             Legend name; defaults to the estimator's class name.

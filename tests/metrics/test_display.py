@@ -188,7 +188,12 @@ def test_risk_coverage_prediction_predict_uq_only(pyplot, fitted):
     # the full-coverage risk is the large member's error rate
     assert risk[-1] == pytest.approx(np.mean(large.predict(X_eval) != y_eval))
 
-    argmax = RiskCoverageDisplay.from_estimator(duo, X_eval, y_eval)
+    # the default scores predict(), as the skduo scorers do; 'argmax' differs
+    default = RiskCoverageDisplay.from_estimator(duo, X_eval, y_eval)
+    assert default.aurc == disp.aurc
+    argmax = RiskCoverageDisplay.from_estimator(
+        duo, X_eval, y_eval, prediction="argmax"
+    )
     assert argmax.aurc != disp.aurc
     with pytest.raises(ValueError, match="prediction must be"):
         RiskCoverageDisplay.from_estimator(duo, X_eval, y_eval, prediction="max")
