@@ -57,7 +57,8 @@ def test_fit_temperature_hand_computed_binary_optimum():
     assert ts.weights[0] == pytest.approx(np.log(3.0), rel=1e-7)
     assert ts.temperature == pytest.approx(1.0 / np.log(3.0), rel=1e-7)
     assert ts.validation_nll == pytest.approx(0.5623351446, abs=1e-9)
-    assert ts.method == "temperature" and ts.n_members == 1
+    with pytest.warns(FutureWarning, match="LogitEnsemble.mode"):  # deprecated name
+        assert ts.method == "temperature" and ts.n_members == 1
 
 
 def test_fit_temperature_recovers_generating_temperature(rng):
@@ -132,7 +133,8 @@ def test_learned_ensemble_beats_pooled_on_validation(rng):
 
 
 def test_logit_ensemble_is_a_plain_linear_combination():
-    ens = LogitEnsemble(np.array([2.0, 0.0]), "weighted", 2, 0.0)
+    with pytest.warns(FutureWarning, match="'weighted' is deprecated"):
+        ens = LogitEnsemble(np.array([2.0, 0.0]), "weighted", 2, 0.0)
     # softmax((0, 2 * 1)) = (1 / (1 + e^2), e^2 / (1 + e^2)) by hand
     p = ens.predict_proba([[0.0, 1.0]], [[5.0, 0.0]])
     assert_allclose(p, [[1 / (1 + np.e**2), np.e**2 / (1 + np.e**2)]])
