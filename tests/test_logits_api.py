@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
@@ -614,3 +616,32 @@ def test_prediction_rejects_nan_in_the_block_loop(rng, monkeypatch):
     lazy = duo.predict_proba(large, da.from_array(bad, chunks=100))
     with pytest.raises(ValueError, match=r"member 1 contains .*120\.\.129"):
         lazy.compute()
+
+
+@given(
+    n=st.integers(1, 40),
+    k=st.integers(2, 6),
+    block=st.integers(1, 64),
+    seed=st.integers(0, 2**16),
+)
+def test_block_loop_equals_whole_array_formulas(n, k, block, seed):
+    # any block size (down to single elements: one row per block) gives the
+    # whole-array results exactly
+    rng = np.random.default_rng(seed)
+    a, b = 5 * rng.normal(size=(n, k)), rng.normal(size=(n, k)).astype(np.float32)
+    ens = LogitEnsemble(rng.random(2) * 2, "asymmetric", k, np.nan)
+    whole = [ens.decision_logits(a, b), ens.predict_log_proba(a, b), ens.predict(a, b)]
+    old = ops._BLOCK_ELEMENTS
+    ops._BLOCK_ELEMENTS = block
+    try:
+        blocked = [ens.decision_logits(a, b), ens.predict_log_proba(a, b)]
+        blocked.append(ens.predict(a, b))
+    finally:
+        ops._BLOCK_ELEMENTS = old
+    for x, y in zip(whole, blocked):
+        assert_array_equal(x, y)
+    z = ens.weights[0] * a + ens.weights[1] * b.astype(np.float64)
+    assert_allclose(whole[0], z, rtol=1e-15)
+    lse = z.max(axis=1, keepdims=True)
+    lse = lse + np.log(np.exp(z - lse).sum(axis=1, keepdims=True))
+    assert_allclose(whole[1], z - lse, rtol=1e-12, atol=1e-12)
