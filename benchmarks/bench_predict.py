@@ -23,7 +23,8 @@ are skipped). Keep the machine's other memory use in mind: at the default
 size the process peaks at about 1.7 GB (inputs 0.8 GB + output 0.8 GB).
 
 The exit status is 1 when a peak exceeds 1.1x the output (2-D outputs) or
-0.1x one float64 ``n x K`` array (1-D outputs).
+0.1x one float64 ``n x K`` array (1-D outputs), checked where that array is
+at least 128 MiB (below, the few 2 MiB blocks of workspace dominate).
 """
 
 import argparse
@@ -133,7 +134,8 @@ def report(label, n, k, methods, a, b, ens, old=None, repeat=3):
         name = method + (f"({kwargs['kind']})" if kwargs else "")
         func = getattr(ens, method)
         out, peak = measure(func, a, b, **kwargs)
-        ok &= peak <= 1.1 * out.nbytes if out.ndim == 2 else peak <= 0.1 * nk
+        if nk >= 2**27:  # >= 128 MiB; below, the ~6 MiB of blocks dominate
+            ok &= peak <= 1.1 * out.nbytes if out.ndim == 2 else peak <= 0.1 * nk
         ratio = peak / out.nbytes
         del out
         secs = best_time(func, a, b, repeat=repeat, **kwargs)
@@ -188,7 +190,10 @@ def main():
             ok &= report("np.memmap", n, k, one_d, a, b, ens, repeat=1)
             del a, b
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"\nprocess peak resident memory: {rss:.2f} GiB")
+    print(
+        f"\nprocess peak resident memory: {rss:.2f} GiB (counts the pages of "
+        "np.memmap inputs read from disk: clean page cache, not allocations)"
+    )
     print("targets met" if ok else "TARGET MISSED")
     return 0 if ok else 1
 
