@@ -136,17 +136,18 @@ def _all_finite(block):
     )
 
 
-def _combine_into(z, work, arrays, weights, kinds, names, rows, offset):
-    """Write ``sum_m w_m z_m[rows]`` (float64) into ``z``; return member 0's rows.
+def _combine_into(z, work, arrays, weights, kinds, names, rows, offset, first_class):
+    """Write ``sum_m w_m z_m[rows]`` (float64) into ``z``.
 
-    ``work`` (a second block of ``z``'s shape, and a third for conversions)
-    holds the temporaries, so nothing is allocated per block.
+    ``work`` (two more blocks of ``z``'s shape) holds the temporaries, so
+    nothing is allocated per block. Returns member 0's arg-max (its predicted
+    classes) when ``first_class``, else None.
     """
     filled, first = False, None
     for m, (arr, w, kind) in enumerate(zip(arrays, weights, kinds)):
         block = _member_block(arr, kind, rows, names[m], offset, work[1])
-        if m == 0:
-            first = block.copy() if kind != "logits" else block
+        if m == 0 and first_class:
+            first = np.argmax(block, axis=1)
         if w == 0.0:
             if not _all_finite(block):
                 _raise_nonfinite(block, names[m], rows, offset)
@@ -213,11 +214,13 @@ def _numpy_predict(
         r = rows.stop - rows.start
         z = out[rows] if two_d else space[2, :r]
         work = space[:2, :r]
-        first = _combine_into(z, work, arrays, weights, kinds, names, rows, offset)
+        first = _combine_into(
+            z, work, arrays, weights, kinds, names, rows, offset, uq_only and not two_d
+        )
         if output == "decision":
             continue
         if output in ("predict", "confidence"):
-            pred = np.argmax(first if uq_only else z, axis=1)
+            pred = first if uq_only else np.argmax(z, axis=1)
             if output == "predict":
                 out[rows] = pred
                 continue

@@ -39,12 +39,9 @@ def _rows_note(rows):
     return "" if rows is None else f" (in rows {rows.start}..{rows.stop - 1})"
 
 
-def _check_numeric(values, what):
+def _check_2d(values, what):
     if np.dtype(values.dtype).kind not in "fiu":
         raise TypeError(f"{what} must be numeric; got dtype {values.dtype}.")
-
-
-def _check_2d(values, what):
     if values.ndim != 2:
         raise ValueError(
             f"{what} must be 2-D (n_samples, n_classes); got {values.shape}."
@@ -191,7 +188,6 @@ def proba_to_logits(
     lazy = is_dask_array(proba)
     if not lazy:
         proba = np.asarray(proba)
-    _check_numeric(proba, what)
     _check_2d(proba, what)
     in_dtype = proba.dtype if proba.dtype.kind == "f" else np.dtype(np.float64)
     tol = proba_tolerance(in_dtype, proba.shape[1])
@@ -280,7 +276,6 @@ def log_proba_to_logits(
     """
     lazy = is_dask_array(log_proba)
     lp = log_proba if lazy else np.asarray(log_proba)
-    _check_numeric(lp, what)
     _check_2d(lp, what)
     if lazy:
         lp = lp.rechunk({1: -1})
