@@ -242,7 +242,7 @@ del _func
 def _fit_members(mode, val_logits, y_val, sample_weight, outputs):
     values = list(val_logits)
     names = [f"val_logits[{m}]" for m in range(len(values))]
-    return _fit(mode, values, names, y_val, sample_weight, outputs)
+    return _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=4)
 
 
 @functools.cache
@@ -254,7 +254,7 @@ def _takes_names(fit):
         return False
 
 
-def _fit(mode, values, names, y_val, sample_weight, outputs):
+def _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=3):
     """Check shapes and labels, turn outputs into logits, fit ``mode``'s weights.
 
     The logits are passed to the fit as they are (no copy, dask arrays lazy):
@@ -266,7 +266,7 @@ def _fit(mode, values, names, y_val, sample_weight, outputs):
     y = check_labels(y_val, arrays[0].shape[0], n_columns(arrays[0]))
     logits, kinds = [], []
     for z, name in zip(arrays, names):
-        z, kind = as_logits(z, outputs, name, stacklevel=3, return_kind=True)
+        z, kind = as_logits(z, outputs, name, stacklevel=stacklevel, return_kind=True)
         logits.append(z)
         kinds.append(kind)
     fit = FITS_BY_MODE[mode]

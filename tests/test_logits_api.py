@@ -271,6 +271,10 @@ def test_auto_warning_text_and_location(rng):
         "warning, or outputs='logits' if they really are logits."
     )
     assert w.filename == __file__  # points at the user's call
+    for entry in ENTRIES:
+        with pytest.warns(UserWarning, match="look like log-probabilities") as rec:
+            _fit(entry, log_softmax(large), small, y)
+        assert {r.filename for r in rec} == {__file__}
 
 
 @pytest.mark.parametrize(
