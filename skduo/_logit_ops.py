@@ -1,26 +1,24 @@
-"""Operations on logits: softmax, combination, conversion and value checks.
+"""Operations on logits: softmax, combination and value checks, in row blocks.
 
-Pure NumPy on arrays; no estimator code. Member outputs become logits here
-(probabilities and log-probabilities are checked and logged, binary scores
-``s`` become ``(0, s)``), and combined logits become probabilities. The one
-tolerance for "these rows are probabilities" lives here too
-(:func:`proba_tolerance`), shared by the estimators, the array API and the
-metrics.
+Pure NumPy on arrays; no estimator code. Combined logits become probabilities
+here, binary scores ``s`` become ``(0, s)``, and the one tolerance for "these
+rows are probabilities" lives here (:func:`proba_tolerance`), shared by the
+estimators, the array API and the metrics. Every row-wise operation works in
+row blocks of :data:`_BLOCK_ELEMENTS`, so its temporaries stay at one block.
+The conversion of probabilities and log-probabilities to logits is in
+:mod:`skduo._output_kinds` (importable from here too).
 """
 
-import warnings
+import sys
 
 import numpy as np
 
 __all__ = [
-    "as_logits",
     "binary_scores_to_logits",
-    "detect_output_kind",
     "check_finite",
     "combine_logits",
-    "log_proba_to_logits",
+    "is_dask_array",
     "log_softmax",
-    "proba_to_logits",
     "proba_tolerance",
     "softmax",
 ]
@@ -29,6 +27,12 @@ __all__ = [
 #: Elements (rows x classes) per block of the row-wise operations: their
 #: temporaries stay at one block, never an ``n x K`` array.
 _BLOCK_ELEMENTS = 2**18
+
+
+def is_dask_array(values):
+    """Whether ``values`` is a dask array (without importing dask)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(values, da.Array)
 
 
 def _row_blocks(shape):
@@ -182,207 +186,17 @@ def check_finite(values, what):
         )
 
 
-def proba_to_logits(proba, what="predict_proba output", saturation_warn=0.01):
-    """Log-probabilities from probabilities, checked and safely clipped.
-
-    Rows must be finite, in ``[0, 1]`` and sum to one (within a tolerance that
-    grows with the dtype's resolution and the number of classes). Exact zeros are
-    clipped to the smallest positive normal number of the input dtype (the finest
-    probability that dtype can hold), so no ``-inf`` appears; a warning says when
-    more than ``saturation_warn`` of the rows are saturated (hold an exact 0 or 1),
-    because their true logits cannot be recovered.
-
-    Parameters
-    ----------
-    proba : array-like of shape (n_samples, n_classes)
-    what : str
-        Name used in messages.
-    saturation_warn : float
-        Fraction of saturated rows above which a ``UserWarning`` is issued.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_classes), float64
-    """
-    proba = np.asarray(proba)
-    check_finite(proba, what)
-    if proba.ndim != 2:
-        raise ValueError(
-            f"{what} must be 2-D (n_samples, n_classes); got {proba.shape}."
-        )
-    dtype = proba.dtype if proba.dtype.kind == "f" else np.dtype(np.float64)
-    tol = proba_tolerance(dtype, proba.shape[1])
-    p = proba.astype(np.float64)
-    if p.size:
-        lo, hi = float(p.min()), float(p.max())
-        row_sums = p.sum(axis=1)
-        worst = float(np.abs(row_sums - 1.0).max())
-        if lo < -tol or hi > 1.0 + tol or worst > tol:
-            raise ValueError(
-                f"{what} is not a probability: values span [{lo:.4g}, {hi:.4g}] and "
-                f"row sums deviate from 1 by up to {worst:.3g}. If these are logits "
-                "(e.g. a skorch net trained with NLLLoss returns its module's raw "
-                "output from predict_proba), declare the member's response_method as "
-                "'decision_function' or let skduo read the net's logits "
-                "(response_method='auto')."
-            )
-    tiny = float(np.finfo(dtype).tiny)
-    saturated = (p <= 0.0).any(axis=1) | (p >= 1.0).any(axis=1)
-    frac = float(saturated.mean()) if len(p) else 0.0
-    if frac > saturation_warn:
-        warnings.warn(
-            f"{frac:.1%} of the rows of {_lower_first(what)} are "
-            "saturated (hold an exact 0 or 1 "
-            f"in {dtype}); their log-probabilities are clipped at log({tiny:.3g}) and "
-            "the true logits cannot be recovered. Prefer a member output that gives "
-            "logits (decision_function, predict_log_proba, or the net's logits).",
-            UserWarning,
-            stacklevel=3,
-        )
-    np.clip(p, tiny, None, out=p)
-    np.log(p, out=p)
-    return p
+#: The conversions of model outputs to logits live in
+#: :mod:`skduo._output_kinds` (which builds on this module); they are
+#: importable from here too, resolved on first use.
+_OUTPUT_KIND_NAMES = frozenset(
+    {"as_logits", "detect_output_kind", "log_proba_to_logits", "proba_to_logits"}
+)
 
 
-def log_proba_to_logits(
-    log_proba, what="predict_log_proba output", saturation_warn=0.01
-):
-    """Check log-probabilities (finite after clipping ``-inf``) and return float64.
+def __getattr__(name):
+    if name in _OUTPUT_KIND_NAMES:
+        from skduo import _output_kinds
 
-    ``-inf`` entries (probability exactly 0) are replaced by the log of the
-    smallest positive normal float64, so no ``-inf`` propagates. Rows must be
-    at most 0.1 and log-sum-exp to 0 within 0.1 (a loose check that the values
-    are log-probabilities and not logits; a per-row offset does not change a
-    duo).
-    """
-    lp = np.array(log_proba, dtype=np.float64)
-    if lp.ndim != 2:
-        raise ValueError(f"{what} must be 2-D (n_samples, n_classes); got {lp.shape}.")
-    if np.isnan(lp).any() or np.isposinf(lp).any():
-        raise ValueError(f"{what} contains NaN or +inf values.")
-    zero = np.isneginf(lp)
-    frac = float(zero.any(axis=1).mean()) if len(lp) else 0.0
-    if frac > saturation_warn:
-        warnings.warn(
-            f"{frac:.1%} of the rows of {_lower_first(what)} hold "
-            "log-probabilities of -inf "
-            "(probability 0); they are clipped at log(2.23e-308) and the true "
-            "logits cannot be recovered.",
-            UserWarning,
-            stacklevel=3,
-        )
-    lp[zero] = np.log(np.finfo(np.float64).tiny)
-    if lp.size:
-        # A sanity check that these look like log-probabilities (not logits):
-        # loose, because a per-row offset does not change the duo and models
-        # that work in float32 (GaussianNB on float32 X) normalise to ~1e-2.
-        lse = lp.max(axis=1) + np.log(
-            np.exp(lp - lp.max(axis=1, keepdims=True)).sum(axis=1)
-        )
-        if float(lp.max()) > 0.1 or float(np.abs(lse).max()) > 0.1:
-            raise ValueError(
-                f"{what} is not a log-probability: values reach {float(lp.max()):.4g} "
-                f"and rows log-sum-exp to up to {float(np.abs(lse).max()):.3g} instead "
-                "of 0. Declare the member's response_method as 'decision_function' if "
-                "these are logits."
-            )
-    return lp
-
-
-#: Rows inspected by :func:`detect_output_kind` (evenly spaced, deterministic).
-_DETECT_ROWS = 2048
-
-
-def detect_output_kind(values):
-    """Whether an array of model outputs holds logits, probabilities or log-probs.
-
-    Inspects up to :data:`_DETECT_ROWS` evenly spaced rows (never the whole
-    array): ``'proba'`` when every entry is in ``[0, 1]`` and every row sums to
-    one (within :func:`proba_tolerance`), ``'log_proba'`` when every entry is
-    at most 0 and every row's log-sum-exp is 0 (within ``1e-3``), otherwise
-    ``'logits'``. Real logits essentially never pass either test on thousands
-    of rows.
-
-    Parameters
-    ----------
-    values : array-like of shape (n_samples, n_classes)
-
-    Returns
-    -------
-    {'logits', 'proba', 'log_proba'}
-    """
-    arr = np.asarray(values)
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] < 2:
-        return "logits"
-    step = max(1, arr.shape[0] // _DETECT_ROWS)
-    rows = np.asarray(arr[::step][:_DETECT_ROWS], dtype=np.float64)
-    if not np.isfinite(rows[~np.isneginf(rows)]).all():
-        return "logits"  # NaN / +inf: the finiteness checks report them
-    tol = proba_tolerance(arr.dtype, arr.shape[1])
-    if rows.min() >= -tol and rows.max() <= 1.0 + tol:
-        if np.abs(rows.sum(axis=1) - 1.0).max() <= tol:
-            return "proba"
-    if rows.max() <= tol:
-        top = rows.max(axis=1, keepdims=True)
-        if np.isfinite(top).all():
-            lse = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
-            if np.abs(lse).max() <= 1e-3:
-                return "log_proba"
-    return "logits"
-
-
-def as_logits(values, outputs="auto", what="logits"):
-    """Model outputs as logits: probabilities and log-probabilities logged.
-
-    A duo fitted on the logarithm of probabilities equals the duo fitted on the
-    logits (softmax ignores per-row shifts), up to the clipping of exact zeros;
-    fitted on the probabilities themselves it is simply wrong. So
-    probabilities are never used as logits.
-
-    Parameters
-    ----------
-    values : array-like of shape (n_samples, n_classes)
-        Saved model outputs.
-    outputs : {'auto', 'logits', 'proba', 'log_proba'}, default='auto'
-        What ``values`` hold. ``'auto'`` recognises probabilities and
-        log-probabilities (:func:`detect_output_kind`) and converts them with a
-        warning that says how to declare them; the other values are taken as
-        declared (probabilities and log-probabilities are checked).
-    what : str, default='logits'
-        Name of the array in messages.
-
-    Returns
-    -------
-    ndarray
-        ``values`` unchanged (not copied) for logits; float64
-        log-probabilities otherwise.
-    """
-    if outputs not in ("auto", "logits", "proba", "log_proba"):
-        raise ValueError(
-            "outputs must be one of ('auto', 'logits', 'proba', 'log_proba'); "
-            f"got {outputs!r}."
-        )
-    kind = outputs
-    if outputs == "auto":
-        kind = detect_output_kind(values)
-        if kind != "logits":
-            name = "probabilities" if kind == "proba" else "log-probabilities"
-            warnings.warn(
-                f"{what} look like {name} (every inspected row "
-                + (
-                    "is in [0, 1] and sums to 1"
-                    if kind == "proba"
-                    else "log-sum-exps to 0"
-                )
-                + "), not logits: using their logarithm, which gives the same duo "
-                "as the logits would. Declare outputs="
-                f"{kind!r} to silence this warning, or outputs='logits' if they "
-                "really are logits.",
-                UserWarning,
-                stacklevel=3,
-            )
-    if kind == "proba":
-        return proba_to_logits(values, what)
-    if kind == "log_proba":
-        return log_proba_to_logits(values, what)
-    return values
+        return getattr(_output_kinds, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

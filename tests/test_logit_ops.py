@@ -108,3 +108,105 @@ def test_row_wise_operations_in_place_and_in_blocks(rng, monkeypatch):
     np.testing.assert_array_equal(combine_logits([a, b], [0.0, 0.0]), 0.0)
     with pytest.raises(ValueError, match="out must be a float array"):
         softmax(z, out=np.empty((3, 4)))
+
+
+# --------------------------------------------------------------------------
+# output kinds (skduo._output_kinds, importable from skduo._logit_ops)
+# --------------------------------------------------------------------------
+
+
+def test_detect_on_dask_computes_only_a_few_chunks(rng):
+    da = pytest.importorskip("dask.array")
+    from skduo._output_kinds import detect_output_kind
+
+    p = softmax(rng.normal(size=(5000, 6)))
+    computed = []
+
+    def source(block, block_info=None):
+        computed.append(block_info[0]["chunk-location"][0])
+        return block
+
+    lazy = da.from_array(p, chunks=(500, 6)).map_blocks(source, dtype=float)
+    assert detect_output_kind(lazy) == "proba"
+    assert sorted(computed) == [0, 3, 6, 9]  # first, last, two evenly between
+    computed.clear()
+    assert detect_output_kind(da.log(lazy)) == "log_proba"
+    assert detect_output_kind(lazy * 3.0 - 1.0) == "logits"
+
+
+def test_as_logits_keeps_float32_and_reads_dask_lazily(rng):
+    da = pytest.importorskip("dask.array")
+    from skduo._output_kinds import as_logits
+
+    z = 3.0 * rng.normal(size=(1000, 20))
+    p32 = softmax(z).astype(np.float32)
+    out = as_logits(p32, "proba")
+    assert out.dtype == np.float32
+    # the logarithm of the float32 probabilities, rounded once to float32
+    np.testing.assert_array_equal(
+        out, np.log(p32.astype(np.float64)).astype(np.float32)
+    )
+    with pytest.warns(UserWarning, match="saturated .* in float16"):
+        assert as_logits(p32.astype(np.float16), "proba").dtype == np.float32
+    lazy = as_logits(da.from_array(p32, chunks=(300, 7)), "proba")
+    assert isinstance(lazy, da.Array) and lazy.dtype == np.float32
+    np.testing.assert_array_equal(lazy.compute(), out)
+    # a bad block of a dask array fails when it is computed, naming the array
+    bad = p32.copy()
+    bad[150] = 0.5  # in chunk 1 of 10: not inspected (chunks 0, 3, 6, 9 are)
+    lazy_bad = as_logits(da.from_array(bad, chunks=(100, 20)), "proba", what="P")
+    with pytest.raises(ValueError, match="P is not a probability"):
+        lazy_bad.compute()
+
+
+def test_log_probabilities_are_copied_only_for_minus_inf(rng):
+    from skduo._output_kinds import as_logits
+
+    lp = log_softmax(rng.normal(size=(50, 3)))
+    assert as_logits(lp, "log_proba") is lp  # nothing to clip: not copied
+    lp32 = lp.astype(np.float32)
+    assert as_logits(lp32, "log_proba") is lp32
+    with_zero = lp.copy()
+    with_zero[7, 1] = -np.inf
+    with pytest.warns(UserWarning, match=r"2\.0% of the rows .* -inf"):
+        out = as_logits(with_zero, "log_proba")
+    assert out is not with_zero and np.isneginf(with_zero[7, 1])
+    assert out[7, 1] == pytest.approx(-708.3964185322641)  # log(2.2250738585e-308)
+    np.testing.assert_array_equal(np.delete(out, 7, 0), np.delete(lp, 7, 0))
+
+
+def test_binary_outputs_become_two_columns():
+    from skduo._output_kinds import as_logits, detect_output_kind
+
+    s = np.array([2.0, -1.0, 0.5])
+    np.testing.assert_array_equal(as_logits(s, "logits"), [[0, 2], [0, -1], [0, 0.5]])
+    p = np.array([0.25, 0.5, 0.9])
+    assert detect_output_kind(p) == "proba"
+    assert detect_output_kind(np.array([0.0, 1.0, 1.0])) == "logits"  # hard 0/1
+    assert detect_output_kind(s) == "logits"
+    # p -> (log(1 - p), log p): log-odds log(p / (1 - p)) = log(1/3), 0, log 9
+    out = as_logits(p, "proba")
+    np.testing.assert_allclose(out[:, 1] - out[:, 0], np.log([1 / 3, 1.0, 9.0]))
+    np.testing.assert_allclose(out, np.log(np.c_[1 - p, p]), rtol=1e-15)
+    lp = as_logits(np.log(p), "log_proba")
+    np.testing.assert_allclose(lp, np.log(np.c_[1 - p, p]), rtol=1e-15)
+
+
+def test_proba_to_logits_in_blocks(rng, monkeypatch):
+    import tracemalloc
+
+    import skduo._logit_ops as ops
+
+    monkeypatch.setattr(ops, "_BLOCK_ELEMENTS", 2**12)
+    p = softmax(rng.normal(size=(3000, 100))).astype(np.float32)
+    p[1234] = 0.02  # rows sum to 2; blocks of 2**12 // 100 = 40 rows
+    with pytest.raises(ValueError, match=r"not a probability \(in rows 1200\.\.1239\)"):
+        proba_to_logits(p)
+    p[1234] = 0.01
+    tracemalloc.start()
+    out = proba_to_logits(p)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # float64 output plus a few 32 KiB blocks (measured ~4); was 2 outputs
+    assert peak <= out.nbytes + 8 * 2**12 * 8
+    np.testing.assert_allclose(out, np.log(p.astype(np.float64)), rtol=1e-15)
