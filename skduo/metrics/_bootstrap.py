@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse import csc_matrix
 from scipy.special import digamma, logsumexp, ndtr, ndtri
 
 from skduo.metrics._base import (
@@ -273,7 +274,17 @@ class _Predictions:
         self.n = n
         self.accuracy = float(accuracy)
         correct = pred == y_enc
-        self.values = {}  # per-row values of the mean metrics
+        # Every non-rank metric is a function of weighted sums sum_i w_i a_ij:
+        # one sparse (n, m) matrix of the a_ij scores all of them at once.
+        columns, self.slices = [], {}
+
+        def add(name, rows_, cols, data, width):
+            start = sum(c[3] for c in columns)
+            columns.append((rows_, cols + start, data, width))
+            self.slices[name] = slice(start, start + width)
+
+        every, zeros = rows, np.zeros(n, dtype=np.intp)
+        self.values = {}  # per-row values of the mean metrics (for the jackknife)
         if "accuracy" in metrics:
             self.values["accuracy"] = correct.astype(np.float64)
         if "nll" in metrics:
@@ -288,53 +299,68 @@ class _Predictions:
             diff = proba.copy()
             diff[rows, y_enc] -= 1.0
             self.values["brier"] = np.einsum("ij,ij->i", diff, diff)
+        for name, v in self.values.items():
+            add(name, every, zeros, v, 1)
         if "ece" in metrics:
             conf_top = proba[rows, argmax]
             edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
             bins = np.clip(
                 np.searchsorted(edges, conf_top, side="left") - 1, 0, n_bins - 1
             )
-            order = np.argsort(bins, kind="stable")
-            self.ece_order = order
-            self.ece_starts = _run_starts(bins[order])
-            self.ece_gap = (conf_top - (argmax == y_enc))[order]
+            add("ece", every, bins, conf_top - (argmax == y_enc), int(n_bins))
         if "f1_macro" in metrics:
-            self.n_classes = n_classes
-            y_order = np.argsort(y_enc, kind="stable")
-            self.f1_y = (y_order, *_runs(y_enc[y_order]))
-            self.f1_correct = correct[y_order].astype(np.float64)
-            p_order = np.argsort(pred, kind="stable")
-            self.f1_pred = (p_order, *_runs(pred[p_order]))
+            ones = np.ones(n)
+            add("f1_support", every, y_enc, ones, n_classes)
+            add("f1_tp", every, y_enc, correct.astype(np.float64), n_classes)
+            add("f1_predicted", every, pred, ones, n_classes)
         if metrics & _RANK_METRICS:
+            # tie groups by decreasing confidence; the rank metrics need the
+            # weight and error weight of the groups holding an error, and the
+            # weight between them (segments), all sums of row weights
             conf = _confidence_from_proba(proba, pred, confidence)
             order = np.argsort(-conf, kind="stable")
             starts = _run_starts(conf[order])
-            wrong_pos = np.flatnonzero(~correct[order])
-            group_of = np.searchsorted(starts, wrong_pos, side="right") - 1
-            err_groups, err_starts = np.unique(group_of, return_index=True)
-            self.rank_order = order
-            self.rank_starts = starts  # tie groups, by decreasing confidence
-            self.rank_wrong_pos = wrong_pos  # sorted positions of the errors
-            self.rank_err_groups = err_groups  # groups holding an error
-            self.rank_err_starts = err_starts.astype(np.intp)
+            ends = np.append(starts[1:], n)
+            wrong_sorted = ~correct[order]
+            group = np.repeat(np.arange(starts.shape[0]), np.diff(np.append(starts, n)))
+            err_groups = np.unique(group[wrong_sorted])
+            bounds = np.concatenate(
+                [[0], np.column_stack([starts[err_groups], ends[err_groups]]).ravel()]
+            )
+            segment = np.searchsorted(bounds, np.arange(n), side="right") - 1
+            position = np.empty(n, dtype=np.intp)
+            position[order] = np.arange(n)
+            add("rank_segments", every, segment[position], np.ones(n), bounds.shape[0])
+            err_index = np.searchsorted(err_groups, group[position])
+            wrong = np.flatnonzero(~correct)
+            add(
+                "rank_errors",
+                wrong,
+                err_index[wrong],
+                np.ones(wrong.shape[0]),
+                err_groups.shape[0],
+            )
+            sizes = (ends - starts)[err_groups]
+            n_wrong = np.bincount(group[wrong_sorted], minlength=starts.shape[0])
+            # a group mixing right and wrong rows: its error rate varies
+            self.rank_mixed = bool((sizes != n_wrong[err_groups]).any())
+        if columns:
+            self.linear = csc_matrix(
+                (
+                    np.concatenate([c[2] for c in columns]),
+                    (
+                        np.concatenate([c[0] for c in columns]),
+                        np.concatenate([c[1] for c in columns]),
+                    ),
+                ),
+                shape=(n, sum(c[3] for c in columns)),
+            )
 
 
 def _run_starts(sorted_values):
     """Start index of each run of equal values in a sorted array."""
     change = np.flatnonzero(sorted_values[1:] != sorted_values[:-1]) + 1
     return np.concatenate([[0], change]).astype(np.intp)
-
-
-def _runs(sorted_values):
-    starts = _run_starts(sorted_values)
-    return starts, sorted_values[starts]
-
-
-def _group_sums(values, starts, n):
-    """Sums of the columns of ``values`` over the runs starting at ``starts``."""
-    if starts.shape[0] == n:
-        return values
-    return np.add.reduceat(values, starts, axis=1)
 
 
 class _Harmonic:
@@ -364,44 +390,32 @@ class _Harmonic:
 
 def _metric_values(pred, weights, metrics, harmonic=None):
     """Each metric of ``pred`` under each row of ``weights`` (b, n): dict of (b,)."""
-    n = pred.n
     total = weights.sum(axis=1)
+    metrics = set(metrics)
     out = {}
     with np.errstate(invalid="ignore", divide="ignore"):
-        for name in _MEAN_METRICS & set(metrics):
-            out[name] = weights @ pred.values[name] / total
-        if "ece" in metrics:
-            gaps = _group_sums(
-                weights[:, pred.ece_order] * pred.ece_gap, pred.ece_starts, n
-            )
-            out["ece"] = np.abs(gaps).sum(axis=1) / total
-        if "f1_macro" in metrics:
-            out["f1_macro"] = _f1_macro(pred, weights)
-        if set(metrics) & _RANK_METRICS:
+        sums = np.asarray(weights @ pred.linear)  # every sum, one sparse product
+        if metrics - _RANK_METRICS:
+            for name in _MEAN_METRICS & metrics:
+                out[name] = sums[:, pred.slices[name]][:, 0] / total
+            if "ece" in metrics:
+                gaps = sums[:, pred.slices["ece"]]
+                out["ece"] = np.abs(gaps).sum(axis=1) / total
+            if "f1_macro" in metrics:
+                support = sums[:, pred.slices["f1_support"]]
+                tp = sums[:, pred.slices["f1_tp"]]
+                denom = support + sums[:, pred.slices["f1_predicted"]]
+                present = denom > 0  # the classes of y or y_pred in the resample
+                f1 = np.where(present, 2.0 * tp / np.where(present, denom, 1.0), 0.0)
+                out["f1_macro"] = f1.sum(axis=1) / present.sum(axis=1)
+        if metrics & _RANK_METRICS:
             if harmonic is None:
                 harmonic = _Harmonic(0, False)
-            out.update(_rank_metrics(pred, weights, total, metrics, harmonic))
+            out.update(_rank_metrics(pred, sums, total, metrics, harmonic))
     return out
 
 
-def _f1_macro(pred, weights):
-    b, n_classes = weights.shape[0], pred.n_classes
-    order, starts, classes = pred.f1_y
-    w_y = weights[:, order]
-    support = np.zeros((b, n_classes))
-    support[:, classes] = np.add.reduceat(w_y, starts, axis=1)
-    tp = np.zeros((b, n_classes))
-    tp[:, classes] = np.add.reduceat(w_y * pred.f1_correct, starts, axis=1)
-    order, starts, classes = pred.f1_pred
-    predicted = np.zeros((b, n_classes))
-    predicted[:, classes] = np.add.reduceat(weights[:, order], starts, axis=1)
-    denom = support + predicted
-    present = denom > 0
-    f1 = np.where(present, 2.0 * tp / np.where(present, denom, 1.0), 0.0)
-    return f1.sum(axis=1) / present.sum(axis=1)
-
-
-def _rank_metrics(pred, weights, total, metrics, harmonic):
+def _rank_metrics(pred, sums, total, metrics, harmonic):
     r"""The selective metrics of every resample from one cumulative sum.
 
     With tie groups :math:`g` in decreasing confidence, group weight
@@ -423,18 +437,12 @@ def _rank_metrics(pred, weights, total, metrics, harmonic):
     with :math:`E` the total and :math:`E_{g-1}` the cumulative error weight
     before group :math:`g`.
     """
-    n = pred.n
-    w_sorted = weights[:, pred.rank_order]
-    tied = pred.rank_starts.shape[0] < n
-    g_weight = _group_sums(w_sorted, pred.rank_starts, n)
-    c_all = np.cumsum(g_weight, axis=1)
-    groups = pred.rank_err_groups
-    k = g_weight[:, groups]
-    c = c_all[:, groups]
-    w_err = w_sorted[:, pred.rank_wrong_pos]
-    e = np.add.reduceat(w_err, pred.rank_err_starts, axis=1) if tied else w_err
-    if e.shape[1] == 0:
-        e = np.zeros((weights.shape[0], 0))
+    segments = sums[:, pred.slices["rank_segments"]]
+    cumulative = np.cumsum(segments, axis=1)
+    k = segments[:, 1::2]  # the error groups' weight...
+    c = cumulative[:, 1::2]  # ... and the cumulative weight at their end
+    e = sums[:, pred.slices["rank_errors"]]  # their error weight
+    tied = pred.rank_mixed
     errors = e.sum(axis=1)
     correct = total - errors
     metrics = set(metrics)
@@ -445,7 +453,7 @@ def _rank_metrics(pred, weights, total, metrics, harmonic):
         drop = harmonic.f(c) - harmonic.f(c - k)
         if tied:
             drop *= np.divide(e, k, out=np.zeros_like(e), where=k > 0)
-        # (without ties each error group is one wrong row: rate 1 where drawn)
+        # (groups of wrong rows only: rate 1 wherever drawn)
         aurc = (errors * (1.0 + harmonic.h(total)) - drop.sum(axis=1)) / total
         aurc = np.maximum(aurc, 0.0)  # round-off of the cancellation
         if "aurc" in metrics:
@@ -455,7 +463,7 @@ def _rank_metrics(pred, weights, total, metrics, harmonic):
             optimal = np.where(errors > 0, (errors - correct * tail) / total, 0.0)
             # perfect ranking: all correct weight precedes the first error
             first = np.argmax(e > 0, axis=1) if e.shape[1] else np.zeros(0, int)
-            rows = np.arange(weights.shape[0])
+            rows = np.arange(sums.shape[0])
             if e.shape[1]:
                 before = (c - k)[rows, first] - e_before[rows, first]
             else:

@@ -12,7 +12,7 @@ import warnings
 from collections import namedtuple
 
 import numpy as np
-from scipy.optimize import minimize_scalar
+from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
 
 from skduo._logit_ops import softmax
@@ -98,16 +98,19 @@ def _brier(z, y_enc, sw):
     return _mean(np.einsum("ij,ij->i", p, p), sw)
 
 
-def _best_inverse_temperature(z, y_enc, sw, score):
-    """``beta >= 0`` minimising the score of ``softmax(beta * z)`` and the score."""
+def _nll_fit(z, y_enc, sw):
+    """``(beta, nll)`` of the NLL-optimal inverse temperature on these rows."""
     with warnings.catch_warnings():
         # separable data: the NLL has no finite minimiser; the capped weight
         # gives a refinement part within rounding of its limit
         warnings.simplefilter("ignore")
         fit = fit_learned_weights([z], y_enc, sw)
-    beta_nll = float(fit.weights[0])
-    if score == "nll":
-        return beta_nll, min(float(fit.nll), _nll(beta_nll * z, y_enc, sw))
+    beta = float(fit.weights[0])
+    return beta, min(float(fit.nll), _nll(beta * z, y_enc, sw))
+
+
+def _brier_fit(z, y_enc, sw, beta_nll):
+    """``(beta, brier)`` of the Brier-optimal inverse temperature (beta >= 0)."""
 
     def brier(log_beta):
         return _brier(np.exp(log_beta) * z, y_enc, sw)
@@ -115,18 +118,38 @@ def _best_inverse_temperature(z, y_enc, sw, score):
     # the Brier score is smooth but not convex in beta: a grid around the
     # NLL-optimal beta, then a bounded search around the best grid point
     centre = np.log(beta_nll) if beta_nll > 0 else 0.0
-    grid = centre + np.log(2.0) * np.arange(-8, 9)
+    grid = centre + np.log(2.0) * np.arange(-5, 6)
     values = [brier(g) for g in grid]
     i = int(np.argmin(values))
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
     res = minimize_scalar(
-        brier, bounds=(lo, hi), method="bounded", options={"xatol": 1e-7}
+        brier, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6}
     )
     best, beta = min((values[i], np.exp(grid[i])), (float(res.fun), np.exp(res.x)))
     uniform = float(1.0 - 1.0 / z.shape[1])  # beta = 0
     if uniform < best:
         return 0.0, uniform
     return float(beta), float(best)
+
+
+def _decompose(y_enc, z, sw, scores=("nll", "brier")):
+    """Both decompositions of validated inputs, sharing the NLL fit."""
+    beta_nll, nll_ref = _nll_fit(z, y_enc, sw)
+    out = {}
+    for score in scores:
+        if score == "nll":
+            total, beta, ref = _nll(z, y_enc, sw), beta_nll, nll_ref
+        else:
+            total = _brier(z, y_enc, sw)
+            beta, ref = _brier_fit(z, y_enc, sw, beta_nll)
+        ref = min(ref, total)  # beta = 1 is a candidate
+        out[score] = ScoreDecomposition(
+            score=float(total),
+            calibration=float(total - ref),
+            refinement=float(ref),
+            temperature=float(np.inf if beta == 0 else 1.0 / beta),
+        )
+    return out
 
 
 @validate_params(
@@ -234,15 +257,7 @@ def calibration_refinement_decomposition(
     True
     """
     y_enc, z, sw = _logits_input(y_true, y_proba, logits, labels, sample_weight)
-    total = _nll(z, y_enc, sw) if score == "nll" else _brier(z, y_enc, sw)
-    beta, refinement = _best_inverse_temperature(z, y_enc, sw, score)
-    refinement = min(refinement, total)  # beta = 1 is a candidate
-    return ScoreDecomposition(
-        score=float(total),
-        calibration=float(total - refinement),
-        refinement=float(refinement),
-        temperature=float(np.inf if beta == 0 else 1.0 / beta),
-    )
+    return _decompose(y_enc, z, sw, (score,))[score]
 
 
 # --------------------------------------------------------------------------
@@ -258,26 +273,43 @@ def _grid_masses(f, r, w, n_points):
     return mass
 
 
-def _smoothed_at(mass, sigma):
+def _smoothed_at(spectrum, n_points, sigma):
     """``int_0^1 |sum_l mass_l K(t, t_l)| dt`` with the reflected Gaussian ``K``.
 
-    Reflection at 0 and 1 makes the kernel the periodic (period 2) sum of
-    Gaussians over the even extension of the masses: one circular convolution.
+    ``spectrum`` is the real FFT of the masses' even extension (period 2):
+    reflection at 0 and 1 makes the kernel the period-2 sum of Gaussians,
+    whose Fourier coefficients are ``exp(-(pi sigma m)^2 / 2)`` (the grid
+    is at least 20 points per sigma, so sampling aliases nothing).
     """
-    m = mass.shape[0]
-    h = 1.0 / (m - 1)
-    period = 2 * (m - 1)
-    extended = np.concatenate([mass, mass[-2:0:-1]])  # even, period 2
-    offsets = np.arange(period) * h
-    offsets = np.minimum(offsets, 2.0 - offsets)  # distance on the circle
-    kernel = np.zeros(period)
-    for k in range(-3, 4):  # periodic images; 3 periods cover sigma <= 1
-        d = offsets + 2.0 * k
-        kernel += np.exp(-0.5 * (d / sigma) ** 2)
-    kernel /= np.sqrt(2 * np.pi) * sigma
-    smooth = np.fft.irfft(np.fft.rfft(extended) * np.fft.rfft(kernel), n=period)
-    values = np.abs(smooth[:m])
+    h = 1.0 / (n_points - 1)
+    m = np.arange(spectrum.shape[0])
+    kernel = np.exp(-0.5 * (np.pi * sigma * m) ** 2) / h
+    smooth = np.fft.irfft(spectrum * kernel, n=2 * (n_points - 1))
+    values = np.abs(smooth[:n_points])
     return float(h * (values.sum() - 0.5 * (values[0] + values[-1])))
+
+
+def _smooth_ece(conf, residual, w):
+    """smECE and its width from top-label confidences and residuals (w sums to 1)."""
+    spectra = {}
+
+    def at(sigma):
+        n_points = 2001  # refined 4x while the grid step exceeds sigma / 20
+        while n_points - 1 < 20.0 / sigma:
+            n_points = 4 * (n_points - 1) + 1
+        if n_points not in spectra:
+            mass = _grid_masses(conf, residual, w, n_points)
+            spectra[n_points] = np.fft.rfft(np.concatenate([mass, mass[-2:0:-1]]))
+        return _smoothed_at(spectra[n_points], n_points, sigma)
+
+    lo, hi = 1e-3, 1.0
+    if at(lo) <= lo:
+        sigma = lo
+    elif at(hi) >= hi:
+        sigma = hi
+    else:  # smECE_sigma - sigma decreases: one root, found by Brent's method
+        sigma = brentq(lambda s: at(s) - s, lo, hi, xtol=1e-9, rtol=1e-7)
+    return at(sigma), sigma
 
 
 @validate_params(
@@ -345,7 +377,8 @@ def smooth_ece(y_true, y_proba, *, labels=None, sample_weight=None, return_sigma
         \mathrm{smECE}_{\sigma^*} = \sigma^* .
 
     :math:`\mathrm{smECE}_\sigma` decreases in :math:`\sigma`, so the fixed
-    point is found by bisection on :math:`[10^{-3}, 1]` (below
+    point is the one root of :math:`\mathrm{smECE}_\sigma - \sigma` on
+    :math:`[10^{-3}, 1]` (Brent's method) (below
     :math:`10^{-3}`, the value at :math:`10^{-3}` is returned, as in the
     authors' ``relplot``). The integral is computed on a grid of at least
     :math:`20/\sigma` points (the residuals are linearly binned onto it and
@@ -372,32 +405,5 @@ def smooth_ece(y_true, y_proba, *, labels=None, sample_weight=None, return_sigma
     )
     pred, conf = _row_argmax_max(proba)
     w = np.ones(conf.shape[0]) if sw is None else sw
-    w = w / w.sum()
-    r = (pred == y_enc) - conf
-    cache = {}
-
-    def at(sigma):
-        n_points = 2001  # refined 4x while the grid step exceeds sigma / 20
-        while n_points - 1 < 20.0 / sigma:
-            n_points = 4 * (n_points - 1) + 1
-        if n_points not in cache:
-            cache[n_points] = _grid_masses(conf, r, w, n_points)
-        return _smoothed_at(cache[n_points], sigma)
-
-    lo, hi = 1e-3, 1.0
-    if at(lo) <= lo:
-        sigma = lo
-    elif at(hi) >= hi:
-        sigma = hi
-    else:
-        for _ in range(40):
-            mid = 0.5 * (lo + hi)
-            if at(mid) > mid:
-                lo = mid
-            else:
-                hi = mid
-            if hi - lo < 1e-7:
-                break
-        sigma = 0.5 * (lo + hi)
-    value = at(sigma)
+    value, sigma = _smooth_ece(conf, (pred == y_enc) - conf, w / w.sum())
     return (value, sigma) if return_sigma else value
