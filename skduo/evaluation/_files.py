@@ -10,6 +10,7 @@ plots and its logits are always from the same run.
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -27,6 +28,7 @@ OWNED = (
     "logits",
 )
 _STAGING_PREFIX = ".skduo-staging-"
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
 
 
 @contextlib.contextmanager
@@ -89,9 +91,11 @@ class OutputFolder:
         The output folder (created if needed).
     force : bool
         Allow a non-empty folder: skduo's files of an earlier run there
-        (:data:`OWNED`) are replaced, and those this run does not write are
+        (``owned``) are replaced, and those this run does not write are
         removed, so that nothing stale is left beside the new report; other
         files are left alone.
+    owned : sequence of str, default=OWNED
+        The names this command writes (``evaluate`` never touches ``logits``).
 
     Raises
     ------
@@ -103,9 +107,11 @@ class OutputFolder:
         When the folder cannot be created or written (permissions).
     """
 
-    def __init__(self, path, *, force=False):
+    def __init__(self, path, *, force=False, owned=OWNED):
         self.path = Path(path)
         self.force = force
+        self.owned = tuple(owned)
+        self.staging = None
         self._created = []
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"{describe(self.path)}: is a file, not a folder.")
@@ -138,7 +144,7 @@ class OutputFolder:
             raise
 
     def _check_types(self):
-        for name in OWNED:
+        for name in self.owned:
             target = self.path / name
             want_dir = name == "logits"
             if target.exists() and target.is_dir() != want_dir:
@@ -156,6 +162,26 @@ class OutputFolder:
         """Where ``name`` will be once the run is committed."""
         return self.path / name
 
+    @contextlib.contextmanager
+    def writing(self):
+        """Name the final file, not the staging one, in errors raised inside."""
+        try:
+            yield
+        except OSError as exc:
+            raise OSError(
+                exc.errno, exc.strerror, self._final_name(exc.filename)
+            ) from None
+
+    def _final_name(self, filename):
+        if filename is None or self.staging is None:
+            return filename
+        try:
+            parts = Path(filename).relative_to(self.staging).parts
+        except ValueError:
+            return filename
+        parts = [_TEMP_NAME.sub(r"\g<name>", part) for part in parts]
+        return str(self.path.joinpath(*parts))
+
     def commit(self):
         """Move the run's files into place; remove stale outputs of earlier runs.
 
@@ -165,7 +191,7 @@ class OutputFolder:
         with deferred_interrupts():
             trash = self.staging / ".old"
             trash.mkdir()
-            for name in OWNED:
+            for name in self.owned:
                 new, target = self.staging / name, self.path / name
                 if target.exists():
                     os.replace(target, trash / name)  # stale, or replaced below

@@ -333,13 +333,16 @@ def _change(base, row, key):
     return f"{HEADERS[key]} {a} -> {b} ({_tag(row, key)})"
 
 
-def conclusions(report, *, large=None, budget=None, split="test", width=100):
+def conclusions(
+    report, *, large=None, budget=None, split="test", width=100, brief=False
+):
     """A few plain-language lines on what the report says.
 
     Which sidekick to use for ``large`` (chosen by validation NLL within
     ``budget`` percent of extra compute), what it gains and where it harms on
     ``split``, whether the gain is refinement or recalibration, and how often
-    duos are significantly worse than their large model.
+    duos are significantly worse than their large model. ``brief``: the
+    recommended duo's changes and the overall harm only (for a second split).
     """
     rows = report.rows
     if not any(r["split"] == split for r in rows):
@@ -357,11 +360,14 @@ def conclusions(report, *, large=None, budget=None, split="test", width=100):
         else "no significance test (n_resamples=0)"
     )
     del n_rows
-    out.append(wrap(f"What to conclude ({split} split; {test_note}):", width))
+    title = f"On {split} (" if brief else f"What to conclude ({split} split; "
+    out.append(wrap(f"{title}{test_note}):", width))
     within = "" if budget is None else f" within +{budget:g}% compute"
     if base is None:
         return "\n".join(out)
-    if not duos:
+    if brief and best is None:
+        pass  # said for the first split
+    elif not duos:
         out.append(wrap(f"- {large} has no cheaper model to pair with.", width))
     elif best is None:
         out.append(
@@ -377,10 +383,15 @@ def conclusions(report, *, large=None, budget=None, split="test", width=100):
             if best["flops_balance"] is None
             else f"+{100 * best['flops_balance']:.1f}% compute"
         )
+        lead = (
+            f"- The same duo, {large} + {best['small']}, on {split}: "
+            if brief
+            else f"- Use {large} with the sidekick {best['small']} ({extra}; chosen "
+            f"by validation NLL{within}). On {split}: "
+        )
         out.append(
             wrap(
-                f"- Use {large} with the sidekick {best['small']} ({extra}; chosen "
-                f"by validation NLL{within}). On {split}: "
+                lead
                 + ", ".join(
                     _change(base, best, k) for k in ("nll", "aurc", "auroc", "acc")
                 )
@@ -392,13 +403,14 @@ def conclusions(report, *, large=None, budget=None, split="test", width=100):
         if sig:
             out.append(
                 wrap(
-                    "  It is significantly worse on "
-                    + (", ".join(harms) if harms else "no metric")
-                    + ".",
+                    "  It is significantly worse on " + ", ".join(harms) + "."
+                    if harms
+                    else "  It is not significantly worse on any metric.",
                     width,
                 )
             )
-        out.append(wrap("  " + _gain_source(base, best, large), width))
+        if not brief:
+            out.append(wrap("  " + _gain_source(base, best, large), width))
     entries = {e["bracket"]: e for e in report.harm_rates("asymmetric", split)}
     every = entries.get("all")
     if every and every["n_duos"]:
@@ -423,7 +435,7 @@ def conclusions(report, *, large=None, budget=None, split="test", width=100):
                 if lo >= 0.05 and (e := entries.get(label))
             ]
             n_wide = sum(e["n_duos"] for e in wide)
-            if n_wide:
+            if n_wide and not brief:
                 shares = []
                 for k in ("nll", "aurc"):
                     harmed = sum(e[f"{k}_worse"] * e[f"{k}_n"] for e in wide)
@@ -458,19 +470,20 @@ def _gain_source(base, duo, large):
         return ""
     gain = base["nll"] - duo["nll"]
     ref = base["nll_refinement"] - duo["nll_refinement"]
-    cal = base["nll_calibration"] - duo["nll_calibration"]
-    parts = (
-        f"NLL = calibration + refinement: {base['nll_calibration']:.4f} + "
-        f"{base['nll_refinement']:.4f} alone, {duo['nll_calibration']:.4f} + "
-        f"{duo['nll_refinement']:.4f} with the sidekick"
+    split = (
+        f"Its NLL splits into calibration {base['nll_calibration']:.4f} -> "
+        f"{duo['nll_calibration']:.4f} (what the best temperature on these rows "
+        f"removes) and refinement {base['nll_refinement']:.4f} -> "
+        f"{duo['nll_refinement']:.4f}"
     )
     if gain <= 0:
-        return parts + "; the duo does not lower the NLL here."
+        return split + "; the duo does not lower the NLL here."
     if ref >= 0.5 * gain:
-        what = (
-            f"mostly refinement ({ref:+.4f} of {gain:.4f}): information {large} "
-            "lacked, which no recalibration of it could add"
+        return (
+            f"{split}: the gain is refinement, information {large} lacked that no "
+            "recalibration of it could add."
         )
-    else:
-        what = f"mostly recalibration ({cal:+.4f} of {gain:.4f})"
-    return f"{parts}; the gain is {what}."
+    return (
+        f"{split}: the gain is mostly recalibration, which a better temperature "
+        f"for {large} alone would give too."
+    )
