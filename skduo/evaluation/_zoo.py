@@ -234,7 +234,8 @@ class LogitZoo:
             for split, z in arrays.items()
         }
         if outputs == "auto" and kind == "proba":
-            files = sorted(set(source.values())) or [f"model {name!r}"]
+            files = sorted({v.split("[")[0] for v in source.values()})
+            files = files or [f"model {name!r}"]
             warnings.warn(
                 f"{', '.join(files)}: the outputs look like probabilities (every "
                 "inspected row is in [0, 1] and sums to 1), not logits; using "

@@ -25,8 +25,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.sparse import csc_matrix
-from scipy.special import digamma, logsumexp, ndtr, ndtri
+from scipy.special import digamma, ndtr, ndtri
 
+from skduo._logit_ops import _row_blocks
 from skduo.metrics._base import (
     _as_float_array,
     _check_length,
@@ -289,8 +290,7 @@ class _Predictions:
             self.values["accuracy"] = correct.astype(np.float64)
         if "nll" in metrics:
             if logits is not None:
-                z = np.asarray(logits, dtype=np.float64)
-                self.values["nll"] = logsumexp(z, axis=1) - z[rows, y_enc]
+                self.values["nll"] = _nll_rows(logits, y_enc)
             else:
                 with np.errstate(divide="ignore"):
                     p_true = np.maximum(proba[rows, y_enc], nll_eps)
@@ -355,6 +355,18 @@ class _Predictions:
                 ),
                 shape=(n, sum(c[3] for c in columns)),
             )
+
+
+def _nll_rows(logits, y_enc):
+    """Per-row ``logsumexp(z) - z[y]`` in float64, in row blocks (exact)."""
+    z = np.asarray(logits)
+    out = np.empty(z.shape[0])
+    for rows in _row_blocks(z.shape):
+        block = np.asarray(z[rows], dtype=np.float64)
+        top = block.max(axis=1)
+        lse = top + np.log(np.exp(block - top[:, None]).sum(axis=1))
+        out[rows] = lse - block[np.arange(block.shape[0]), y_enc[rows]]
+    return out
 
 
 def _run_starts(sorted_values):
