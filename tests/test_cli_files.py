@@ -408,3 +408,47 @@ def test_bad_numbers_exit_2(logits, tmp_path, capsys):
 
 def test_report_files_constant_matches_the_writer():
     assert set(_cli.REPORT_FILES) < set(_files.OWNED)
+
+
+def test_demo_force_replaces_the_logits_folder(tmp_path, capsys, monkeypatch):
+    # a demo into a used folder: refused, then with --force the old logits
+    # (a model of the earlier run) are gone, not mixed with the new ones
+    import skduo.evaluation._demo as demo
+
+    source = _saved_zoo(tmp_path / "src")
+    from skduo.evaluation import load_logits_dir
+
+    monkeypatch.setattr(
+        demo, "build_digits_zoo", lambda **kwargs: load_logits_dir(source)
+    )
+    out = tmp_path / "out"
+    (out / "logits").mkdir(parents=True)
+    np.savez(out / "logits" / "ghost.npz", val=np.zeros((2, 2)))
+    (out / "risk_coverage.png").write_bytes(b"old")
+    code, _, err = _run(["demo", "--output", str(out), "--no-plots"], capsys)
+    assert code == 2 and "not empty" in err
+    code, text, _ = _run(
+        ["demo", "--output", str(out), "--no-plots", "--force"], capsys
+    )
+    assert code == 0
+    assert sorted(p.name for p in (out / "logits").iterdir()) == [
+        "costs.json",
+        "groups.json",
+        "labels.npz",
+        "large.npz",
+        "side_a.npz",
+        "side_b.npz",
+    ]
+    assert not (out / "risk_coverage.png").exists()
+    assert f"--output {out / 'evaluate'}" in " ".join(text.split())
+
+
+def test_written_files_have_ordinary_permissions(tmp_path):
+    # a temporary file from mkstemp is private (0600); the renamed file must
+    # get the usual mode of new files (0666 minus the umask)
+    mask = os.umask(0o022)
+    try:
+        target = _files.atomic_write(tmp_path / "x.csv", "a,b\n")
+    finally:
+        os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o644

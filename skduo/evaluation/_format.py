@@ -320,9 +320,11 @@ def _default_large(rows):
 
 def _tag(row, key):
     v = verdict(row, key)
-    return {1: "significantly better", -1: "significantly worse", 0: "n.s."}.get(
-        v, "no test"
-    )
+    return {
+        1: "significantly better",
+        -1: "significantly worse",
+        0: "not significant",
+    }.get(v, "no test")
 
 
 def _change(base, row, key):

@@ -203,6 +203,13 @@ class LogitZoo:
             )
         if name in self.models:
             raise ValueError(f"Duplicate model name {name!r}.")
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"Model name {name!r} is not valid UTF-8 text (a file name with "
+                "undecodable bytes?); rename it."
+            ) from None
         arrays, kinds = {}, {}
         for split, arr in (("val", val), ("test", test), ("ood_test", ood_test)):
             where = _where(name, split, source)
