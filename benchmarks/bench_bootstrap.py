@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from skduo.metrics import aurc, paired_bootstrap
-from skduo.metrics._bootstrap import (
+from skduo.metrics._bootstrap_engine import (
     BOOTSTRAP_METRICS,
     _distribution,
     _Predictions,

@@ -6,7 +6,7 @@ import numpy as np
 
 from skduo._logit_ops import softmax
 from skduo._vocabulary import check_confidence
-from skduo.metrics._bootstrap import _observed, _Predictions
+from skduo.metrics._bootstrap_engine import _observed, _Predictions
 
 __all__ = ["BALANCE_BRACKETS", "METRICS", "compute_metrics"]
 

@@ -22,7 +22,7 @@ from skduo.metrics import (
     nll_loss,
     paired_bootstrap,
 )
-from skduo.metrics._bootstrap import (
+from skduo.metrics._bootstrap_engine import (
     BOOTSTRAP_METRICS,
     _Harmonic,
     _metric_values,
