@@ -210,7 +210,7 @@ def test_fitted_tables_fit_any_width(report, width):
         report.format_harm_rates(width=width),
         report.summary(width=width),
     ):
-        assert max(len(line) for line in text.splitlines()) <= max(width, 60)
+        assert max(len(line) for line in text.splitlines()) <= width
 
 
 def test_no_resamples_no_comparison_columns(zoo):

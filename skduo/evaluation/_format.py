@@ -161,15 +161,16 @@ def fitted_table(rows, width, *, paper_units=False, hint=None):
     marked = any(f"{k}_low" in r for r in rows for k in keys)
     dropped = []
 
-    def build(keys, show_weights, name_limit):
+    def build(keys, show_weights, show_balance, name_limit):
         blocks = []
         for method, title in SECTIONS:
             part = [r for r in rows if r["method"] == method]
             if not part:
                 continue
             single = method == "temperature"
+            balance = show_balance and not single
             header = ["model" if single else "members"]
-            header += [] if single else ["balance"]
+            header += ["balance"] if balance else []
             header += [HEADERS[k] + (" " if marked else "") for k in keys]
             header += ["weights"] if show_weights else []
             lines = [header]
@@ -177,7 +178,7 @@ def fitted_table(rows, width, *, paper_units=False, hint=None):
                 name = r["name"]
                 if name_limit is not None and len(name) > name_limit:
                     name = name[: max(name_limit - 3, 1)] + "..."
-                cells = [name] + ([] if single else [balance_text(r, paper_units)])
+                cells = [name] + ([balance_text(r, paper_units)] if balance else [])
                 for k in keys:
                     text = scaled(r, k, scales[k], paper_units)
                     cells.append(_marked(r, k, text) if marked else text)
@@ -190,24 +191,29 @@ def fitted_table(rows, width, *, paper_units=False, hint=None):
     def widest(blocks):
         return max(_width_of(lines) for _, lines in blocks)
 
-    show_weights, name_limit = True, None
-    blocks = build(keys, show_weights, name_limit)
+    # drop the weights, then metrics (least telling first, keeping two), then
+    # the balance column; shorten the names last
+    show_weights, show_balance, name_limit = True, True, None
+    blocks = build(keys, show_weights, show_balance, name_limit)
     while widest(blocks) > width:
         if show_weights:
             show_weights = False
             dropped.append("weights")
         elif len(keys) > 2:
             dropped.append(HEADERS[keys.pop()])
+        elif show_balance:
+            show_balance = False
+            dropped.append("balance")
         else:
             longest = max(len(r["name"]) for r in rows)
             name_limit = max(8, (name_limit or longest) - (widest(blocks) - width))
             if name_limit == 8:
-                blocks = build(keys, show_weights, name_limit)
+                blocks = build(keys, show_weights, show_balance, name_limit)
                 break
-        blocks = build(keys, show_weights, name_limit)
+        blocks = build(keys, show_weights, show_balance, name_limit)
     out = []
     for title, lines in blocks:
-        out.append(title + ":")
+        out.append(wrap(title + ":", width))
         out.append(columns(lines, left=1))
         out.append("")
     notes = [units_note(paper_units)]
@@ -217,9 +223,8 @@ def fitted_table(rows, width, *, paper_units=False, hint=None):
             "temperature-scaled alone (paired bootstrap)"
         )
     if dropped:
-        order = [
-            h for h in ["weights"] + [HEADERS[k] for k in PRIORITY] if h in dropped
-        ]
+        names = ["weights"] + [HEADERS[k] for k in PRIORITY] + ["balance"]
+        order = [h for h in names if h in dropped]
         notes.append("not shown: " + ", ".join(order) + (f"; {hint}" if hint else ""))
     out += [wrap(f"({note})", width) for note in notes]
     return "\n".join(out)
