@@ -12,6 +12,14 @@ validation split, and on the test split we count
   large model, reached through a different optimiser path), and the strict
   count is reported too;
 * the pairs where the duo loses, with their FLOPs balance;
+* **significant** harm: with a paired bootstrap over the test rows (1,000
+  resamples, 95%; :func:`skduo.evaluation.evaluate_zoo`'s comparisons), the
+  share of duos significantly worse / not significantly different /
+  significantly better than their temperature-scaled large model on NLL,
+  AURC, correctness AUROC and accuracy, overall and at FLOPs balance >= 0.05,
+  pooled over the seeds, and the paper-style statement that follows. Target,
+  stated before running: significant harm in <= 5% of duos for NLL and AURC at
+  balance >= 0.05;
 * for each architecture trained twice (``mlp32``, ``cnn16``): the pool-then-
   calibrate 2-member deep ensemble (FLOPs balance 1) against every duo with the
   first seed as the large model (balance < 1), and against the duo picked by
@@ -31,8 +39,12 @@ import json
 import time
 from pathlib import Path
 
-from skduo.evaluation import evaluate_zoo
+from skduo.evaluation import BALANCE_BRACKETS, evaluate_zoo
 from skduo.evaluation._demo import build_digits_zoo
+
+#: metrics of the significant-harm count, and the target of issue 15
+SIG_METRICS = (("nll", "NLL"), ("aurc", "AURC"), ("auroc", "AUROC"), ("acc", "Acc"))
+TARGET = 0.05  # significant harm in <= 5% of duos, NLL and AURC, balance >= 0.05
 
 LOWER_BETTER = ("nll", "aurc", "brier", "ece")
 HIGHER_BETTER = ("acc", "auroc")
@@ -105,7 +117,85 @@ def analyse(report, split="test"):
             )
         ensembles.append(entry)
     out["deep_ensemble_vs_duo"] = ensembles
+    out["significance"] = significance(report, split)
     return out
+
+
+def significance(report, split="test"):
+    """Counts of significantly worse / n.s. / better duos, overall and >= 0.05."""
+    entries = report.harm_rates("asymmetric", split)
+    wide = {label for label, lo, _ in BALANCE_BRACKETS if lo >= 0.05}
+    out = {}
+    for scope, chosen in (
+        ("all", [e for e in entries if e["bracket"] == "all"]),
+        ("balance>=0.05", [e for e in entries if e["bracket"] in wide]),
+    ):
+        out[scope] = {}
+        for key, _ in SIG_METRICS:
+            n = sum(e[f"{key}_n"] for e in chosen)
+            counts = {
+                v: round(sum(e[f"{key}_{v}"] * e[f"{key}_n"] for e in chosen))
+                for v in ("worse", "same", "better")
+            }
+            raw = round(sum(e[key] * e["n_duos"] for e in chosen))
+            out[scope][key] = {"n": n, "raw_worse": raw, **counts}
+    return out
+
+
+def _pooled_significance(results):
+    pooled = {}
+    for res in results:
+        for scope, per_metric in res["significance"].items():
+            for key, counts in per_metric.items():
+                acc = pooled.setdefault(scope, {}).setdefault(key, {})
+                for name, value in counts.items():
+                    acc[name] = acc.get(name, 0) + value
+    return pooled
+
+
+def _share(counts, name):
+    return counts[name] / counts["n"] if counts["n"] else float("nan")
+
+
+def _print_significance(pooled, n_seeds):
+    print(
+        "significant harm (95% paired bootstrap over the test rows, 1,000 "
+        "resamples), pooled over the seeds:"
+    )
+    for scope, per_metric in pooled.items():
+        n = next(iter(per_metric.values()))["n"]
+        cells = ", ".join(
+            f"{head} {100 * _share(per_metric[key], 'worse'):.1f}% worse / "
+            f"{100 * _share(per_metric[key], 'better'):.1f}% better "
+            f"(raw worse {100 * _share(per_metric[key], 'raw_worse'):.1f}%)"
+            for key, head in SIG_METRICS
+        )
+        print(f"  {scope} ({n} duos): {cells}")
+    wide = pooled.get("balance>=0.05")
+    if not wide or not wide["nll"]["n"]:
+        print("no duo at balance >= 0.05: the target cannot be checked")
+        return
+    nll, aurc = _share(wide["nll"], "worse"), _share(wide["aurc"], "worse")
+    met = nll <= TARGET and aurc <= TARGET
+    every = pooled["all"]
+    print(
+        f"target (stated up front): significant harm in <= {100 * TARGET:.0f}% of "
+        f"duos for NLL and AURC at balance >= 0.05: NLL {100 * nll:.1f}%, AURC "
+        f"{100 * aurc:.1f}% -> {'MET' if met else 'NOT MET'}"
+    )
+    print(
+        f"statement: over {n_seeds} seed(s) of the digits zoo ({every['nll']['n']} "
+        "asymmetric duos), adding a sidekick made the temperature-scaled large "
+        f"model significantly worse in {100 * _share(every['nll'], 'worse'):.1f}% "
+        f"of duos on NLL, {100 * _share(every['aurc'], 'worse'):.1f}% on AURC, "
+        f"{100 * _share(every['auroc'], 'worse'):.1f}% on correctness AUROC and "
+        f"{100 * _share(every['acc'], 'worse'):.1f}% on accuracy "
+        f"({100 * nll:.1f}% and {100 * aurc:.1f}% on NLL and AURC at FLOPs "
+        "balance >= 0.05), and significantly better in "
+        f"{100 * _share(every['nll'], 'better'):.1f}% (NLL) and "
+        f"{100 * _share(every['aurc'], 'better'):.1f}% (AURC); the rest of the "
+        "raw 'worse' counts are within sampling noise of the test split."
+    )
 
 
 def main():
@@ -125,6 +215,13 @@ def main():
         res["seed"] = seed
         res["seconds"] = time.perf_counter() - start
         results.append(res)
+        sig = res["significance"]["all"]
+        print(
+            f"seed {seed}: significantly worse (of {sig['nll']['n']}): "
+            + ", ".join(f"{head} {sig[key]['worse']}" for key, head in SIG_METRICS)
+            + "; significantly better: "
+            + ", ".join(f"{head} {sig[key]['better']}" for key, head in SIG_METRICS)
+        )
         print(
             f"seed {seed}: {res['n_duos']} duos; test NLL <= TS large in "
             f"{100 * res['frac_duo_nll_not_worse']:.1f}%, AURC in "
@@ -170,9 +267,15 @@ def main():
         f"{100 * pooled['auroc']:.1f}%; exact comparison: NLL "
         f"{100 * pooled['nll_strict']:.1f}%, AURC {100 * pooled['aurc_strict']:.1f}%"
     )
+    sig = _pooled_significance(results)
+    _print_significance(sig, len(results))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
-        json.dumps({"pooled": pooled, "per_seed": results}, indent=1) + "\n"
+        json.dumps(
+            {"pooled": pooled, "pooled_significance": sig, "per_seed": results},
+            indent=1,
+        )
+        + "\n"
     )
     print(f"wrote {args.output}")
 

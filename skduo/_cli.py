@@ -1,15 +1,28 @@
-"""Command line: ``python -m skduo demo`` and ``python -m skduo evaluate PATH``."""
+"""Command line: ``python -m skduo demo`` and ``python -m skduo evaluate PATH``.
+
+Every run writes its files into a staging folder inside ``--output`` and moves
+them into place only when all of them are complete, so the folder holds one
+run's report, plots and logits or is left as it was (an interrupt exits 130, a
+bad input, an unwritable folder or a full disk exits 2 with one line naming
+the file). A non-empty ``--output`` folder is refused unless ``--force``.
+"""
 
 import argparse
 import importlib.util
 import sys
 import time
-from pathlib import Path
+import warnings
 
-from skduo._vocabulary import CONFIDENCES, DUO_MODES
+from skduo._vocabulary import CONFIDENCES, DUO_MODES, OUTPUT_KINDS
 
 DEFAULT_OUTPUT = "skduo_output"
 TABLE_METHODS = ("temperature", "asymmetric", "deep_ensemble", "weighted_ensemble")
+REPORT_FILES = (
+    "report.csv",
+    "report.json",
+    "risk_coverage.png",
+    "metric_vs_balance.png",
+)
 
 
 def _parser():
@@ -18,7 +31,8 @@ def _parser():
         description=(
             "Asymmetric Duos: does a sidekick help my model, and which one? "
             "Fits every duo and baseline on validation logits and reports test "
-            "metrics, harm rates and a sidekick recommendation."
+            "metrics, harm rates (with paired-bootstrap significance) and a "
+            "sidekick recommendation."
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -27,7 +41,14 @@ def _parser():
         p.add_argument(
             "--output",
             default=DEFAULT_OUTPUT,
-            help=f"output directory (default: ./{DEFAULT_OUTPUT})",
+            help=f"output folder (default: ./{DEFAULT_OUTPUT}); must be empty or "
+            "new unless --force",
+        )
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="write into a non-empty --output folder: skduo's files of an "
+            "earlier run there are replaced or removed, other files are kept",
         )
         p.add_argument(
             "--paper-units",
@@ -52,13 +73,34 @@ def _parser():
         p.add_argument(
             "--large",
             default=None,
-            help="large model for --budget and the risk-coverage plot (default: "
-            "the most expensive)",
+            help="large model for --budget, the conclusions and the risk-coverage "
+            "plot (default: the most expensive)",
+        )
+        p.add_argument(
+            "--resamples",
+            type=int,
+            default=1000,
+            metavar="N",
+            help="paired bootstrap resamples of the test rows behind each duo's "
+            "significance against its large model (default: 1000; 0: none)",
+        )
+        p.add_argument(
+            "--level",
+            type=float,
+            default=95.0,
+            metavar="PCT",
+            help="confidence level of the significance, in %% (default: 95)",
         )
         p.add_argument(
             "--all-modes",
             action="store_true",
             help="print unweighted and UQ-only duo rows too (always in the CSV)",
+        )
+        p.add_argument(
+            "--wide",
+            action="store_true",
+            help="print every column (the tables of report.csv) instead of "
+            "fitting the terminal's width",
         )
         p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
@@ -79,7 +121,8 @@ def _parser():
     ev = sub.add_parser(
         "evaluate",
         help="report every duo of a directory of saved logits",
-        description="Report every duo and baseline of a directory of saved logits.",
+        description="Report every duo and baseline of a directory of saved logits "
+        "(or probabilities: see --outputs).",
         epilog="Layouts: PATH/labels.npz + PATH/<model>.npz (arrays val, test"
         "[, ood_test]); PATH/<split>/labels.npy + PATH/<split>/<model>.npy; or the "
         "official repository's PATH/<split>/raw/<model>.csv + "
@@ -94,6 +137,13 @@ def _parser():
         action="store_true",
         help="also evaluate the ood_test split (weights fitted in-distribution)",
     )
+    ev.add_argument(
+        "--outputs",
+        choices=OUTPUT_KINDS,
+        default="auto",
+        help="what the saved arrays hold (default: auto, which recognises "
+        "probabilities and uses their logarithm, saying so per model)",
+    )
     common(ev)
     return parser
 
@@ -106,19 +156,30 @@ def _default_large(zoo):
     return max(names, key=lambda n: zoo.models[n].cost)
 
 
-def _report(zoo, args, out, echo):
-    from skduo.evaluation import (
-        evaluate_zoo,
-        plot_metric_vs_balance,
-        plot_risk_coverage,
-        select_sidekick,
-    )
+class _Printer:
+    """Lines to stdout, wrapped at the run's width (None: as they are)."""
 
+    def __init__(self, width):
+        self.width = width
+
+    def __call__(self, text=""):
+        print(text, flush=True)
+
+    def wrap(self, text, indent=""):
+        from skduo.evaluation._format import wrap
+
+        self(text if self.width is None else wrap(text, self.width, indent))
+
+
+def _checked_args(zoo, args):
     if args.large is not None and args.large not in zoo.models:
         raise ValueError(
             f"--large {args.large!r}: no such model in {list(zoo.models)}."
         )
-    ood = "ood_test" in zoo.splits
+    if args.resamples < 0:
+        raise ValueError(f"--resamples {args.resamples}: must be >= 0.")
+    if not 0 < args.level < 100:
+        raise ValueError(f"--level {args.level:g}: must be between 0 and 100.")
     if args.confidence == "entropy":
         print(
             "python -m skduo: --confidence entropy is deprecated; use --confidence "
@@ -126,112 +187,237 @@ def _report(zoo, args, out, echo):
             file=sys.stderr,
         )
         args.confidence = "neg_entropy"
+
+
+def _analyse(zoo, args, echo):
+    """Fit and score everything, print the tables; returns what is written."""
+    from skduo.evaluation import evaluate_zoo, select_sidekick
+    from skduo.evaluation._format import fitted_table
+
+    ood = "ood_test" in zoo.splits
     report = evaluate_zoo(
-        zoo, confidence=args.confidence, ood=ood, progress=sys.stderr.isatty()
+        zoo,
+        confidence=args.confidence,
+        ood=ood,
+        progress=sys.stderr.isatty(),
+        n_resamples=args.resamples,
+        confidence_level=args.level / 100,
     )
     methods = None if args.all_modes else TABLE_METHODS
     n_duos = sum(
         1 for r in report.rows if r["method"] == "asymmetric" and r["split"] == "test"
     )
-    echo(
-        f"\nTest split: {len(zoo.labels['test'])} samples, {len(zoo.models)} models, "
+    echo()
+    echo.wrap(
+        f"Test split: {len(zoo.labels['test'])} samples, {len(zoo.models)} models, "
         f"{n_duos} duos (confidence: {args.confidence}); weights fitted on the "
         f"{len(zoo.labels['val'])} validation samples only."
     )
-    echo(report.format_table(paper_units=args.paper_units, methods=methods))
+    if echo.width is None:
+        echo(report.format_table(paper_units=args.paper_units, methods=methods))
+    else:
+        rows = [
+            r
+            for r in report.rows
+            if r["split"] == "test" and (methods is None or r["method"] in methods)
+        ]
+        echo(
+            fitted_table(
+                rows,
+                echo.width,
+                paper_units=args.paper_units,
+                hint="every column in report.csv, or pass --wide",
+            )
+        )
     splits = ["test"] + (["ood_test"] if ood else [])
+    level = f"{args.level:g}%"
     for split in splits:
         for mode in DUO_MODES:
             if mode != "asymmetric" and not args.all_modes:
                 continue
-            echo(
-                f"\nHarm rate on {split} ({mode} duos worse than their "
+            echo()
+            echo.wrap(
+                f"Harm rate on {split} ({mode} duos worse than their "
                 "temperature-scaled large model), by FLOPs balance:"
             )
-            echo(report.format_harm_rates(mode, split))
+            if report.n_resamples and echo.width is not None:
+                echo.wrap(
+                    "each cell: % of duos worse / significantly worse / "
+                    f"significantly better, at {level} (paired bootstrap, "
+                    f"{report.n_resamples} resamples of the {split} rows)"
+                )
+            width = echo.width
+            echo(report.format_harm_rates(mode, split, width=width))
 
-    extra = {}
+    extra, selection = {}, None
     large = args.large or _default_large(zoo)
     if args.budget is not None:
         selection = select_sidekick(zoo, large, budget=args.budget)
-        echo("\n" + selection.format())
+        echo()
+        echo(selection.format(width=echo.width))
         extra["sidekick_selection"] = selection.to_dict()
+    return report, extra, large
 
-    out.mkdir(parents=True, exist_ok=True)
-    written = [
-        report.to_csv(out / "report.csv"),
-        report.to_json(out / "report.json", **extra),
-    ]
+
+def _write(report, zoo, extra, large, out, args, echo):
+    """Write the report into the staging folder; returns the final paths."""
+    from skduo.evaluation import plot_metric_vs_balance, plot_risk_coverage
+
+    report.to_csv(out / "report.csv")
+    report.to_json(out / "report.json", **extra)
+    written = ["report.csv", "report.json"]
     if not args.no_plots:
         if importlib.util.find_spec("matplotlib") is None:
             echo("(matplotlib is not installed: no plots; pip install matplotlib)")
         else:
-            written.append(
-                plot_risk_coverage(zoo, report, out / "risk_coverage.png", large=large)
+            plot_risk_coverage(zoo, report, out / "risk_coverage.png", large=large)
+            plot_metric_vs_balance(report, out / "metric_vs_balance.png")
+            written += ["risk_coverage.png", "metric_vs_balance.png"]
+    return written
+
+
+def _conclude(report, zoo, args, large, echo):
+    width = echo.width or 100
+    echo()
+    echo(report.summary(large=large, budget=args.budget, split="test", width=width))
+    if "ood_test" in zoo.splits:
+        from skduo.evaluation._format import conclusions
+
+        echo(
+            conclusions(
+                report,
+                large=large,
+                budget=args.budget,
+                split="ood_test",
+                width=width,
+                brief=True,
             )
-            written.append(
-                plot_metric_vs_balance(report, out / "metric_vs_balance.png")
+        )
+
+
+def _load(args, echo):
+    """Load the logits; a recognised conversion is one plain line per model."""
+    from skduo.evaluation import load_logits_dir
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        zoo = load_logits_dir(
+            args.path, ood=True if args.ood else False, outputs=args.outputs
+        )
+    echo.wrap(f"Loaded {zoo!r} from {args.path}")
+    for name, model in zoo.models.items():
+        if model.outputs == "proba" and args.outputs == "auto":
+            echo.wrap(
+                f"{name}: the saved arrays look like probabilities (rows in [0, 1] "
+                "summing to 1), not logits; using their logarithm, which gives "
+                "the same duo. Pass --outputs proba to say so, or --outputs "
+                "logits if they are logits."
             )
-    return report, written
+    for w in caught:
+        text = str(w.message)
+        if "look like probabilities" not in text:
+            echo.wrap(f"note: {text}")
+    return zoo
 
 
 def _run_demo(args, echo):
     from skduo.evaluation import save_logits_dir
     from skduo.evaluation._demo import build_digits_zoo, torch_available
+    from skduo.evaluation._files import OWNED, OutputFolder
 
     start = time.perf_counter()
-    use_torch = False if (args.no_torch or args.quick) else torch_available()
-    echo(
-        "skduo demo: training a model zoo on sklearn's digits "
-        f"(train/val/test 50/25/25, seed {args.seed}; "
-        f"{'with' if use_torch else 'without'} torch CNNs)"
-    )
-    if not use_torch and not (args.no_torch or args.quick):
-        echo("(torch/skorch not installed: sklearn models only)")
-    zoo = build_digits_zoo(
-        quick=args.quick,
-        use_torch=use_torch,
-        seed=args.seed,
-        progress=sys.stderr.isatty(),
-        log=echo,
-    )
-    out = Path(args.output)
-    logits_dir = save_logits_dir(zoo, out / "logits")
-    _, written = _report(zoo, args, out, echo)
+    if args.resamples < 0:
+        raise ValueError(f"--resamples {args.resamples}: must be >= 0.")
+    out = OutputFolder(args.output, force=args.force, owned=OWNED)
+    try:
+        use_torch = False if (args.no_torch or args.quick) else torch_available()
+        echo.wrap(
+            "skduo demo: training a model zoo on sklearn's digits "
+            f"(train/val/test 50/25/25, seed {args.seed}; "
+            f"{'with' if use_torch else 'without'} torch CNNs)"
+        )
+        if not use_torch and not (args.no_torch or args.quick):
+            echo("(torch/skorch not installed: sklearn models only)")
+        zoo = build_digits_zoo(
+            quick=args.quick,
+            use_torch=use_torch,
+            seed=args.seed,
+            progress=sys.stderr.isatty(),
+            log=echo,
+        )
+        _checked_args(zoo, args)
+        report, extra, large = _analyse(zoo, args, echo)
+        with out.writing():
+            save_logits_dir(zoo, out / "logits")
+            written = ["logits", *_write(report, zoo, extra, large, out, args, echo)]
+        out.commit()
+    finally:
+        out.discard()
     elapsed = time.perf_counter() - start
     echo(f"\nWrote (in {elapsed:.0f}s):")
-    for path in [logits_dir, *written]:
-        echo(f"  {path}")
-    echo(
-        f"Re-run the report on the saved logits: python -m skduo evaluate {logits_dir}"
+    for name in written:
+        echo(f"  {out.final(name)}")
+    echo.wrap(
+        "Re-run the report on the saved logits: python -m skduo evaluate "
+        f"{out.final('logits')} --output {out.final('evaluate')}"
     )
+    _conclude(report, zoo, args, large, echo)
     return 0
 
 
 def _run_evaluate(args, echo):
-    from skduo.evaluation import load_logits_dir
+    from skduo.evaluation._files import OutputFolder
 
-    zoo = load_logits_dir(args.path, ood=True if args.ood else False)
-    echo(f"Loaded {zoo!r} from {args.path}")
-    _, written = _report(zoo, args, Path(args.output), echo)
+    zoo = _load(args, echo)
+    _checked_args(zoo, args)
+    out = OutputFolder(args.output, force=args.force, owned=REPORT_FILES)
+    try:
+        report, extra, large = _analyse(zoo, args, echo)
+        with out.writing():
+            written = _write(report, zoo, extra, large, out, args, echo)
+        out.commit()
+    finally:
+        out.discard()
     echo("\nWrote:")
-    for path in written:
-        echo(f"  {path}")
+    for name in written:
+        echo(f"  {out.final(name)}")
+    _conclude(report, zoo, args, large, echo)
     return 0
 
 
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
 def main(argv=None):
-    """Entry point of ``python -m skduo``; returns the exit status."""
+    """Entry point of ``python -m skduo``; returns the exit status.
+
+    0 on success, 2 for a bad input or an output that cannot be written (one
+    line on stderr names the file and the problem; nothing is written), 130
+    when interrupted (nothing is written unless the interrupt came while the
+    finished output was being moved into place).
+    """
+    from skduo.evaluation._files import describe
+    from skduo.evaluation._format import terminal_width
+
     parser = _parser()
     args = parser.parse_args(argv)
-
-    def echo(text=""):
-        print(text, flush=True)
-
+    echo = _Printer(None if args.wide else terminal_width())
+    prog = f"python -m skduo {args.command}"
     try:
         if args.command == "demo":
             return _run_demo(args, echo)
         return _run_evaluate(args, echo)
+    except KeyboardInterrupt as exc:
+        done = "after the output was complete" in str(exc)
+        what = "the output was complete and is written" if done else "nothing written"
+        print(f"{prog}: interrupted; {what}.", file=sys.stderr)
+        return 130
     except ValueError as exc:
-        print(f"python -m skduo {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = describe(exc.filename) if exc.filename else "output"
+        reason = exc.strerror or _one_line(exc) or type(exc).__name__
+        print(f"{prog}: error: {where}: {reason}; nothing written.", file=sys.stderr)
         return 2

@@ -89,19 +89,31 @@ def test_evaluate_names_the_bad_file(tmp_path, capsys):
     assert "side_a.npz['val']: logits contain 600 NaN" in err
 
 
-def test_quick_demo_end_to_end(tmp_path, capsys):
+def test_quick_demo_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--output", str(out)]) == 0
     text = capsys.readouterr().out
     assert "trained logreg" in text and "Harm rate on test" in text
     assert "Recommendation" in text
     assert str(out / "metric_vs_balance.png") in text
+    # every line fits the 100 columns; the conclusions come last
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "What to conclude (test split" in text
+    assert text.rstrip().splitlines()[-1].startswith(("- ", "  "))
     rows = json.loads((out / "report.json").read_text())["rows"]
     assert {r["method"] for r in rows} >= {"temperature", "asymmetric", "deep_ensemble"}
-    # the saved logits re-load for `python -m skduo evaluate`
+    # the saved logits re-load for `python -m skduo evaluate`; the folder is not
+    # empty, so --force is needed (since the output-folder rule of issue 11),
+    # and a --no-plots run removes the demo's plots but keeps its logits
     assert (
-        main(["evaluate", str(out / "logits"), "--no-plots", "--output", str(out)]) == 0
+        main(["evaluate", str(out / "logits"), "--no-plots", "--output", str(out)]) == 2
     )
+    assert "not empty" in capsys.readouterr().err
+    args = ["evaluate", str(out / "logits"), "--no-plots", "--output", str(out)]
+    assert main([*args, "--force"]) == 0
+    assert not (out / "metric_vs_balance.png").exists()
+    assert (out / "logits" / "labels.npz").exists()
 
 
 def test_module_entry_point_help():

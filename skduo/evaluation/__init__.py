@@ -11,11 +11,14 @@ once per model on a validation and a test split:
   temperature-scaled, every (large, small) duo with ``cost(small) <
   cost(large)`` in each mode, deep ensembles (pool-then-calibrate) and a
   learned-weight ensemble, and scores them on the test split: Acc, macro-F1,
-  Brier, NLL, ECE, correctness AUROC, AURC, E-AURC, SAC@98, FLOPs balance and
-  the learned weights; :class:`ZooReport` prints them (optionally in the
-  paper's units), writes CSV/JSON and summarises the **harm rate** (fraction of
-  duos worse than their temperature-scaled large model) by FLOPs-balance
-  bracket;
+  Brier, NLL, ECE, correctness AUROC, AURC, E-AURC, SAC@98, the smooth ECE,
+  the calibration / refinement parts of NLL and Brier, FLOPs balance and the
+  learned weights, and compares every duo with its temperature-scaled large
+  model by a paired bootstrap over the test rows; :class:`ZooReport` prints
+  them (optionally in the paper's units, fitted to a terminal width), writes
+  CSV/JSON, summarises the **harm rate** (fraction of duos worse than their
+  temperature-scaled large model, and significantly worse / better) by
+  FLOPs-balance bracket, and states what to conclude;
 - :func:`select_sidekick` recommends a sidekick under a compute budget by
   validation NLL;
 - :func:`plot_risk_coverage` and :func:`plot_metric_vs_balance` save PNGs
@@ -24,15 +27,11 @@ once per model on a validation and a test split:
 The command line ``python -m skduo evaluate PATH`` runs all of this.
 """
 
+from skduo.evaluation._fits import evaluate_zoo
 from skduo.evaluation._io import load_logits_dir, save_logits_dir
+from skduo.evaluation._metrics import BALANCE_BRACKETS, METRICS, compute_metrics
 from skduo.evaluation._plots import plot_metric_vs_balance, plot_risk_coverage
-from skduo.evaluation._report import (
-    BALANCE_BRACKETS,
-    METRICS,
-    ZooReport,
-    compute_metrics,
-    evaluate_zoo,
-)
+from skduo.evaluation._report import ZooReport
 from skduo.evaluation._selection import SidekickSelection, select_sidekick
 from skduo.evaluation._zoo import LogitZoo, ModelLogits
 

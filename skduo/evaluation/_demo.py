@@ -9,7 +9,10 @@ from scratch. Costs are multiply-adds per sample: counted by
 sklearn models (documented next to each model below).
 """
 
+import contextlib
 import importlib.util
+import signal
+import threading
 import time
 import warnings
 
@@ -249,7 +252,39 @@ def build_digits_zoo(
     return zoo
 
 
+@contextlib.contextmanager
+def _interrupts_seen():
+    """Record Ctrl-C while raising it as usual (main thread only).
+
+    skorch's ``fit`` catches ``KeyboardInterrupt`` and returns a half-trained
+    net; the caller checks the record after each fit and re-raises, so an
+    interrupt always stops the demo.
+    """
+    seen = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _train(zoo, data, iterator, log, timings):
+    with _interrupts_seen() as seen:
+        _train_all(zoo, data, iterator, log, timings, seen)
+
+
+def _train_all(zoo, data, iterator, log, timings, seen):
     classes = np.arange(N_CLASSES)
     for kind, name, factory, extra, group in iterator:
         if hasattr(iterator, "set_postfix_str"):
@@ -267,6 +302,8 @@ def _train(zoo, data, iterator, log, timings):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             estimator.fit(inputs["X_train"], data["y_train"])
+        if seen:  # interrupted inside a fit that swallowed it (skorch)
+            raise KeyboardInterrupt
         if kind == "torch":
             import torch
 

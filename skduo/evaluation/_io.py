@@ -3,11 +3,18 @@
 import csv
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from skduo._vocabulary import OUTPUT_KINDS
+from skduo.evaluation._files import atomic_file, atomic_write, describe
 from skduo.evaluation._zoo import SPLITS, LogitZoo
+
+#: What a file that cannot be read raises while NumPy reads it.
+_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 __all__ = ["load_logits_dir", "save_logits_dir"]
 
@@ -32,7 +39,9 @@ Three layouts are recognised (``<split>`` is ``val``, ``test`` and optionally
                                              one row of logits per sample
        PATH/<split>/point_prediction.csv     the labels in column ``target``
 
-Optional, in every layout: ``PATH/costs.json`` (``{"<model>": cost}``) or
+The arrays may hold logits, log-probabilities or probabilities (see
+``outputs``). Optional, in every layout: ``PATH/costs.json``
+(``{"<model>": cost}``) or
 ``PATH/costs.csv`` (columns ``model,cost``; the official ``backbones.csv`` with
 columns ``model_name,GFLOPS`` works too), the inference cost per sample
 (multiply-adds, any unit shared by all models); and ``PATH/groups.json``
@@ -44,53 +53,100 @@ def _npz(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot be read as a .npz archive ({exc}).") from None
+    except _READ_ERRORS as exc:
+        raise ValueError(
+            f"{describe(path)}: cannot be read as a .npz archive ({_reason(exc)})."
+        ) from None
 
 
 def _npy(path):
     try:
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot be read as a .npy array ({exc}).") from None
+    except _READ_ERRORS as exc:
+        raise ValueError(
+            f"{describe(path)}: cannot be read as a .npy array ({_reason(exc)})."
+        ) from None
+
+
+def _reason(exc):
+    """A short reason for a read error (empty and truncated files named so)."""
+    if isinstance(exc, EOFError) or "empty" in str(exc).lower():
+        return "empty or truncated file"
+    if isinstance(exc, (zipfile.BadZipFile, zlib.error)):
+        return f"truncated or not a zip archive: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _text_rows(path):
+    """The rows of a CSV file, with one-line errors for unreadable files."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.reader(fh))
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{describe(path)}: not a UTF-8 text file ({exc.reason} at byte "
+            f"{exc.start})."
+        ) from None
+    except OSError as exc:
+        raise ValueError(
+            f"{describe(path)}: cannot be read ({_reason(exc)})."
+        ) from None
 
 
 def _read_csv_matrix(path):
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
+    rows = _text_rows(path)
     # the first row is the header pandas' to_csv writes (0,1,2,... or names)
     rows = [r for r in rows[1:] if r]
     if not rows:
-        raise ValueError(f"{path}: no rows of logits.")
+        raise ValueError(f"{describe(path)}: no rows of logits.")
     widths = {len(r) for r in rows}
     if len(widths) != 1:
-        raise ValueError(f"{path}: rows have different numbers of columns {widths}.")
+        raise ValueError(
+            f"{describe(path)}: rows have different numbers of columns {widths}."
+        )
     try:
         return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
     except ValueError as exc:
-        raise ValueError(f"{path}: non-numeric value ({exc}).") from None
+        raise ValueError(f"{describe(path)}: non-numeric value ({exc}).") from None
+
+
+def _dict_rows(path):
+    rows = _text_rows(path)
+    if not rows:
+        return None, []
+    header = rows[0]
+    return header, [dict(zip(header, r)) for r in rows[1:] if r]
 
 
 def _read_csv_labels(path):
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "target" not in reader.fieldnames:
-            raise ValueError(
-                f"{path}: expected a column named 'target' holding the labels; "
-                f"found columns {reader.fieldnames}."
-            )
-        values = [row["target"] for row in reader]
+    fields, rows = _dict_rows(path)
+    if fields is None or "target" not in fields:
+        raise ValueError(
+            f"{describe(path)}: expected a column named 'target' holding the "
+            f"labels; found columns {fields}."
+        )
+    values = [row.get("target") for row in rows]
     try:
         return np.array([float(v) for v in values])
-    except ValueError as exc:
-        raise ValueError(f"{path}: non-numeric label ({exc}).") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{describe(path)}: non-numeric label ({exc}).") from None
 
 
 def _read_json(path):
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc}).") from None
+        raise ValueError(f"{describe(path)}: invalid JSON ({exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{describe(path)}: not a UTF-8 text file ({exc.reason})."
+        ) from None
+    except OSError as exc:
+        raise ValueError(
+            f"{describe(path)}: cannot be read ({_reason(exc)})."
+        ) from None
 
 
 def _read_costs(root):
@@ -99,7 +155,10 @@ def _read_costs(root):
         path = root / "costs.json"
         raw = _read_json(path)
         if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected an object {{model: cost}}.")
+            raise ValueError(
+                f"{describe(path)}: expected an object {{model: cost}}; got a "
+                f"{type(raw).__name__}."
+            )
         costs = {str(k): v for k, v in raw.items()}
     else:
         for fname, name_col, cost_col in (
@@ -109,27 +168,52 @@ def _read_costs(root):
             path = root / fname
             if not path.exists():
                 continue
-            with open(path, newline="") as fh:
-                reader = csv.DictReader(fh)
-                fields = reader.fieldnames or []
-                if name_col not in fields or cost_col not in fields:
-                    raise ValueError(
-                        f"{path}: expected columns {name_col!r} and {cost_col!r}; "
-                        f"found {fields}."
-                    )
-                for row in reader:
-                    costs[row[name_col]] = row[cost_col]
+            fields, rows = _dict_rows(path)
+            fields = fields or []
+            if name_col not in fields or cost_col not in fields:
+                raise ValueError(
+                    f"{describe(path)}: expected columns {name_col!r} and "
+                    f"{cost_col!r}; found {fields}."
+                )
+            for row in rows:
+                costs[row[name_col]] = row.get(cost_col)
             break
     for name, value in costs.items():
         try:
             costs[name] = float(value)
         except (TypeError, ValueError):
             raise ValueError(
-                f"costs for {name!r} in {root}: not a number ({value!r})."
+                f"costs for {name!r} in {describe(root)}: not a number ({value!r})."
             ) from None
-    if (root / "groups.json").exists():
-        groups = _read_json(root / "groups.json")
+    path = root / "groups.json"
+    if path.exists():
+        groups = _read_json(path)
+        if not isinstance(groups, dict) or not all(
+            isinstance(v, str) for v in groups.values()
+        ):
+            raise ValueError(
+                f"{describe(path)}: expected an object {{model: architecture name}}"
+                f" with string values; got "
+                + (
+                    f"a {type(groups).__name__}"
+                    if not isinstance(groups, dict)
+                    else "non-string values"
+                )
+                + "."
+            )
     return costs, groups
+
+
+def _check_name(name, path):
+    """Model names come from file names: they must be valid UTF-8 text."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{describe(path)}: the file name is not valid UTF-8 (the model name "
+            "would be unprintable); rename the file."
+        ) from None
+    return name
 
 
 def _detect(root):
@@ -141,12 +225,13 @@ def _detect(root):
     if (val / "raw").is_dir() or (val / "point_prediction.csv").exists():
         return "csv"
     raise ValueError(
-        f"{root}: not a logits directory: found none of labels.npz, "
-        f"val/labels.npy, val/raw/.\n{LAYOUT_DOC}"
+        f"{describe(root)}: not a logits directory: found none of labels.npz, "
+        "val/labels.npy, val/raw/ (see python -m skduo evaluate --help for the "
+        "layouts)."
     )
 
 
-def load_logits_dir(path, *, ood=None):
+def load_logits_dir(path, *, ood=None, outputs="auto"):
     """Load a directory of saved logits into a :class:`LogitZoo`.
 
     Parameters
@@ -156,6 +241,11 @@ def load_logits_dir(path, *, ood=None):
     ood : bool, default=None
         Whether to load the ``ood_test`` split: True requires it (an error names
         what is missing), False ignores it, None loads it when present.
+    outputs : {'auto', 'logits', 'proba', 'log_proba'}, default='auto'
+        What the saved arrays hold, for every model (see
+        :meth:`LogitZoo.add`): ``'auto'`` recognises a model saved as
+        probabilities and uses their logarithm with a ``UserWarning`` naming
+        its files (``ModelLogits.outputs`` records what was found).
 
     Returns
     -------
@@ -167,7 +257,8 @@ def load_logits_dir(path, *, ood=None):
     ValueError
         For a malformed directory, naming the file: a missing split, row counts
         that differ between a model and the labels, labels out of range, NaN or
-        infinite logits, unreadable files.
+        infinite logits, unreadable, empty or truncated files, a file name that
+        is not valid UTF-8, a ``groups.json`` that is not an object.
 
     Notes
     -----
@@ -185,9 +276,12 @@ def load_logits_dir(path, *, ood=None):
     ...     load_logits_dir(d)
     LogitZoo(1 models, n_classes=2, val=3, test=2)
     """
+    if outputs not in OUTPUT_KINDS:
+        raise ValueError(f"outputs must be one of {OUTPUT_KINDS}; got {outputs!r}.")
     root = Path(path)
     if not root.is_dir():
-        raise ValueError(f"{root}: no such directory.")
+        what = "not a directory" if root.exists() else "no such directory"
+        raise ValueError(f"{describe(root)}: {what}.")
     layout = _detect(root)
     costs, groups = _read_costs(root)
     if layout == "npz":
@@ -195,7 +289,7 @@ def load_logits_dir(path, *, ood=None):
     else:
         zoo, per_model = _load_split_folders(root, ood, layout)
     if not per_model:
-        raise ValueError(f"{root}: no model logits found ({layout} layout).")
+        raise ValueError(f"{describe(root)}: no model logits found ({layout} layout).")
     for name in sorted(per_model):
         arrays, source = per_model[name]
         zoo.add(
@@ -206,12 +300,13 @@ def load_logits_dir(path, *, ood=None):
             cost=costs.get(name),
             group=groups.get(name),
             source=source,
+            outputs=outputs,
         )
     unknown = sorted(set(costs) - set(per_model))
     if unknown and layout != "csv":  # backbones.csv lists more models than saved
         raise ValueError(
-            f"{root}: costs given for unknown model(s) {unknown}; models are "
-            f"{sorted(per_model)}."
+            f"{describe(root)}: costs given for unknown model(s) {unknown}; models "
+            f"are {sorted(per_model)}."
         )
     return zoo
 
@@ -247,6 +342,7 @@ def _load_npz(root, ood):
     for path in sorted(root.glob("*.npz")):
         if path.name == "labels.npz":
             continue
+        _check_name(path.stem, path)
         arrays = _npz(path)
         for split in zoo.splits:
             if split not in arrays:
@@ -284,7 +380,7 @@ def _load_split_folders(root, ood, layout):
         folder = root / split if layout == "npy" else root / split / "raw"
         pattern = "*.npy" if layout == "npy" else "*.csv"
         return {
-            p.stem: p
+            _check_name(p.stem, p): p
             for p in sorted(folder.glob(pattern))
             if not (layout == "npy" and p.name == "labels.npy")
         }
@@ -310,12 +406,13 @@ def _load_split_folders(root, ood, layout):
     return zoo, per_model
 
 
-def save_logits_dir(zoo, path):
+def save_logits_dir(zoo, path, *, overwrite=False):
     """Write a :class:`LogitZoo` in the NumPy-archive layout.
 
     Writes ``labels.npz``, one ``<model>.npz`` per model, ``costs.json`` (models
     with a cost) and ``groups.json`` (models with a group), readable by
-    :func:`load_logits_dir`.
+    :func:`load_logits_dir`. Each file is written to a temporary file and
+    renamed into place, so an interruption never leaves a partial archive.
 
     Parameters
     ----------
@@ -323,6 +420,11 @@ def save_logits_dir(zoo, path):
         The zoo to save.
     path : str or path-like
         Directory, created if needed.
+    overwrite : bool, default=False
+        A directory that already holds files is refused (its models would be
+        mixed with the new ones on loading) unless ``overwrite`` is True; then
+        the archives and JSON files of the layout that the new zoo does not
+        write (models of an earlier save) are removed.
 
     Returns
     -------
@@ -335,25 +437,41 @@ def save_logits_dir(zoo, path):
     >>> import numpy as np
     >>> from skduo.evaluation import LogitZoo, save_logits_dir
     >>> zoo = LogitZoo(y_val=[0, 1], y_test=[1, 0])
-    >>> zoo.add("m", val=np.eye(2), test=np.eye(2))
+    >>> zoo.add("m", val=[[1.0, 0.0], [0.0, 2.0]], test=[[0.0, 1.0], [3.0, 0.0]])
     >>> with tempfile.TemporaryDirectory() as d:
     ...     sorted(os.listdir(save_logits_dir(zoo, d)))
     ['labels.npz', 'm.npz']
     """
     root = Path(path)
+    for name in zoo.models:
+        if os.sep in name or "/" in name or name in ("labels", ".", ".."):
+            raise ValueError(f"Model name {name!r} cannot be used as a file name.")
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"{describe(root)}: is a file, not a directory.")
+    if root.is_dir() and any(root.iterdir()) and not overwrite:
+        raise ValueError(
+            f"{describe(root)}: not empty; pass overwrite=True to replace the logits "
+            "saved there (models not in this zoo are removed), or choose a new "
+            "directory."
+        )
     root.mkdir(parents=True, exist_ok=True)
-    np.savez(root / "labels.npz", **zoo.labels)
+    written = {"labels.npz"}
+    with atomic_file(root / "labels.npz", "wb") as fh:
+        np.savez(fh, **zoo.labels)
     costs, groups = {}, {}
     for name, model in zoo.models.items():
-        if os.sep in name or name in ("labels", ".", ".."):
-            raise ValueError(f"Model name {name!r} cannot be used as a file name.")
-        np.savez(root / f"{name}.npz", **model.logits)
+        with atomic_file(root / f"{name}.npz", "wb") as fh:
+            np.savez(fh, **model.logits)
+        written.add(f"{name}.npz")
         if model.cost is not None:
             costs[name] = model.cost
         if model.group is not None:
             groups[name] = model.group
-    if costs:
-        (root / "costs.json").write_text(json.dumps(costs, indent=2) + "\n")
-    if groups:
-        (root / "groups.json").write_text(json.dumps(groups, indent=2) + "\n")
+    for fname, content in (("costs.json", costs), ("groups.json", groups)):
+        if content:
+            atomic_write(root / fname, json.dumps(content, indent=2) + "\n")
+            written.add(fname)
+    for stale in [*root.glob("*.npz"), root / "costs.json", root / "groups.json"]:
+        if stale.name not in written and stale.is_file():
+            stale.unlink()
     return root

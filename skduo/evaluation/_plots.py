@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from skduo._vocabulary import check_confidence
-from skduo.evaluation._report import METRICS
+from skduo.evaluation._files import atomic_file
+from skduo.evaluation._metrics import METRICS
 from skduo.metrics import risk_coverage_curve
 from skduo.utils._optional import check_matplotlib_support
 
@@ -21,6 +22,14 @@ def _figure(caller, figsize):
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _save(fig, path, dpi):
+    """Save as PNG atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    with atomic_file(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi)
+    return path
 
 
 def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=3):
@@ -112,9 +121,7 @@ def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=
     ax.set_xlim(max(0.0, min(first_risk, default=0.0) - 0.05), 1)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 def plot_metric_vs_balance(
@@ -207,6 +214,4 @@ def plot_metric_vs_balance(
         ax.set_title(f"{header}: duo - large ({better} better)")
     if larges:
         axes[0].legend(fontsize="x-small", title="large model")
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path, dpi=110)

@@ -51,32 +51,59 @@ class SidekickSelection:
             "candidates": self.candidates,
         }
 
-    def format(self):
+    def format(self, width=None):
         """The trade-off as a text table, the recommendation last.
+
+        Parameters
+        ----------
+        width : int, default=None
+            Wrap the title and the recommendation at this width.
 
         Returns
         -------
         str
         """
+        from skduo.evaluation._format import columns, weights_text, wrap
+
+        def fill(text):
+            return text if width is None else wrap(text, width)
+
         lines = [
-            f"Sidekick for {self.large!r} within +{self.budget:g}% compute "
-            f"(validation NLL of {self.large} alone, temperature-scaled: "
-            f"{self.baseline_val_nll:.4f})",
-            f"  {'sidekick':<24} {'extra':>8} {'val NLL':>9} {'gain':>8}  weights",
+            fill(
+                f"Sidekick for {self.large!r} within +{self.budget:g}% compute "
+                f"(validation NLL of {self.large} alone, temperature-scaled: "
+                f"{self.baseline_val_nll:.4f}):"
+            )
         ]
+        table = [["  sidekick", "extra", "val NLL", "gain", "weights", ""]]
         for c in self.candidates:
             mark = "*" if c["name"] == self.chosen else " "
-            over = "" if c["within_budget"] else "  (over budget)"
-            lines.append(
-                f"{mark} {c['name']:<24} {100 * c['flops_balance']:>7.1f}% "
-                f"{c['val_nll']:>9.4f} {c['val_nll_gain']:>+8.4f}  "
-                f"{c['weights'][0]:.3g} {c['weights'][1]:.3g}{over}"
+            gain = c["val_nll_gain"]
+            table.append(
+                [
+                    f"{mark} {c['name']}",
+                    f"{100 * c['flops_balance']:.1f}%",
+                    f"{c['val_nll']:.4f}",
+                    "0" if abs(gain) < 5e-5 else f"{gain:+.4f}",
+                    weights_text(c["weights"]),
+                    "" if c["within_budget"] else "(over budget)",
+                ]
             )
+        text = columns(table, left=1).splitlines()
+        if width is not None and max(len(line) for line in text) > width:
+            for row in table:  # drop the weights
+                del row[4]
+            text = columns(table, left=1).splitlines()
+        lines.append(text[0])
+        lines += text[2:]  # no rule under the header
         if self.chosen is None:
-            lines.append("Recommendation: no sidekick (none in budget helps).")
+            lines.append(fill("Recommendation: no sidekick (none in budget helps)."))
         else:
             lines.append(
-                f"Recommendation: {self.chosen!r} (lowest validation NLL in budget)."
+                fill(
+                    f"Recommendation: {self.chosen!r} (lowest validation NLL in "
+                    "budget)."
+                )
             )
         return "\n".join(lines)
 

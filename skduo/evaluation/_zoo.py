@@ -1,8 +1,16 @@
 """A zoo of models given by their logits on the validation and test splits."""
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from skduo._logit_ops import (
+    detect_output_kind,
+    log_proba_to_logits,
+    proba_to_logits,
+)
+from skduo._vocabulary import OUTPUT_KINDS
 
 __all__ = ["LogitZoo", "ModelLogits"]
 
@@ -26,6 +34,10 @@ class ModelLogits:
         Architecture / family name; models sharing a group form deep ensembles.
     source : dict of {str: str}
         Where each split was read from (used in error messages).
+    outputs : {'logits', 'proba', 'log_proba'}, default='logits'
+        What the arrays held as given (declared, or recognised under
+        ``outputs='auto'``); ``logits`` always holds logits (the logarithm of
+        probabilities).
 
     Examples
     --------
@@ -41,6 +53,7 @@ class ModelLogits:
     cost: float | None = None
     group: str | None = None
     source: dict = field(default_factory=dict)
+    outputs: str = "logits"
 
 
 def _where(name, split, source):
@@ -103,9 +116,14 @@ class LogitZoo:
     >>> import numpy as np
     >>> from skduo.evaluation import LogitZoo
     >>> zoo = LogitZoo(y_val=[0, 1, 1], y_test=[1, 0])
-    >>> zoo.add("big", val=np.eye(2)[[0, 1, 1]], test=np.eye(2)[[1, 0]], cost=100)
+    >>> val = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 3.0]])
+    >>> zoo.add("big", val=val, test=[[0.0, 2.0], [1.0, 0.0]], cost=100)
     >>> zoo.n_classes, list(zoo.models)
     (2, ['big'])
+    >>> zoo.add("soft", val=[[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]],
+    ...         test=[[0.3, 0.7], [0.6, 0.4]], outputs="proba")
+    >>> zoo.models["soft"].outputs, zoo.models["soft"].logits["test"].round(3)[0]
+    ('proba', array([-1.204, -0.357]))
     """
 
     def __init__(self, y_val, y_test, y_ood_test=None, *, label_source=None):
@@ -128,31 +146,71 @@ class LogitZoo:
         return tuple(s for s in SPLITS if s in self.labels)
 
     def add(
-        self, name, val, test, *, ood_test=None, cost=None, group=None, source=None
+        self,
+        name,
+        val,
+        test,
+        *,
+        ood_test=None,
+        cost=None,
+        group=None,
+        source=None,
+        outputs="auto",
     ):
-        """Add a model by its logits.
+        """Add a model by its logits (or its probabilities).
 
         Parameters
         ----------
         name : str
             Unique model name.
         val, test : array-like of shape (n_split, n_classes)
-            Logits (or log-probabilities) on the validation and test rows.
+            Logits, probabilities or log-probabilities on the validation and
+            test rows (see ``outputs``).
         ood_test : array-like of shape (n_ood, n_classes), default=None
-            Logits on the out-of-distribution test rows; required when the zoo
-            has OOD labels.
+            Outputs on the out-of-distribution test rows; required when the
+            zoo has OOD labels.
         cost : float, default=None
             Inference cost per sample (multiply-adds); must be positive.
         group : str, default=None
             Architecture name; models of one group form deep ensembles.
         source : dict of {str: str}, default=None
             File each split was read from, named in error messages.
+        outputs : {'auto', 'logits', 'proba', 'log_proba'}, default='auto'
+            What the arrays hold. ``'auto'`` recognises probabilities (every
+            inspected row in [0, 1] and summing to one, on every split) and
+            uses their logarithm, with a ``UserWarning`` naming the model:
+            the logarithm gives the same duo as the logits would, while
+            probabilities used as logits give a much worse one.
+            Log-probabilities are valid logits and are used as they are
+            (``-inf`` clipped). The other values declare what the arrays are;
+            probabilities and log-probabilities are then checked.
+
+        Raises
+        ------
+        ValueError
+            Naming the split (and file): wrong shape or dtype, NaN or infinite
+            values, row counts that differ from the labels, a class count that
+            differs from the other models', labels out of range, outputs that
+            are not what was declared, or splits that disagree on whether they
+            hold probabilities.
         """
         source = dict(source or {})
         name = str(name)
+        if outputs not in OUTPUT_KINDS:
+            raise ValueError(
+                f"Model {name!r}: outputs must be one of {OUTPUT_KINDS}; got "
+                f"{outputs!r}."
+            )
         if name in self.models:
             raise ValueError(f"Duplicate model name {name!r}.")
-        logits = {}
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"Model name {name!r} is not valid UTF-8 text (a file name with "
+                "undecodable bytes?); rename it."
+            ) from None
+        arrays, kinds = {}, {}
         for split, arr in (("val", val), ("test", test), ("ood_test", ood_test)):
             where = _where(name, split, source)
             if arr is None:
@@ -167,18 +225,57 @@ class LogitZoo:
                     f"{where}: logits for split {split!r} but the zoo has no labels "
                     "for it."
                 )
-            logits[split] = self._check_logits(arr, where, split)
+            arrays[split] = self._check_array(arr, where, split)
+            kinds[split] = (
+                detect_output_kind(arrays[split]) if outputs == "auto" else outputs
+            )
+        kind = self._common_kind(name, kinds, source)
         if cost is not None:
             cost = float(cost)
             if not np.isfinite(cost) or cost <= 0:
                 raise ValueError(
                     f"Model {name!r}: cost must be a positive number; got {cost}."
                 )
+        logits = {
+            split: self._as_logits(z, kind, _where(name, split, source))
+            for split, z in arrays.items()
+        }
+        if outputs == "auto" and kind == "proba":
+            files = sorted({v.split("[")[0] for v in source.values()})
+            files = files or [f"model {name!r}"]
+            warnings.warn(
+                f"{', '.join(files)}: the outputs look like probabilities (every "
+                "inspected row is in [0, 1] and sums to 1), not logits; using "
+                "their logarithm, which gives the same duo as the logits. Declare "
+                "outputs='proba' to silence this, or outputs='logits' if they are "
+                "logits.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.n_classes = next(iter(logits.values())).shape[1]
         self.models[name] = ModelLogits(
-            name, logits, cost, None if group is None else str(group), source
+            name, logits, cost, None if group is None else str(group), source, kind
         )
 
-    def _check_logits(self, arr, where, split):
+    @staticmethod
+    def _common_kind(name, kinds, source):
+        """One kind for all splits of a model; probabilities on all or none."""
+        found = set(kinds.values())
+        if "proba" in found and len(found) > 1:
+            proba = [s for s, k in kinds.items() if k == "proba"]
+            other = [s for s, k in kinds.items() if k != "proba"]
+            raise ValueError(
+                f"{_where(name, proba[0], source)}: looks like probabilities, but "
+                f"{_where(name, other[0], source)} does not; pass outputs= to "
+                "declare what the arrays hold."
+            )
+        if found == {"proba"}:
+            return "proba"
+        if found == {"log_proba"}:
+            return "log_proba"
+        return "logits"
+
+    def _check_array(self, arr, where, split):
         z = np.asarray(arr)
         if z.ndim != 2:
             raise ValueError(
@@ -188,12 +285,18 @@ class LogitZoo:
         if z.dtype.kind not in "fiu":
             raise ValueError(f"{where}: logits must be numeric; got {z.dtype}.")
         if z.dtype.kind == "f" and not np.isfinite(z).all():
-            bad = np.argwhere(~np.isfinite(z))
+            bad = ~np.isfinite(z)
             n_nan = int(np.isnan(z).sum())
-            raise ValueError(
-                f"{where}: logits contain {n_nan} NaN and {len(bad) - n_nan} "
-                f"infinite value(s) (first at row {bad[0][0]}, column {bad[0][1]})."
-            )
+            n_neg_inf = int(np.isneginf(z).sum())
+            if n_nan == 0 and n_neg_inf == int(bad.sum()):
+                pass  # -inf: log-probabilities of 0, clipped when converted
+            else:
+                first = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"{where}: logits contain {n_nan} NaN and "
+                    f"{int(bad.sum()) - n_nan} infinite value(s) (first at row "
+                    f"{first[0]}, column {first[1]})."
+                )
         y = self.labels[split]
         if z.shape[0] != len(y):
             raise ValueError(
@@ -215,7 +318,20 @@ class LogitZoo:
                 f"class {int(y.max())}, out of range for {where} with "
                 f"{n_classes} columns (classes 0..{n_classes - 1})."
             )
-        self.n_classes = n_classes
+        return z
+
+    @staticmethod
+    def _as_logits(z, kind, where):
+        if kind == "proba":
+            return proba_to_logits(z, what=where)
+        if kind == "log_proba":
+            return log_proba_to_logits(z, what=where)
+        if z.dtype.kind == "f" and np.isneginf(z).any():
+            first = np.argwhere(np.isneginf(z))[0]
+            raise ValueError(
+                f"{where}: logits contain 0 NaN and {int(np.isneginf(z).sum())} "
+                f"infinite value(s) (first at row {first[0]}, column {first[1]})."
+            )
         return np.asarray(z, dtype=np.float64)
 
     def __repr__(self):

@@ -31,8 +31,18 @@ Scorers: ``neg_aurc_scorer``, ``neg_eaurc_scorer``, ``neg_augrc_scorer``,
 :func:`make_proba_scorer`, :func:`get_scorer`, :func:`get_scorer_names`.
 """
 
+from skduo.metrics._bootstrap import (
+    ConfidenceInterval,
+    PairedBootstrapResult,
+    paired_bootstrap,
+)
 from skduo.metrics._calibration import expected_calibration_error, reliability_curve
 from skduo.metrics._classification import multiclass_brier_score, nll_loss
+from skduo.metrics._decomposition import (
+    ScoreDecomposition,
+    calibration_refinement_decomposition,
+    smooth_ece,
+)
 from skduo.metrics._display_reliability import ReliabilityDisplay
 from skduo.metrics._display_risk_coverage import RiskCoverageDisplay
 from skduo.metrics._named_scorers import (
@@ -61,10 +71,14 @@ from skduo.metrics._selective import (
 )
 
 __all__ = [
+    "ConfidenceInterval",
+    "PairedBootstrapResult",
     "ReliabilityDisplay",
     "RiskCoverageDisplay",
+    "ScoreDecomposition",
     "aurc",
     "augrc",
+    "calibration_refinement_decomposition",
     "correctness_auroc",
     "correctness_auroc_scorer",
     "coverage_at_accuracy",
@@ -82,8 +96,10 @@ __all__ = [
     "neg_ece_scorer",
     "neg_nll_scorer",
     "nll_loss",
+    "paired_bootstrap",
     "reliability_curve",
     "risk_at_coverage",
     "risk_coverage_curve",
     "selective_metrics",
+    "smooth_ece",
 ]

@@ -1,0 +1,167 @@
+"""Calibration / refinement split of NLL and Brier; the smooth ECE."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import quad
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
+from scipy.stats import norm
+
+from skduo import fit_temperature
+from skduo.metrics import (
+    calibration_refinement_decomposition,
+    multiclass_brier_score,
+    nll_loss,
+    smooth_ece,
+)
+
+decompose = calibration_refinement_decomposition
+
+
+def _logits(seed, n=400, k=3, signal=2.0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    return y, rng.normal(size=(n, k)) + signal * np.eye(k)[y]
+
+
+def test_uniform_is_optimal_for_uninformative_logits():
+    # one right and one wrong row with the same logits: the best temperature
+    # is infinite (uniform), refinement log 2 and 1 - 1/2; score by hand:
+    # (log(1 + e^-1) + log(1 + e)) / 2
+    y, z = np.array([0, 1]), np.array([[1.0, 0.0], [1.0, 0.0]])
+    nll = decompose(y, logits=z)
+    assert nll.score == pytest.approx((np.log1p(np.exp(-1)) + np.log1p(np.e)) / 2)
+    assert nll.refinement == pytest.approx(np.log(2), rel=1e-9)
+    assert nll.temperature == np.inf
+    brier = decompose(y, logits=z, score="brier")
+    assert brier.refinement == pytest.approx(0.5) and brier.temperature == np.inf
+
+
+def test_literal_values_against_an_independent_minimisation():
+    y = np.array([0, 1, 1, 0, 1])
+    z = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.5], [-1.0, 1.0]])
+
+    def nll(beta):
+        return -log_softmax(beta * z, axis=1)[np.arange(5), y].mean()
+
+    def brier(beta):
+        p = np.exp(log_softmax(beta * z, axis=1))
+        return ((p - np.eye(2)[y]) ** 2).sum(1).mean()
+
+    for score, func, literal in (
+        # literals: this function's output, confirmed by scipy's bounded
+        # minimisation of the score in beta below
+        ("nll", nll, 0.5646002397471634),
+        ("brier", brier, 0.3912206838470068),
+    ):
+        ref = minimize_scalar(
+            func, bounds=(0.01, 10), method="bounded", options={"xatol": 1e-10}
+        )
+        got = decompose(y, logits=z, score=score)
+        assert got.refinement == pytest.approx(ref.fun, abs=1e-9)
+        assert got.refinement == pytest.approx(literal, abs=1e-12)
+        assert got.temperature == pytest.approx(1 / ref.x, rel=1e-4)
+        assert got.score == pytest.approx(func(1.0))
+
+
+@settings(max_examples=25)
+@given(
+    seed=st.integers(0, 10**6),
+    scale=st.floats(0.1, 8.0),
+    score=st.sampled_from(["nll", "brier"]),
+)
+def test_parts_sum_to_the_total(seed, scale, score):
+    y, z = _logits(seed, n=120)
+    d = decompose(y, logits=scale * z, score=score)
+    assert d.calibration + d.refinement == pytest.approx(d.score, abs=1e-12)
+    assert d.calibration >= 0 and d.refinement >= 0
+    if score == "nll":
+        assert d.score == pytest.approx(nll_loss(y, logits=scale * z))
+    else:
+        p = np.exp(log_softmax(scale * z, axis=1))
+        assert d.score == pytest.approx(multiclass_brier_score(y, p))
+
+
+@pytest.mark.parametrize("score", ["nll", "brier"])
+def test_temperature_scaling_leaves_the_refinement_unchanged(score):
+    # a 6x overconfident model: temperature scaling fitted on a validation
+    # split removes calibration error, never refinement
+    y_val, z_val = _logits(0)
+    y_test, z_test = _logits(1)
+    hot_val, hot_test = 6.0 * z_val, 6.0 * z_test
+    ts = fit_temperature(hot_val, y_val)
+    scaled = ts.decision_logits(hot_test)
+    raw = decompose(y_test, logits=hot_test, score=score)
+    after = decompose(y_test, logits=scaled, score=score)
+    assert raw.refinement == pytest.approx(after.refinement, rel=1e-6)
+    assert raw.refinement == pytest.approx(
+        decompose(y_test, logits=z_test, score=score).refinement, rel=1e-6
+    )
+    assert after.calibration < 0.1 * raw.calibration
+    assert raw.temperature == pytest.approx(
+        6.0 * decompose(y_test, logits=z_test, score=score).temperature, rel=1e-4
+    )
+
+
+def test_probabilities_are_their_logarithms():
+    y, z = _logits(2, n=100)
+    p = np.exp(log_softmax(z, axis=1))
+    a, b = decompose(y, p), decompose(y, logits=z)
+    assert a.score == pytest.approx(b.score) and a.refinement == pytest.approx(
+        b.refinement
+    )
+    with pytest.raises(ValueError, match="exactly one"):
+        decompose(y, p, logits=z)
+
+
+def _direct_smece(conf, resid, sigma):
+    """The definition, integrated by quadrature (independent of the FFT grid)."""
+
+    def integrand(t):
+        k = sum(
+            norm.pdf(t - conf - 2 * j, scale=sigma)
+            + norm.pdf(t + conf - 2 * j, scale=sigma)
+            for j in range(-3, 4)
+        )
+        return abs(np.mean(k * resid))
+
+    return quad(integrand, 0, 1, points=sorted(set(conf)), limit=200)[0]
+
+
+def test_smooth_ece_constant_confidence_is_the_gap():
+    # confidence 0.9 on every row, accuracy 3/4: |0.9 - 0.75|
+    assert smooth_ece([0, 0, 0, 1], [[0.9, 0.1]] * 4) == pytest.approx(0.15, abs=1e-6)
+
+
+def test_smooth_ece_matches_the_definition():
+    conf = np.array([0.2, 0.4, 0.7, 0.9])  # top-label confidences (binary)
+    y = np.array([0, 1, 1, 1])
+    proba = np.column_stack([1 - conf, conf])
+    pred = proba.argmax(1)
+    value, sigma = smooth_ece(y, proba, return_sigma=True)
+    top = proba.max(1)
+    resid = (pred == y) - top
+    assert value == pytest.approx(_direct_smece(top, resid, sigma), abs=1e-6)
+    assert value == pytest.approx(sigma, abs=1e-6)  # the fixed point
+    # literal: the fixed point of the quadrature above, to the 1e-7 relative
+    # tolerance of the root search
+    assert value == pytest.approx(0.1320880, abs=1e-6)
+
+
+def test_smooth_ece_weights_are_repetitions_and_calibrated_is_small():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.5, 1.0, 300)
+    correct = rng.uniform(size=300) < conf  # calibrated by construction
+    y = np.where(correct, 0, 1)
+    proba = np.column_stack([conf, 1 - conf])
+    w = rng.integers(1, 4, 300)
+    weighted = smooth_ece(y, proba, sample_weight=w)
+    repeated = smooth_ece(np.repeat(y, w), np.repeat(proba, w, axis=0))
+    assert weighted == pytest.approx(repeated, abs=1e-12)
+    assert smooth_ece(y, proba) < 0.06
+    # 3x sharper logits: overconfident, clearly larger
+    hot = np.exp(3 * np.log(proba))
+    hot /= hot.sum(1, keepdims=True)
+    assert smooth_ece(y, hot) > 2 * smooth_ece(y, proba)
