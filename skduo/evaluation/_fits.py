@@ -64,7 +64,7 @@ def _single_fits(zoo):
         (
             "temperature",
             [name],
-            fit_temperature(model.logits["val"], y_val),
+            fit_temperature(model.logits["val"], y_val, outputs="logits"),
             name,
             None,
             0.0,
@@ -87,7 +87,7 @@ def _duo_fits(zoo, duo_modes, progress):
                 # the same fit as fit_duo(mode=...): only the prediction differs
                 ens = replace(asym, mode=mode)
             else:
-                ens = fit_duo(z_l, z_s, y_val, mode=mode)
+                ens = fit_duo(z_l, z_s, y_val, mode=mode, outputs="logits")
                 if mode in ("asymmetric", "uq_only"):
                     asym = ens
             fits.append((mode, [large, small], ens, large, small, balance))
@@ -105,14 +105,18 @@ def _ensemble_fits(zoo):
     for members in groups.values():
         for m in range(2, len(members) + 1):
             subset = members[:m]
-            ens = fit_deep_ensemble([models[n].logits["val"] for n in subset], y_val)
+            ens = fit_deep_ensemble(
+                [models[n].logits["val"] for n in subset], y_val, outputs="logits"
+            )
             balance = _ensemble_balance(models, subset)
             fits.append(("deep_ensemble", subset, ens, subset[0], None, balance))
     if len(models) >= 2:
         names = list(models)
         if all(model.cost is not None for model in models.values()):
             names.sort(key=lambda n: -models[n].cost)  # balance relative to first
-        ens = fit_weighted_ensemble([models[n].logits["val"] for n in names], y_val)
+        ens = fit_weighted_ensemble(
+            [models[n].logits["val"] for n in names], y_val, outputs="logits"
+        )
         balance = _ensemble_balance(models, names)
         fits.append(("weighted_ensemble", names, ens, names[0], None, balance))
     return fits

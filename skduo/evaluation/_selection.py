@@ -155,12 +155,14 @@ def select_sidekick(zoo, large, *, budget):
         )
     y_val = zoo.labels["val"]
     big = zoo.models[large]
-    baseline = fit_temperature(big.logits["val"], y_val).validation_nll
+    baseline = fit_temperature(
+        big.logits["val"], y_val, outputs="logits"
+    ).validation_nll
     candidates = []
     for name, model in sorted(zoo.models.items(), key=lambda kv: kv[1].cost):
         if name == large or model.cost >= big.cost:
             continue
-        duo = fit_duo(big.logits["val"], model.logits["val"], y_val)
+        duo = fit_duo(big.logits["val"], model.logits["val"], y_val, outputs="logits")
         balance = model.cost / big.cost
         candidates.append(
             {

@@ -435,12 +435,14 @@ def paired_bootstrap(
     y = _check_y_true(y_true)
     n = y.shape[0]
     classes, y_enc = _resolve_classes(y, labels)
-    proba_a, dtype_a = _check_proba(
+    checked_a = _check_proba(
         y_proba_a, n, classes, labels is not None, name="y_proba_a"
     )
-    proba_b, dtype_b = _check_proba(
+    checked_b = _check_proba(
         y_proba_b, n, classes, labels is not None, name="y_proba_b"
     )
+    proba_a, dtype_a = np.asarray(checked_a.values, np.float64), checked_a.dtype
+    proba_b, dtype_b = np.asarray(checked_b.values, np.float64), checked_b.dtype
     sw = _check_sample_weight(sample_weight, n)
     preds = []
     for y_pred, name in ((y_pred_a, "y_pred_a"), (y_pred_b, "y_pred_b")):

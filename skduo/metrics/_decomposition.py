@@ -24,7 +24,6 @@ from skduo.metrics._base import (
     _check_sample_weight,
     _check_y_true,
     _resolve_classes,
-    _row_argmax_max,
 )
 from skduo.utils._sklearn_compat import StrOptions, validate_params
 
@@ -66,10 +65,11 @@ def _logits_input(y_true, y_proba, logits, labels, sample_weight):
     if (y_proba is None) == (logits is None):
         raise ValueError("Pass exactly one of y_proba or logits.")
     if logits is None:
-        y_enc, proba, _, sw, dtype = _check_proba_inputs(
+        y_enc, checked, _, sw = _check_proba_inputs(
             y_true, y_proba, labels=labels, sample_weight=sample_weight
         )
-        tiny = float(np.finfo(dtype).tiny)
+        proba = np.asarray(checked.values, dtype=np.float64)
+        tiny = float(np.finfo(checked.dtype).tiny)
         return y_enc, np.log(np.maximum(proba, tiny)), sw
     y = _check_y_true(y_true)
     classes, y_enc = _resolve_classes(y, labels)
@@ -400,10 +400,10 @@ def smooth_ece(y_true, y_proba, *, labels=None, sample_weight=None, return_sigma
     >>> round(smooth_ece(y_true, y_proba), 4)
     0.15
     """
-    y_enc, proba, _, sw, _ = _check_proba_inputs(
-        y_true, y_proba, labels=labels, sample_weight=sample_weight
+    y_enc, checked, _, sw = _check_proba_inputs(
+        y_true, y_proba, labels=labels, sample_weight=sample_weight, top=True
     )
-    pred, conf = _row_argmax_max(proba)
+    pred, conf = checked.pred, checked.top
     w = np.ones(conf.shape[0]) if sw is None else sw
     value, sigma = _smooth_ece(conf, (pred == y_enc) - conf, w / w.sum())
     return (value, sigma) if return_sigma else value
