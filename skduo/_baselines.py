@@ -138,7 +138,7 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         return fit_learned_weights(logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, *, groups=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):
         """Fit the temperature (and the member, if unfitted) on validation data.
 
         Parameters
@@ -146,8 +146,8 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         X : array-like of shape (n_samples, n_features) or any input the member
             accepts
             Validation inputs, not seen by a fitted member during its training.
-        y : array-like of shape (n_samples,)
-            Validation labels.
+        y : array-like of shape (n_samples,), default=None
+            Validation labels; None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the NLL terms (also passed to the fit of
             unfitted members whose ``fit`` accepts it; with metadata routing
@@ -370,7 +370,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         return FITS_BY_MODE[mode](logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, *, groups=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):
         """Fit the weights (and any unfitted member) on validation data.
 
         Parameters
@@ -378,8 +378,8 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         X : array-like of shape (n_samples, n_features) or any input the members
             accept
             Validation inputs, not seen by fitted members during their training.
-        y : array-like of shape (n_samples,)
-            Validation labels.
+        y : array-like of shape (n_samples,), default=None
+            Validation labels; None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the NLL terms (also passed to the fit of
             unfitted members whose ``fit`` accepts it; with metadata routing
