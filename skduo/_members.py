@@ -224,13 +224,13 @@ def _blockwise(arr, columns, dtype, convert, canonical):
     return out
 
 
-def _saturation_warning(frac, what, detail, saturation_warn):
+def _saturation_warning(frac, what, detail, clip, saturation_warn):
     if frac > saturation_warn:
         warnings.warn(
             f"{frac:.1%} of the rows of {what[:1].lower() + what[1:]} are saturated "
-            f"({detail}); their log-probabilities are clipped and the true logits "
-            "cannot be recovered. Prefer a member output that gives logits "
-            "(decision_function, predict_log_proba, or the net's logits).",
+            f"({detail}); their log-probabilities are clipped at {clip} and the "
+            "true logits cannot be recovered. Prefer a member output that gives "
+            "logits (decision_function, predict_log_proba, or the net's logits).",
             UserWarning,
             stacklevel=4,
         )
@@ -255,8 +255,9 @@ def _proba_logits(arr, columns, what, saturation_warn):
         lambda: proba_to_logits(arr, what, 1.0),
     )
     tiny = float(np.finfo(arr.dtype if arr.dtype.kind == "f" else np.float64).tiny)
-    detail = f"hold an exact 0 or 1 in {arr.dtype}; clipped at log({tiny:.3g})"
-    _saturation_warning(saturated / max(1, len(arr)), what, detail, saturation_warn)
+    detail = f"hold an exact 0 or 1 in {arr.dtype}"
+    frac = saturated / max(1, len(arr))
+    _saturation_warning(frac, what, detail, f"log({tiny:.3g})", saturation_warn)
     return out
 
 
@@ -278,8 +279,9 @@ def _log_proba_logits(arr, columns, what, saturation_warn):
         log_proba_to_logits(arr, what, 1.0)
 
     _blockwise(arr, columns, None, check, canonical)
-    detail = "hold log-probabilities of -inf; clipped at log(2.23e-308)"
-    _saturation_warning(n_zero_rows / max(1, len(arr)), what, detail, saturation_warn)
+    detail = "hold log-probabilities of -inf, probability 0"
+    frac = n_zero_rows / max(1, len(arr))
+    _saturation_warning(frac, what, detail, "log(2.23e-308)", saturation_warn)
     dtype = _float_dtype(arr.dtype)
     if n_zero_rows == 0 and columns is None and dtype == arr.dtype:
         return arr
