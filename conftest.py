@@ -9,5 +9,7 @@ collect_ignore_glob = ["docs/*", "examples/*", "benchmarks/*", ".venv/*"]
 
 if importlib.util.find_spec("torch") is None:
     collect_ignore_glob.append("skduo/torch/*")
+if importlib.util.find_spec("skl2onnx") is None:
+    collect_ignore_glob.append("skduo/onnx.py")
 if importlib.util.find_spec("matplotlib") is None:
     collect_ignore_glob.append("skduo/metrics/_display*.py")

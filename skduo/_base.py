@@ -16,11 +16,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.metadata_routing import UNUSED
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_is_fitted,
     column_or_1d,
-    has_fit_parameter,
     validate_data,
 )
 
@@ -28,7 +28,8 @@ from skduo import _torch_compat
 from skduo._cache import cached_member_logits
 from skduo._inputs import n_samples, take_rows, validate_X_y
 from skduo._logit_ops import combine_logits, log_softmax, softmax
-from skduo._members import is_fitted, member_classes
+from skduo._members import column_map, is_fitted, member_classes, resolve_classes
+from skduo._routing import fit_router, route_fit_params, rows_of
 from skduo._vocabulary import RESPONSE_METHODS
 from skduo.utils._sklearn_compat import StrOptions
 
@@ -61,6 +62,26 @@ def _check_sample_weight(sample_weight, n_samples):
     if not sw.any():
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sw
+
+
+#: Elements (rows x classes) per row block of the combination step.
+_BLOCK_ELEMENTS = 2**18
+
+#: How far below a row's other logits a class the member cannot predict is put.
+_ABSENT = 20.0
+
+
+def _aligned(z, rows, columns):
+    """Rows of a member's logits, columns re-ordered to ``classes_``."""
+    block = z[rows]
+    if columns is None:
+        return block
+    block = block[:, np.maximum(columns, 0)]
+    absent = columns < 0
+    if absent.any():
+        # a class the member does not know (cross-fitted on y without it)
+        block[:, absent] = z[rows].min(axis=1, keepdims=True) - _ABSENT
+    return block
 
 
 def _empty_input_error(X, owner):
@@ -128,23 +149,65 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     # -- fit -------------------------------------------------------------------
 
-    def _fit_members(self, X, y, sample_weight):
+    # ``groups`` goes to the cross-fitting splitter, never to the estimator's
+    # own request (it has no ``set_fit_request(groups=...)``)
+    __metadata_request__fit = {"groups": UNUSED}
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this estimator.
+
+        ``sample_weight`` is consumed by the weight fit itself (request it with
+        ``set_fit_request(sample_weight=True)``); the ``fit`` of every unfitted
+        member receives what it requests (its ``set_fit_request``), and the
+        cross-fitting splitter (``cv``) what its ``split`` requests (``groups``
+        for :class:`~sklearn.model_selection.GroupKFold`). Fitted members are
+        never fitted, so nothing is routed to them. See scikit-learn's
+        :ref:`metadata routing <metadata_routing>` user guide.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            A :class:`~sklearn.utils.metadata_routing.MetadataRouter` with the
+            routing information.
+        """
+        return fit_router(self, self._named_members())
+
+    def _fit_members(self, X, y, sample_weight, groups=None, fit_params=None):
         """The whole fit: checks, classes, member logits, then the weights."""
         named = self._named_members()
         methods = self._member_methods(len(named))
         _torch_compat.check_torch_members_device(dict(named))
         fitted = {name: is_fitted(est) for name, est in named}
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        X, y, sample_weight = self._validate_fit_data(
+            X, y, sample_weight, check_targets=not all(fitted.values())
+        )
+        member_kwargs, split_kwargs = route_fit_params(
+            self, named, fitted, sample_weight, groups, fit_params or {}
+        )
         self._set_input_attributes(X, named, fitted)
-        self.classes_ = self._resolve_classes(y, named, fitted)
+        self.classes_, fit_classes = resolve_classes(y, named, fitted)
+        # the fit works in the first fitted member's column order (its logits
+        # are used as they are, not copied); y is encoded in that order
+        to_fit_order = column_map(fit_classes, self.classes_)
         y_enc = LabelEncoder().fit(self.classes_).transform(y)
+        if to_fit_order is not None:
+            y_enc = to_fit_order[y_enc]
         logits, members = [], []
         for (name, est), method in zip(named, methods):
             if fitted[name]:
                 members.append(est)
-                logits.append(self._logits(est, X, name, method, True))
+                logits.append(self._logits(est, X, name, method, fit_classes, True))
             else:
-                z, refit = self._cross_fit(est, X, y, sample_weight, name, method)
+                z, refit = self._cross_fit(
+                    est,
+                    X,
+                    y,
+                    member_kwargs.get(name, {}),
+                    split_kwargs,
+                    name,
+                    method,
+                    fit_classes,
+                )
                 members.append(refit)
                 logits.append(z)
         self._store_members(members)
@@ -154,8 +217,14 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_iter_ = int(result.n_iter)
         return self
 
-    def _validate_fit_data(self, X, y, sample_weight):
-        """``(X, y, sample_weight)`` checked for length, targets and weights."""
+    def _validate_fit_data(self, X, y, sample_weight, check_targets=True):
+        """``(X, y, sample_weight)`` checked for length, targets and weights.
+
+        ``check_targets=False`` (all members fitted) skips scikit-learn's
+        target-type check: the members' classes check ``y`` instead, and many
+        classes on few rows (1,000 classes, 1,500 rows) are no sign of a
+        regression problem then.
+        """
         n_rows = n_samples(X)
         if n_rows == 0:
             raise _empty_input_error(X, self)
@@ -165,42 +234,9 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {n_rows} and {len(y)}."
             )
-        check_classification_targets(y)
+        if check_targets:
+            check_classification_targets(y)
         return X, y, _check_sample_weight(sample_weight, n_rows)
-
-    def _resolve_classes(self, y, named, fitted):
-        """The fitted members' common classes (checked against ``y``), else y's."""
-        fitted_sets = {
-            name: member_classes(est, name) for name, est in named if fitted[name]
-        }
-        if fitted_sets:
-            reference_name, reference = next(iter(fitted_sets.items()))
-            ref_set = set(reference.tolist())
-            for name, cls in fitted_sets.items():
-                cls_set = set(cls.tolist())
-                if cls_set != ref_set:
-                    only_ref = sorted(ref_set - cls_set, key=str)
-                    only_other = sorted(cls_set - ref_set, key=str)
-                    raise ValueError(
-                        "The members have different class sets: only the "
-                        f"{reference_name} member knows {only_ref}, only the "
-                        f"{name} member knows {only_other}."
-                    )
-            classes = np.unique(reference)
-            unknown = np.setdiff1d(np.unique(y), classes)
-            if len(unknown):
-                raise ValueError(
-                    f"y contains label(s) {unknown.tolist()} that the members do not "
-                    f"know; their classes are {classes.tolist()}."
-                )
-        else:
-            classes = np.unique(y)
-        if len(np.unique(y)) < 2:
-            raise ValueError(
-                f"y contains only one class ({np.unique(y).tolist()}); fitting the "
-                "weights needs samples of at least 2 classes."
-            )
-        return classes
 
     def _member_methods(self, n_members):
         rm = self.response_method
@@ -216,11 +252,11 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return tuple(rm)
 
-    def _logits(self, estimator, X, name, method, warn_saturation=False):
+    def _logits(self, estimator, X, name, method, classes, warn_saturation=False):
         return cached_member_logits(
             estimator,
             X,
-            self.classes_,
+            classes,
             method=method,
             name=name,
             verbose=self.verbose,
@@ -253,36 +289,39 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 if value is not None and not hasattr(self, attr):
                     setattr(self, attr, value)
 
-    def _cross_fit(self, estimator, X, y, sample_weight, name, method):
-        """Out-of-fold logits of an unfitted member, and a clone fitted on all."""
+    def _cross_fit(
+        self, estimator, X, y, fit_kwargs, split_kwargs, name, method, classes
+    ):
+        """Out-of-fold logits of an unfitted member, and a clone fitted on all.
+
+        The logits' columns follow ``classes``; a class missing from a training
+        fold gets logits far below the others (the fold's member cannot
+        predict it).
+        """
         cv = check_cv(self.cv, y, classifier=True)
-        n_classes = len(self.classes_)
-        out = np.empty((n_samples(X), n_classes))
-        supports_sw = sample_weight is not None and has_fit_parameter(
-            estimator, "sample_weight"
-        )
-        for train, test in cv.split(X, y):
-            fold = clone(estimator)
-            kw = {"sample_weight": sample_weight[train]} if supports_sw else {}
-            fold.fit(take_rows(X, train), y[train], **kw)
-            present = np.isin(self.classes_, member_classes(fold, name))
+        n_rows = n_samples(X)
+        out = np.empty((n_rows, len(classes)))
+        for train, test in cv.split(X, y, **split_kwargs):
+            fold = clone(estimator, safe=False)
+            fold.fit(
+                take_rows(X, train), y[train], **rows_of(fit_kwargs, train, n_rows)
+            )
+            present = np.isin(classes, member_classes(fold, name))
             z = cached_member_logits(
                 fold,
                 take_rows(X, test),
-                self.classes_[present],
+                classes[present],
                 method=method,
                 name=name,
                 verbose=self.verbose,
             )
-            block = np.empty((len(test), n_classes))
+            block = np.empty((len(test), len(classes)))
             block[:, present] = z
             if not present.all():
-                # class absent from this training fold: far below the others
-                block[:, ~present] = z.min(axis=1, keepdims=True) - 20.0
+                block[:, ~present] = z.min(axis=1, keepdims=True) - _ABSENT
             out[test] = block
-        refit = clone(estimator)
-        kw = {"sample_weight": sample_weight} if supports_sw else {}
-        refit.fit(X, y, **kw)
+        refit = clone(estimator, safe=False)
+        refit.fit(X, y, **fit_kwargs)
         return out, refit
 
     # -- predict ---------------------------------------------------------------
@@ -295,24 +334,56 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             validate_data(self, X, skip_check_array=True, reset=False)
         return X
 
-    def _combined_logits(self, X):
-        """Combined logits; members with weight exactly 0 are not evaluated."""
+    def _member_parts(self, X, members=None, weights=None):
+        """``[(weight, logits, columns)]`` of the members a prediction reads.
+
+        Each member's logits are in its own column order (so not copied);
+        ``columns`` maps them to ``classes_`` (see
+        :func:`~skduo._members.column_map`). Members of weight exactly 0 are
+        not evaluated; with all weights 0 the first one still checks ``X``.
+        """
         X = self._check_input(X)
-        members = self._fitted_named_members()
-        methods = self._member_methods(len(members))
-        logits, weights = [], []
-        all_zero = not np.any(self.weights_)
-        for (name, est), method, w in zip(members, methods, self.weights_):
+        members = self._fitted_named_members() if members is None else members
+        weights = self.weights_ if weights is None else weights
+        methods = self._member_methods(len(self._fitted_named_members()))
+        all_zero = not np.any(weights)
+        parts = []
+        for (name, est), method, w in zip(members, methods, weights):
             if w != 0.0 or all_zero:
-                # with all weights 0 the first member still checks X
-                logits.append(self._logits(est, X, name, method))
-                weights.append(w)
+                known = member_classes(est, name)
+                z = self._logits(est, X, name, method, known)
+                parts.append((float(w), z, column_map(known, self.classes_)))
                 if all_zero:
                     break
-        return combine_logits(logits, weights)
+        return parts
+
+    def _combined_blocks(self, parts):
+        """Row blocks ``(rows, combined float64 logits of those rows)``."""
+        n_rows, n_classes = parts[0][1].shape[0], len(self.classes_)
+        step = max(1, _BLOCK_ELEMENTS // n_classes)
+        weights = [w for w, _, _ in parts]
+        for start in range(0, n_rows, step):
+            rows = slice(start, min(start + step, n_rows))
+            blocks = [_aligned(z, rows, columns) for _, z, columns in parts]
+            yield rows, combine_logits(blocks, weights)
+
+    def _combined_logits(self, parts):
+        """Combined logits (n_samples, n_classes), float64, filled in row blocks."""
+        out = np.empty((parts[0][1].shape[0], len(self.classes_)))
+        for rows, block in self._combined_blocks(parts):
+            out[rows] = block
+        return out
+
+    def _predict_from(self, parts):
+        labels = np.empty(parts[0][1].shape[0], dtype=np.intp)
+        for rows, block in self._combined_blocks(parts):
+            labels[rows] = np.argmax(block, axis=1)
+        return self.classes_[labels]
 
     def decision_function(self, X):
         """The combined logits ``sum_m weights_[m] * z_m``.
+
+        Computed in row blocks: the result is the only array of its size.
 
         Parameters
         ----------
@@ -325,14 +396,20 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             For two classes, the score of ``classes_[1]`` (logit difference), as
             in scikit-learn.
         """
-        z = self._combined_logits(X)
-        if z.shape[1] == 2:
-            return z[:, 1] - z[:, 0]
-        return z
+        parts = self._member_parts(X)
+        if len(self.classes_) != 2:
+            return self._combined_logits(parts)
+        scores = np.empty(parts[0][1].shape[0])
+        for rows, block in self._combined_blocks(parts):
+            scores[rows] = block[:, 1] - block[:, 0]
+        return scores
 
     def predict_proba(self, X):
         """Probabilities: ``softmax`` of the combined logits.
 
+        Computed in row blocks and in place: the result is the only array of
+        its size.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -343,11 +420,15 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        return softmax(self._combined_logits(X))
+        z = self._combined_logits(self._member_parts(X))
+        return softmax(z, out=z)
 
     def predict_log_proba(self, X):
         """Log-probabilities, computed stably from the combined logits.
 
+        Computed in row blocks and in place: the result is the only array of
+        its size.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -358,10 +439,14 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``.
         """
-        return log_softmax(self._combined_logits(X))
+        z = self._combined_logits(self._member_parts(X))
+        return log_softmax(z, out=z)
 
     def predict(self, X):
         """Predicted labels: ``classes_[argmax]`` of the combined logits.
+
+        Computed in row blocks: no array of shape (n_samples, n_classes) is
+        made.
 
         Parameters
         ----------
@@ -373,5 +458,4 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        z = self._combined_logits(X)
-        return self.classes_[np.argmax(z, axis=1)]
+        return self._predict_from(self._member_parts(X))

@@ -4,7 +4,7 @@
 paper's reference point) and :class:`WeightedEnsembleClassifier` combines any
 number of members, either with one learned weight each (the duo generalised) or by
 pool-then-calibrate (a deep ensemble). Both use the members exactly as
-:class:`~skduo.DuoClassifier` does (:func:`skduo._duo.member_logits`) and the same
+:class:`~skduo.DuoClassifier` does (:func:`skduo._members.member_logits`) and the same
 convex weight fit.
 """
 
@@ -59,7 +59,11 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
     estimator_ : estimator
         The fitted member used for predictions.
     weights_ : ndarray of shape (1,)
-        The inverse temperature ``1 / T`` (the duo's convention).
+        The inverse temperature ``1 / T`` (the duo's convention). For a
+        two-class member scored by a 1-D ``decision_function`` ``s`` (logits
+        ``(0, s)``) it is twice the ``beta_`` of scikit-learn's
+        ``CalibratedClassifierCV(method="temperature")``, which builds the
+        logits ``(-s, s)``; the probabilities are the same.
     temperature_ : float
         The fitted temperature ``T``.
     classes_ : ndarray of shape (n_classes,)
@@ -67,7 +71,7 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
     validation_nll_ : float
         Weighted mean negative log-likelihood on the fit data.
     n_iter_ : int
-        Newton iterations of the fit.
+        Newton iterations of the weight fit, all phases.
     n_features_in_ : int
         Number of features seen in :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -134,7 +138,7 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         return fit_learned_weights(logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):
         """Fit the temperature (and the member, if unfitted) on validation data.
 
         Parameters
@@ -142,17 +146,26 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         X : array-like of shape (n_samples, n_features) or any input the member
             accepts
             Validation inputs, not seen by a fitted member during its training.
-        y : array-like of shape (n_samples,)
-            Validation labels.
+        y : array-like of shape (n_samples,), default=None
+            Validation labels; None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the NLL terms.
+            Non-negative weights of the NLL terms (also passed to the fit of
+            unfitted members whose ``fit`` accepts it; with metadata routing
+            enabled, to those that request it).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for the cross-fitting splitter ``cv`` (e.g.
+            :class:`~sklearn.model_selection.GroupKFold`); used only for
+            unfitted members.
+        **fit_params : dict
+            Parameters for the ``fit`` of unfitted members; only with metadata
+            routing enabled (see :meth:`get_metadata_routing`).
 
         Returns
         -------
         self : TemperatureScalingClassifier
             The fitted estimator.
         """
-        self._fit_members(X, y, sample_weight)
+        self._fit_members(X, y, sample_weight, groups, fit_params)
         w = float(self.weights_[0])
         self.temperature_ = np.inf if w == 0.0 else 1.0 / w
         return self
@@ -201,7 +214,10 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
     named_estimators_ : :class:`~sklearn.utils.Bunch`
         The fitted members by name.
     weights_ : ndarray of shape (n_members,)
-        Non-negative weights of the members' logits.
+        Non-negative weights of the members' logits. A two-class member scored
+        by a 1-D ``decision_function`` ``s`` has the logits ``(0, s)``, so its
+        weight is twice the ``beta_`` of scikit-learn's
+        ``CalibratedClassifierCV(method="temperature")`` (logits ``(-s, s)``).
     temperature_ : float
         ``1 / sum(weights_)``: for ``'pooled'``, the temperature of the mean
         logits.
@@ -210,7 +226,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
     validation_nll_ : float
         Weighted mean negative log-likelihood on the fit data.
     n_iter_ : int
-        Newton iterations of the fit.
+        Newton iterations of the weight fit, all phases.
     n_features_in_ : int
         Number of features seen in :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -354,7 +370,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         return FITS_BY_MODE[mode](logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):
         """Fit the weights (and any unfitted member) on validation data.
 
         Parameters
@@ -362,17 +378,26 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         X : array-like of shape (n_samples, n_features) or any input the members
             accept
             Validation inputs, not seen by fitted members during their training.
-        y : array-like of shape (n_samples,)
-            Validation labels.
+        y : array-like of shape (n_samples,), default=None
+            Validation labels; None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the NLL terms.
+            Non-negative weights of the NLL terms (also passed to the fit of
+            unfitted members whose ``fit`` accepts it; with metadata routing
+            enabled, to those that request it).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for the cross-fitting splitter ``cv`` (e.g.
+            :class:`~sklearn.model_selection.GroupKFold`); used only for
+            unfitted members.
+        **fit_params : dict
+            Parameters for the ``fit`` of unfitted members; only with metadata
+            routing enabled (see :meth:`get_metadata_routing`).
 
         Returns
         -------
         self : WeightedEnsembleClassifier
             The fitted ensemble.
         """
-        self._fit_members(X, y, sample_weight)
+        self._fit_members(X, y, sample_weight, groups, fit_params)
         total = float(self.weights_.sum())
         self.temperature_ = np.inf if total == 0.0 else 1.0 / total
         return self

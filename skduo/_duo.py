@@ -1,6 +1,6 @@
 """DuoClassifier: a large classifier and a sidekick, their logits weighted."""
 
-import numpy as np
+import warnings
 
 from skduo._base import _BaseLogitEnsemble
 from skduo._vocabulary import DUO_MODES
@@ -65,7 +65,11 @@ class DuoClassifier(_BaseLogitEnsemble):
     weights_ : ndarray of shape (2,)
         Non-negative weights applied to the large and the small member's logits.
         The official code writes the duo as ``(z_l / T_l + z_s / T_s) / 2``; its
-        temperatures map to these weights by ``w = 1 / (2 T)``.
+        temperatures map to these weights by ``w = 1 / (2 T)``. A two-class
+        member scored by a 1-D ``decision_function`` ``s`` has the logits
+        ``(0, s)``, so its weight is twice the ``beta_`` that scikit-learn's
+        ``CalibratedClassifierCV(method="temperature")`` fits on the same
+        scores (it builds the logits ``(-s, s)``).
     classes_ : ndarray of shape (n_classes,)
         Class labels (the members' common class set, sorted; from ``y`` when the
         members are fitted here).
@@ -77,7 +81,7 @@ class DuoClassifier(_BaseLogitEnsemble):
     validation_nll_ : float
         Weighted mean negative log-likelihood of the duo on the fit data.
     n_iter_ : int
-        Newton iterations of the weight fit on the full data.
+        Newton iterations of the weight fit, all phases.
     n_features_in_ : int
         Number of features seen in :meth:`fit` (the large member's, when it has
         that attribute).
@@ -175,7 +179,7 @@ class DuoClassifier(_BaseLogitEnsemble):
         return FITS_BY_MODE[self.mode](logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):
         """Fit the weights (and any unfitted member) on validation data.
 
         Parameters
@@ -183,18 +187,50 @@ class DuoClassifier(_BaseLogitEnsemble):
         X : array-like of shape (n_samples, n_features) or any input the members
             accept (e.g. images for torch members)
             Validation inputs, not seen by fitted members during their training.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), default=None
             Validation labels; any labels the members know (strings, ints).
+            None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the NLL terms (also passed to the fit of
-            unfitted members whose ``fit`` accepts it).
+            unfitted members whose ``fit`` accepts it; with metadata routing
+            enabled, to those that request it).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for the cross-fitting splitter ``cv`` (e.g.
+            :class:`~sklearn.model_selection.GroupKFold`); used only when a
+            member is unfitted. With metadata routing enabled it reaches the
+            splitter when the splitter requests it (GroupKFold does).
+        **fit_params : dict
+            Parameters for the ``fit`` of unfitted members. Only with metadata
+            routing enabled (``sklearn.set_config(enable_metadata_routing=True)``):
+            each member receives what it requests with ``set_fit_request``; see
+            :meth:`get_metadata_routing`.
 
         Returns
         -------
         self : DuoClassifier
             The fitted duo.
+
+        Warns
+        -----
+        UserWarning
+            When the large member gets weight 0 while the small one does not:
+            the duo is then the small model alone (temperature-scaled).
         """
-        return self._fit_members(X, y, sample_weight)
+        self._fit_members(X, y, sample_weight, groups, fit_params)
+        w_large, w_small = self.weights_
+        if w_large == 0.0 and w_small > 0.0:
+            warnings.warn(
+                "The large member's fitted weight is 0: on this validation data "
+                "the duo is the small member alone (temperature-scaled) and the "
+                "large member is not evaluated at prediction time. The 'small' "
+                "member seems to be the better model: swap the roles "
+                "(DuoClassifier(large=<it>, small=<the other>)), which matters "
+                "for mode='uq_only' (predictions come from the large member) and "
+                "for the compute accounting, or choose another sidekick.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self
 
     def predict(self, X):
         """Predicted labels.
@@ -214,7 +250,5 @@ class DuoClassifier(_BaseLogitEnsemble):
         """
         if self.mode != "uq_only":
             return super().predict(X)
-        X = self._check_input(X)
-        method = self._member_methods(2)[0]
-        z_l = self._logits(self.large_, X, "large", method)
-        return self.classes_[np.argmax(z_l, axis=1)]
+        large_only = self._member_parts(X, [("large", self.large_)], [1.0])
+        return self._predict_from(large_only)

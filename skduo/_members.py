@@ -4,6 +4,11 @@ What :class:`~skduo.DuoClassifier` and the baselines do with each member, as
 plain functions: is it fitted, which classes does it know, which method gives
 its scores, and how do those scores become float logits whose columns follow
 the ensemble's ``classes_``.
+
+Memory: a member's float32 or float64 logits in the requested column order are
+returned as they are (no copy, memory-mapped arrays stay memory-mapped);
+probabilities become log-probabilities, and columns are re-ordered, in row
+blocks into one new array of the member's float dtype.
 """
 
 import warnings
@@ -22,11 +27,30 @@ from skduo._logit_ops import (
 from skduo._vocabulary import RESPONSE_METHODS
 from skduo.utils._sklearn_compat import num_samples
 
-__all__ = ["is_fitted", "member_classes", "member_logits"]
+__all__ = [
+    "column_map",
+    "is_fitted",
+    "member_classes",
+    "member_logits",
+    "resolve_classes",
+]
+
+#: Elements (rows x classes) per row block of the conversions.
+_BLOCK_ELEMENTS = 2**18
+
+
+def _row_blocks(n_rows, n_columns):
+    step = max(1, _BLOCK_ELEMENTS // max(1, n_columns))
+    return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
 
 
 def is_fitted(estimator):
     """Whether ``estimator`` is fitted (objects sklearn cannot inspect: True).
+
+    Objects that are not scikit-learn estimators (no ``__sklearn_tags__``) are
+    judged as scikit-learn would judge an estimator: by
+    ``__sklearn_is_fitted__`` if they have it, else by a ``classes_`` attribute
+    or any attribute ending in ``_``.
 
     Parameters
     ----------
@@ -37,6 +61,14 @@ def is_fitted(estimator):
     -------
     bool
     """
+    if not hasattr(estimator, "__sklearn_tags__"):
+        # duck-typed member: sklearn's check_is_fitted needs its tags
+        if hasattr(estimator, "__sklearn_is_fitted__"):
+            return bool(estimator.__sklearn_is_fitted__())
+        if hasattr(estimator, "classes_"):
+            return True
+        names = getattr(estimator, "__dict__", {})
+        return any(v.endswith("_") and not v.startswith("__") for v in names)
     try:
         check_is_fitted(estimator)
     except NotFittedError:
@@ -58,6 +90,84 @@ def member_classes(estimator, name):
             + _torch_compat.missing_classes_hint(estimator)
         )
     return np.asarray(classes)
+
+
+def resolve_classes(y, named, fitted):
+    """``(classes, fit order)``: the fitted members' common classes, else y's.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        The labels.
+    named : list of (str, estimator)
+        The members.
+    fitted : dict of {str: bool}
+        Whether each member is fitted.
+
+    Returns
+    -------
+    classes : ndarray
+        Sorted labels (the ensemble's ``classes_``).
+    fit_classes : ndarray
+        The same labels in the first fitted member's own column order (its
+        logits need no re-ordering then); ``classes`` when no member is fitted.
+    """
+    fitted_sets = {
+        name: member_classes(est, name) for name, est in named if fitted[name]
+    }
+    if fitted_sets:
+        reference_name, reference = next(iter(fitted_sets.items()))
+        ref_set = set(reference.tolist())
+        for name, cls in fitted_sets.items():
+            cls_set = set(cls.tolist())
+            if cls_set != ref_set:
+                only_ref = sorted(ref_set - cls_set, key=str)
+                only_other = sorted(cls_set - ref_set, key=str)
+                raise ValueError(
+                    "The members have different class sets: only the "
+                    f"{reference_name} member knows {only_ref}, only the "
+                    f"{name} member knows {only_other}."
+                )
+        classes = np.unique(reference)
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if len(unknown):
+            raise ValueError(
+                f"y contains label(s) {unknown.tolist()} that the members do not "
+                f"know; their classes are {classes.tolist()}."
+            )
+        fit_classes = reference if len(reference) == len(classes) else classes
+    else:
+        classes = fit_classes = np.unique(y)
+    if len(np.unique(y)) < 2:
+        raise ValueError(
+            f"y contains only one class ({np.unique(y).tolist()}); fitting the "
+            "weights needs samples of at least 2 classes."
+        )
+    return classes, fit_classes
+
+
+def column_map(known, classes):
+    """Columns of a member's output (classes ``known``) giving ``classes``.
+
+    Parameters
+    ----------
+    known : array-like of shape (n_known,)
+        The classes of the member's output columns, in order.
+    classes : array-like of shape (n_classes,)
+        The wanted column order.
+
+    Returns
+    -------
+    columns : ndarray of int of shape (n_classes,) or None
+        ``output[:, columns]`` follows ``classes``; None when the output already
+        does. Classes the member does not know get index -1.
+    """
+    known = np.asarray(known).tolist()
+    classes = np.asarray(classes).tolist()
+    if known == classes:
+        return None
+    index = {c: j for j, c in enumerate(known)}
+    return np.array([index.get(c, -1) for c in classes], dtype=np.intp)
 
 
 def _raw_member_output(estimator, X, method, name, verbose):
@@ -85,42 +195,118 @@ def _raw_member_output(estimator, X, method, name, verbose):
         return getattr(estimator, method)(X), method
 
 
-def _as_logits(out, used, what, saturation_warn):
-    """Raw member output of method ``used`` as 2-D logits (or 1-D scores)."""
-    out_arr = np.asarray(out)
-    if out_arr.dtype == np.float16:
+def _float_dtype(dtype):
+    """float32/float64 are kept, float16 widens to float32, the rest to float64."""
+    if dtype in (np.float32, np.float64):
+        return np.dtype(dtype)
+    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
+
+
+def _blockwise(arr, columns, dtype, convert, canonical):
+    """``convert`` applied to row blocks of ``arr[:, columns]``, into ``dtype``.
+
+    With ``dtype=None`` the blocks are only checked (nothing is stored). A
+    ``ValueError`` from a block is replaced by ``canonical()``'s (the check on
+    the whole array, whose message reports the whole array).
+    """
+    n_rows = arr.shape[0]
+    n_columns = arr.shape[1] if columns is None else len(columns)
+    out = None if dtype is None else np.empty((n_rows, n_columns), dtype=dtype)
+    for rows in _row_blocks(n_rows, n_columns):
+        block = arr[rows] if columns is None else arr[rows][:, columns]
+        try:
+            converted = convert(block)
+        except ValueError:
+            canonical()
+            raise
+        if out is not None:
+            out[rows] = converted
+    return out
+
+
+def _saturation_warning(frac, what, detail, clip, saturation_warn):
+    if frac > saturation_warn:
         warnings.warn(
-            f"{what} is float16: its resolution is about 1e-3 relative (8 units at "
-            "1e4), so the duo's weights and probabilities inherit that coarseness. "
-            "Compute the member's outputs in float32 or float64 if you can.",
+            f"{frac:.1%} of the rows of {what[:1].lower() + what[1:]} are saturated "
+            f"({detail}); their log-probabilities are clipped at {clip} and the "
+            "true logits cannot be recovered. Prefer a member output that gives "
+            "logits (decision_function, predict_log_proba, or the net's logits).",
             UserWarning,
             stacklevel=4,
         )
-    if used == "predict_log_proba":
+
+
+def _proba_logits(arr, columns, what, saturation_warn):
+    """Checked probabilities -> log-probabilities, in the input's float dtype."""
+    if arr.ndim != 2:
+        proba_to_logits(arr, what)  # raises the canonical error
+    saturated = 0
+
+    def convert(block):
+        nonlocal saturated
+        saturated += int(((block <= 0) | (block >= 1)).any(axis=1).sum())
+        return proba_to_logits(block, what, saturation_warn=1.0)
+
+    out = _blockwise(
+        arr,
+        columns,
+        _float_dtype(arr.dtype),
+        convert,
+        lambda: proba_to_logits(arr, what, 1.0),
+    )
+    tiny = float(np.finfo(arr.dtype if arr.dtype.kind == "f" else np.float64).tiny)
+    detail = f"hold an exact 0 or 1 in {arr.dtype}"
+    frac = saturated / max(1, len(arr))
+    _saturation_warning(frac, what, detail, f"log({tiny:.3g})", saturation_warn)
+    return out
+
+
+def _log_proba_logits(arr, columns, what, saturation_warn):
+    """Checked log-probabilities; a copy only if -inf, re-ordering or dtype."""
+    if arr.ndim != 2:
+        log_proba_to_logits(arr, what)  # raises the canonical error
+    n_zero_rows = 0
+
+    def check(block):
+        nonlocal n_zero_rows
         # -inf is a legitimate log-probability (probability 0); NaN/+inf are not
-        check_finite(np.where(np.isneginf(out_arr), 0.0, out_arr), what)
-    else:
-        check_finite(out_arr, what)
-    if used == "predict_proba":
-        if out_arr.ndim == 1:
-            out_arr = np.column_stack([1.0 - out_arr, out_arr])
-        return out_arr, proba_to_logits(out_arr, what, saturation_warn)
-    if used == "predict_log_proba":
-        return out_arr, log_proba_to_logits(out_arr, what, saturation_warn)
-    if out_arr.ndim == 1 or (out_arr.ndim == 2 and out_arr.shape[1] == 1):
-        return out_arr, binary_scores_to_logits(out_arr)
-    return out_arr, np.asarray(out_arr, dtype=np.float64)
+        check_finite(np.where(np.isneginf(block), 0.0, block), what)
+        n_zero_rows += int(np.isneginf(block).any(axis=1).sum())
+        return log_proba_to_logits(block, what, saturation_warn=1.0)
+
+    def canonical():
+        check_finite(np.where(np.isneginf(arr), 0.0, arr), what)
+        log_proba_to_logits(arr, what, 1.0)
+
+    _blockwise(arr, columns, None, check, canonical)
+    detail = "hold log-probabilities of -inf, probability 0"
+    frac = n_zero_rows / max(1, len(arr))
+    _saturation_warning(frac, what, detail, "log(2.23e-308)", saturation_warn)
+    dtype = _float_dtype(arr.dtype)
+    if n_zero_rows == 0 and columns is None and dtype == arr.dtype:
+        return arr
+    return _blockwise(arr, columns, dtype, check, canonical)
 
 
-def _column_order(estimator, classes, name):
-    """Indices that re-order the member's columns into ``classes``."""
-    order = {c: j for j, c in enumerate(member_classes(estimator, name).tolist())}
-    try:
-        return np.array([order[c] for c in np.asarray(classes).tolist()])
-    except KeyError as exc:
+def _reordered(arr, columns):
+    """Logits ``arr[:, columns]`` as float32/float64; ``arr`` itself if possible."""
+    dtype = _float_dtype(arr.dtype)
+    if columns is None and dtype == arr.dtype:
+        return arr
+    return _blockwise(arr, columns, dtype, lambda block: block, lambda: None)
+
+
+def _check_shape(logits, arr, what, n_samples, n_known):
+    if logits.ndim != 2 or logits.shape[0] != n_samples:
         raise ValueError(
-            f"The {name} member does not know class {exc.args[0]!r}."
-        ) from None
+            f"{what} has shape {np.shape(arr)}; expected ({n_samples}, "
+            "n_classes) or, for two classes, (n_samples,)."
+        )
+    if logits.shape[1] != n_known:
+        raise ValueError(
+            f"{what} has {logits.shape[1]} columns but the member has "
+            f"{n_known} classes."
+        )
 
 
 def member_logits(
@@ -133,7 +319,7 @@ def member_logits(
     verbose=False,
     warn_saturation=True,
 ):
-    """Logits of one member, columns ordered as ``classes``, float64.
+    """Logits of one member, columns ordered as ``classes``.
 
     ``method`` is ``"auto"`` (torch nets: their true logits; otherwise the first of
     decision_function, predict_log_proba, predict_proba the member has) or one of
@@ -141,6 +327,12 @@ def member_logits(
     1-D binary scores ``s`` become the two-class logits ``(0, s)``. With
     ``warn_saturation`` a warning says when more than 1% of the rows hold exact
     0 (or 1) probabilities (the duo warns at fit time only).
+
+    float32 and float64 outputs keep their dtype (float16 becomes float32,
+    integers float64). Logits (and log-probabilities without ``-inf``) whose
+    columns already follow ``classes`` are returned as the member gave them,
+    not copied, so a memory-mapped output stays on disk; otherwise the result
+    is one new array, filled in row blocks.
 
     Parameters
     ----------
@@ -162,22 +354,39 @@ def member_logits(
 
     Returns
     -------
-    ndarray of shape (n_samples, n_classes)
+    ndarray of shape (n_samples, n_classes), float32 or float64
     """
     saturation_warn = 0.01 if warn_saturation else 1.0
     out, used = _raw_member_output(estimator, X, method, name, verbose)
     what = f"The {name} member's {used} output"
-    out_arr, logits = _as_logits(out, used, what, saturation_warn)
+    arr = np.asarray(out)
+    if arr.dtype == np.float16:
+        warnings.warn(
+            f"{what} is float16: its resolution is about 1e-3 relative (8 units at "
+            "1e4), so the duo's weights and probabilities inherit that coarseness. "
+            "Compute the member's outputs in float32 or float64 if you can.",
+            UserWarning,
+            stacklevel=2,
+        )
+    known = member_classes(estimator, name)
     n_samples = num_samples(X)
-    if logits.ndim != 2 or logits.shape[0] != n_samples:
-        raise ValueError(
-            f"{what} has shape {np.shape(out_arr)}; expected ({n_samples}, "
-            "n_classes) or, for two classes, (n_samples,)."
-        )
-    n_known = len(member_classes(estimator, name))
-    if logits.shape[1] != n_known:
-        raise ValueError(
-            f"{what} has {logits.shape[1]} columns but the member has "
-            f"{n_known} classes."
-        )
-    return np.ascontiguousarray(logits[:, _column_order(estimator, classes, name)])
+    if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
+        if used == "predict_proba":
+            check_finite(arr, what)
+            p = arr.reshape(-1)
+            arr = np.column_stack([1.0 - p, p])
+        elif used != "predict_log_proba":
+            check_finite(arr, what)
+            arr, used = binary_scores_to_logits(arr), "scores"
+    columns = column_map(known, classes)
+    if columns is not None and (columns < 0).any():
+        missing = np.asarray(classes)[columns < 0][0]
+        raise ValueError(f"The {name} member does not know class {missing!r}.")
+    if used not in ("predict_proba", "predict_log_proba"):
+        check_finite(arr, what)
+        _check_shape(arr, np.asarray(out), what, n_samples, len(known))
+        return _reordered(arr, columns)
+    if arr.ndim == 2:
+        _check_shape(arr, np.asarray(out), what, n_samples, len(known))
+    convert = _proba_logits if used == "predict_proba" else _log_proba_logits
+    return convert(arr, columns, what, saturation_warn)

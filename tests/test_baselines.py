@@ -55,6 +55,19 @@ def test_temperature_scaling_matches_sklearn(members):
     assert 1.0 / ours.temperature_ == pytest.approx(ref_t, rel=1e-3)
 
 
+def test_binary_decision_function_weight_is_twice_sklearn_beta(digits_splits):
+    # sklearn builds binary logits (-s, s), skduo (0, s): weights_ = 2 * beta_
+    X_train, y_train, X_val, y_val, X_test, _ = digits_splits
+    yb_train, yb_val = (y_train > 4).astype(int), (y_val > 4).astype(int)
+    lr = LogisticRegression(max_iter=2000).fit(X_train, yb_train)
+    ours = TemperatureScalingClassifier(lr).fit(X_val, yb_val)
+    ref = CalibratedClassifierCV(FrozenEstimator(lr), method="temperature")
+    ref.fit(X_val, yb_val)
+    beta = ref.calibrated_classifiers_[0].calibrators[0].beta_
+    assert ours.weights_[0] == pytest.approx(2 * beta, rel=1e-4)
+    assert_allclose(ours.predict_proba(X_test), ref.predict_proba(X_test), atol=1e-5)
+
+
 def test_temperature_scaling_equals_array_api(members):
     lr, _, _, X_val, y_val, _, _ = members
     ts = TemperatureScalingClassifier(lr).fit(X_val, y_val)

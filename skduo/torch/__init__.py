@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
         "(or `pip install 'skduo[timm]'` for timm backbones)."
     ) from exc
 
+from skduo.torch._export import export_duo_module
 from skduo.torch._flops import FlopCount, count_flops
 from skduo.torch._report import DuoComputeReport, duo_compute_report
 from skduo.torch._skorch import check_same_device, net_logits
@@ -41,6 +42,7 @@ __all__ = [
     "check_same_device",
     "count_flops",
     "duo_compute_report",
+    "export_duo_module",
     "make_timm_classifier",
     "net_logits",
 ]

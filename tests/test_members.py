@@ -1,0 +1,121 @@
+"""Members' outputs as logits: dtypes kept, no copies, canonical messages."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+
+from skduo._logit_ops import log_softmax, softmax
+from skduo._members import column_map, is_fitted, member_logits
+
+
+class Fixed:
+    """A duck-typed fitted member (not a BaseEstimator) returning one array."""
+
+    def __init__(self, out, classes, method="decision_function"):
+        self.out = out
+        self.classes_ = np.asarray(classes)
+        setattr(self, method, self._out)
+
+    def fit(self, X, y):
+        return self
+
+    def _out(self, X):
+        return self.out
+
+
+def _logits(rng, n=300, k=5, dtype=np.float32):
+    return (3 * rng.normal(size=(n, k))).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logits_in_order_are_returned_without_copy(rng, dtype):
+    z = _logits(rng, dtype=dtype)
+    out = member_logits(Fixed(z, range(5)), np.zeros((len(z), 1)), np.arange(5))
+    assert out is z  # the member's own array: no copy, dtype kept
+
+
+def test_memmap_logits_stay_on_disk(rng, tmp_path):
+    z = _logits(rng)
+    mm = np.lib.format.open_memmap(
+        tmp_path / "z.npy", mode="w+", dtype=z.dtype, shape=z.shape
+    )
+    mm[:] = z
+    mm.flush()
+    mm = np.load(tmp_path / "z.npy", mmap_mode="r")
+    out = member_logits(Fixed(mm, range(5)), np.zeros((len(z), 1)), np.arange(5))
+    assert np.shares_memory(out, mm) and out.dtype == np.float32
+
+
+def test_reordering_copies_once_in_the_member_dtype(rng):
+    z = _logits(rng, n=70_000, k=5)  # > one row block (2**18 elements)
+    perm = np.array([3, 0, 4, 1, 2])
+    member = Fixed(z, perm)  # column j of z holds class perm[j]
+    out = member_logits(member, np.zeros((len(z), 1)), np.arange(5))
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    # class c sits in column argsort(perm)[c]
+    np.testing.assert_array_equal(out, z[:, np.argsort(perm)])
+
+
+def test_probabilities_become_float32_log_probabilities(rng):
+    z = _logits(rng, n=70_000, k=5, dtype=np.float64)
+    p = softmax(z).astype(np.float32)
+    out = member_logits(
+        Fixed(p, range(5), "predict_proba"), np.zeros((len(z), 1)), np.arange(5)
+    )
+    assert out.dtype == np.float32
+    # the log of the float32 probabilities, rounded once to float32
+    np.testing.assert_array_equal(out, np.log(p.astype(np.float64)).astype(np.float32))
+
+
+def test_log_probabilities_without_minus_inf_are_not_copied(rng):
+    lp = log_softmax(_logits(rng, dtype=np.float64))
+    out = member_logits(
+        Fixed(lp, range(5), "predict_log_proba"), np.zeros((len(lp), 1)), range(5)
+    )
+    assert out is lp
+
+
+def test_minus_inf_log_probabilities_are_clipped(rng):
+    lp = log_softmax(_logits(rng, dtype=np.float64)).astype(np.float32)
+    with np.errstate(divide="ignore"):
+        lp[0] = np.log([0.0, 0.25, 0.25, 0.25, 0.25])  # a probability of exactly 0
+    member = Fixed(lp, range(5), "predict_log_proba")
+    out = member_logits(member, np.zeros((len(lp), 1)), range(5))  # 1 row: no warning
+    assert out is not lp and out.dtype == np.float32
+    # log of the smallest positive normal float64, as in log_proba_to_logits
+    assert out[0, 0] == np.float32(np.log(np.finfo(np.float64).tiny))
+    np.testing.assert_array_equal(out[1:], lp[1:])
+
+
+def test_messages_report_the_whole_array_not_a_block(rng):
+    # NaN in the first and in the last row block: the count is global
+    lp = log_softmax(_logits(rng, n=70_000, dtype=np.float64))
+    lp[0, 0] = lp[-1, 1] = np.nan
+    member = Fixed(lp, range(5), "predict_log_proba")
+    with pytest.raises(ValueError, match="contains 2 NaN and 0 infinite"):
+        member_logits(member, np.zeros((len(lp), 1)), range(5), name="small")
+    p = softmax(_logits(rng, n=70_000, dtype=np.float64))
+    p[-1] *= 3.0  # the last row sums to 3
+    member = Fixed(p, range(5), "predict_proba")
+    with pytest.raises(ValueError, match="deviate from 1 by up to 2"):
+        member_logits(member, np.zeros((len(p), 1)), range(5))
+
+
+def test_column_map():
+    assert column_map([0, 1, 2], [0, 1, 2]) is None
+    np.testing.assert_array_equal(column_map(["b", "a"], ["a", "b"]), [1, 0])
+    np.testing.assert_array_equal(column_map([2, 0], [0, 1, 2]), [1, -1, 0])
+
+
+def test_is_fitted_for_duck_typed_members():
+    class Duck:
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+    duck = Duck()
+    assert not is_fitted(duck)
+    assert is_fitted(duck.fit([[0], [1]], [0, 1]))
+    assert not is_fitted(LogisticRegression())
+    assert is_fitted(clone(LogisticRegression()).fit([[0], [1]], [0, 1]))
