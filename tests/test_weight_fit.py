@@ -153,8 +153,10 @@ def test_large_problem_uses_subsample_and_fast_phase(rng):
     res = fit_logit_weights(z32, y, return_result=True)
     assert res.kkt_residual <= 1e-8
     # the float32 phase ends within the float64 tolerance: no float64 Newton
-    # iteration was needed (measured KKT residual 8.3e-10)
-    assert res.n_iter == 0
+    # iteration was needed (measured KKT residual 8.3e-10): two float32 passes
+    # and the float64 one; n_iter counts every phase's iterations (contract C1)
+    assert res.n_passes == 3
+    assert res.n_iter >= 1
     w_ref, f_ref = _reference_fit(z32, y)
     np.testing.assert_allclose(res.weights, w_ref, rtol=1e-5)
 
