@@ -22,6 +22,11 @@ def _qp_step(w, grad, hess, upper, scales):
     the bounded least-squares problem ``min ||A u - b||`` with ``A' A = H_u``,
     solved by BVLS.
     """
+    if not (np.isfinite(hess).all() and np.isfinite(grad).all()):
+        raise ValueError(
+            "The weight fit's Newton step got a non-finite gradient or Hessian "
+            "(the objective overflowed)."
+        )
     d = 1.0 / scales
     hess_u = hess * d[:, None] * d[None, :]
     u = w * scales

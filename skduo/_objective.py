@@ -304,13 +304,16 @@ def scan_rows(kernel, logits, y, sw, *args):
     n, k = logits[0].shape
     total = None
     for start, stop in row_chunks(n, k):
-        part = np.asarray(kernel(logits, y, sw, start, stop, *args), dtype=np.float64)
+        with np.errstate(all="ignore"):  # non-finite logits are reported by the fit
+            part = kernel(logits, y, sw, start, stop, *args)
+        part = np.asarray(part, dtype=np.float64)
         total = part if total is None else total + part
     return total
 
 
 def _packed_terms(logits, y, sw, start, stop, weights, order, dtype, factors):
-    terms = _chunk_terms(logits, y, sw, weights, start, stop, order, dtype, factors)
+    with np.errstate(all="ignore"):  # non-finite logits are reported by the fit
+        terms = _chunk_terms(logits, y, sw, weights, start, stop, order, dtype, factors)
     return _pack(terms, order, len(logits))
 
 

@@ -322,13 +322,15 @@ class _Checked:
 # --------------------------------------------------------------------------------
 
 
-def _spread_terms(logits, y, sw, start, stop, m, eps):
+def _spread_terms(logits, y, sw, start, stop, m, eps, pre):
     """(informative rows, their summed squared spreads, non-finite rows).
 
     A row is informative unless its spread (max - min) is at most
     :data:`_DEGENERATE_ULPS` units in the last place of its largest magnitude.
+    The logits are multiplied by ``pre`` (a power of two: exactly) so that
+    their squares neither overflow nor underflow.
     """
-    block = np.array(logits[m][start:stop], dtype=np.float64)
+    block = np.multiply(logits[m][start:stop], pre, dtype=np.float64)
     ptp = block.max(axis=1) - block.min(axis=1)
     bad = ~np.isfinite(ptp)
     informative = ptp > _DEGENERATE_ULPS * eps * np.abs(block).max(axis=1)
@@ -349,14 +351,16 @@ def _member_scales(data, sub_logits, y, sw):
     for m, zs in enumerate(sub_logits):
         kind = np.dtype(zs.dtype)
         eps = float(np.finfo(kind).eps) if kind.kind == "f" else 0.0
-        n_info, total, _ = scan_rows(_spread_terms, [zs], y, sw, 0, eps)
+        top = float(np.abs(zs).max()) if zs.size else 0.0
+        pre = np.ldexp(1.0, -int(np.frexp(top)[1])) if top > 0 else 1.0
+        n_info, total, _ = scan_rows(_spread_terms, [zs], y, sw, 0, eps, pre)
         if n_info > 0:
-            scales[m] = np.sqrt(total / len(zs))
+            scales[m] = np.sqrt(total / len(zs)) / pre
             continue
-        n_info, total, n_bad = data.scan(_spread_terms, y, sw, m, eps)
+        n_info, total, n_bad = data.scan(_spread_terms, y, sw, m, eps, pre)
         if n_bad:
             _raise_non_finite(data)
-        scales[m] = np.sqrt(total / n_info) if n_info else 0.0
+        scales[m] = np.sqrt(total / n_info) / pre if n_info else 0.0
     return scales
 
 
@@ -439,9 +443,9 @@ def _separation_message(quasi, names, direction, fraction):
         used = [names[m] for m in np.flatnonzero(direction)]
         along = used[0] if len(used) == 1 else " + ".join(used)
         what = (
-            f"The members quasi-separate the validation data: {along} ranks the true "
-            f"class first on every sample (strictly on {fraction:.1%} of them, tied "
-            "on the rest)"
+            "The members quasi-separate the validation data: along the weight of "
+            f"{along}, every sample's true class is ranked first (strictly on "
+            f"{fraction:.1%} of the samples, tied on the rest)"
         )
     return (
         f"{what}: the NLL keeps decreasing as the weights grow in that direction, "
