@@ -192,7 +192,8 @@ def _chunk_terms(
     approaches the optimum (see the module docstring). ``order=3`` adds the
     third derivatives of the objective, which turn the Newton step into a
     third-order (Chebyshev) one; the Hessian is then returned as the pair
-    ``(hessian, third_derivatives)``.
+    ``(hessian, third_derivatives)``; ``order=4`` adds the fourth derivatives
+    (the triple ``(hessian, third, fourth)``).
     """
     swc = sw[start:stop]
     if order <= 1 and dtype == np.float64:
@@ -222,7 +223,7 @@ def _chunk_terms(
     # ... and in third order r_m = q_m * a_m by sum_k p a_m a_m a_l
     squares = []
     for m in range(n_members):
-        if order == 3:
+        if order >= 3:
             squares.append(np.multiply(weighted[m], members[m]))
             second[:, m, m] = (squares[m] @ ones) / se
         else:
@@ -256,7 +257,43 @@ def _chunk_terms(
         value = swc @ rows
         for idx in set(itertools.permutations((m, k, q))):
             third[idx] = value
-    return loss, grad, (hess, third)
+    if order == 3:
+        return loss, grad, (hess, third)
+    fourth = _fourth_cumulants(members, comb, se, means, swc)
+    return loss, grad, (hess, third, fourth)
+
+
+def _fourth_cumulants(members, comb, se, means, swc):
+    """Fourth derivatives: summed fourth cumulants of the members under ``p``.
+
+    ``kappa_4(m, k, l, j) = E[a_m a_k a_l a_j] - E[a_m a_k] E[a_l a_j] - ...``
+    (centred ``a``), in float64 on row-centred copies: used on the start
+    subsample only (it corrects the approach's third-order steps and Hessian
+    extrapolations by the next order).
+    """
+    n_members = len(members)
+    p = comb / se[:, None]
+    centred = [a - means[:, m][:, None] for m, a in enumerate(members)]
+    centred = [np.asarray(c, dtype=np.float64) for c in centred]
+    c2 = np.empty((len(se), n_members, n_members))
+    weighted = [p * c for c in centred]
+    for m in range(n_members):
+        for k in range(m, n_members):
+            c2[:, m, k] = c2[:, k, m] = _rowdot(weighted[m], centred[k])
+    fourth = np.empty((n_members,) * 4)
+    for idx in itertools.combinations_with_replacement(range(n_members), 4):
+        m, k, q, j = idx
+        raw = _rowdot(weighted[m] * centred[k], centred[q] * centred[j])
+        rows = (
+            raw
+            - c2[:, m, k] * c2[:, q, j]
+            - c2[:, m, q] * c2[:, k, j]
+            - c2[:, m, j] * c2[:, k, q]
+        )
+        value = swc @ rows
+        for perm in set(itertools.permutations(idx)):
+            fourth[perm] = value
+    return fourth
 
 
 # --------------------------------------------------------------------------------
@@ -272,9 +309,8 @@ def _pack(terms, order, n_members):
         parts.append(np.asarray(grad, dtype=np.float64))
     if order == 2:
         parts.append(np.asarray(curvature, dtype=np.float64).ravel())
-    if order == 3:
-        parts.append(curvature[0].ravel())
-        parts.append(curvature[1].ravel())
+    if order >= 3:
+        parts.extend(c.ravel() for c in curvature)
     return np.concatenate(parts)
 
 
@@ -291,8 +327,11 @@ def unpack_terms(packed, order, n_members, total):
     hess = v[1 + m : 1 + m + m * m].reshape(m, m)
     if order == 2:
         return loss, grad, hess
-    third = v[1 + m + m * m :].reshape(m, m, m)
-    return loss, grad, (hess, third)
+    third = v[1 + m + m * m : 1 + m + m * m + m**3].reshape(m, m, m)
+    if order == 3:
+        return loss, grad, (hess, third)
+    fourth = v[1 + m + m * m + m**3 :].reshape(m, m, m, m)
+    return loss, grad, (hess, third, fourth)
 
 
 def scan_rows(kernel, logits, y, sw, *args):
@@ -320,7 +359,7 @@ def _packed_terms(logits, y, sw, start, stop, weights, order, dtype, factors):
 def packed_size(order, n_members):
     """Length of the packed terms of one evaluation."""
     m = n_members
-    return 1 + (order >= 1) * m + (order == 2) * m * m + (order == 3) * (m * m + m**3)
+    return 1 + sum(m**j for j in range(1, order + 1))
 
 
 def block_terms(logits, y, sw, weights, order, dtype, factors=None):
@@ -380,7 +419,10 @@ class Objective:
         return np.asarray(weights, dtype=np.float32).astype(np.float64)
 
     def __call__(self, weights, order=None):
-        order = self.max_order if order is None else min(order, self.max_order)
+        if order is None:
+            order = self.max_order
+        elif not (order == 4 and self.max_order == 3):  # 4 only when asked
+            order = min(order, self.max_order)
         dtype = np.float64 if self.precise else np.float32
         n_members = len(self.logits)
 

@@ -470,6 +470,35 @@ def _subsample(sw, n, k):
     return positive
 
 
+#: Subsamples of at least half this many rows start on every 8th of their rows.
+_START_STAGE_ROWS = 2048
+
+
+def _start(logits, y, sw, scales, upper, factors, n_threads, max_iter=100):
+    """Starting weights fitted on the subsample; returns ``(u, iterations)``.
+
+    Equal normalised weights scaled by a 1-D grid search, then float32 Newton
+    iterations; on large subsamples first on every 8th of its rows (eight times
+    cheaper per iteration), so that the whole subsample only sees the last one
+    or two iterations. Returns ``(u, iterations, fourth derivatives or None)``.
+    """
+    stages = [(logits, y, sw)]
+    if len(y) >= _START_STAGE_ROWS // 2:
+        stages.insert(0, ([z[::8] for z in logits], y[::8], sw[::8]))
+    u, n_iter = None, 0
+    for stage_logits, stage_y, stage_sw in stages:
+        obj = Objective(stage_logits, stage_y, stage_sw, n_threads, False, factors)
+        if u is None:
+            u = scalar_search(obj, 1.0 / (len(logits) * scales), upper)
+        # steps below 1e-3 are far below the subsample's statistical error
+        u, _, _, _, it, _ = newton(obj, u, upper, scales, 1e-6, max_iter, 1e-3)
+        n_iter += it
+    # the subsample's fourth derivatives (a few % off the full data's) refine
+    # the full-data third-order steps by one order
+    fourth = obj(u, order=4)[2][2] if obj.max_order == 3 else None
+    return u, n_iter, fourth
+
+
 def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
     """The fit; returns ``(WeightFitResult, [(message, category), ...])``."""
     n, k = data.shape
@@ -496,16 +525,15 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
     factors, scales = _normalisation(scales)
     upper = _WEIGHT_CAP / scales
 
-    # 1. starting point on a small deterministic subsample: equal normalised
-    #    weights scaled by a 1-D grid search, then Newton iterations
-    start_obj = Objective(sub_logits, y[sub], sw[sub], n_threads, False, factors)
-    u = scalar_search(start_obj, 1.0 / (n_members * scales), upper)
-    u, _, _, _, it_start, _ = newton(start_obj, u, upper, scales, 1e-6, max_iter, 1e-4)
+    # 1. starting point on a small deterministic subsample
+    u, it_start, fourth = _start(
+        sub_logits, y[sub], sw[sub], scales, upper, factors, n_threads
+    )
 
     # 2. approach on all rows in float32 (third-order steps)
     fast = _Checked(data.objective(y, sw, False, factors, n_threads), data)
     u, _, _, curvature, it_fast, _ = newton(
-        fast, u, upper, scales, 1e-9, max_iter, 1e-4
+        fast, u, upper, scales, 1e-9, max_iter, 1e-4, fourth=fourth
     )
 
     # 3. float64 Newton iterations to the tolerance (usually one evaluation; a

@@ -153,3 +153,27 @@ def test_finite_logits_give_finite_terms(rng):
                 np.float64 if precise else np.float32,
             )
             assert np.isfinite(terms[0])
+
+
+def test_fourth_derivatives_match_finite_differences(rng):
+    logits, y, sw = _problem(rng, n=400, k=6)
+    logits = [z.astype(np.float32) for z in logits]
+    obj = Objective(logits, y, sw, precise=False)
+    w = np.array([0.5, 0.25])
+    _, _, (hess, third, fourth) = obj(w, order=4)
+    exact = Objective(logits, y, sw)  # float64 Hessians, differenced twice
+    eps = 1e-3
+    for m in range(2):
+        for k in range(2):
+            e_m, e_k = np.eye(2)[m] * eps, np.eye(2)[k] * eps
+            fd = (
+                exact(w + e_m + e_k, order=2)[2]
+                - exact(w + e_m - e_k, order=2)[2]
+                - exact(w - e_m + e_k, order=2)[2]
+                + exact(w - e_m - e_k, order=2)[2]
+            ) / (4 * eps**2)
+            np.testing.assert_allclose(fourth[:, :, m, k], fd, rtol=2e-3, atol=1e-5)
+    np.testing.assert_array_equal(fourth, fourth.transpose(1, 0, 2, 3))
+    np.testing.assert_array_equal(fourth, fourth.transpose(0, 2, 1, 3))
+    np.testing.assert_array_equal(fourth, fourth.transpose(0, 1, 3, 2))
+    assert len(third) == 2 and hess.shape == (2, 2)
