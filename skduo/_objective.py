@@ -40,6 +40,7 @@ approach needs; a float32 value never certifies anything.
 
 import itertools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -89,7 +90,28 @@ def _rowdot(a, b):
     return np.matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
 
 
-def _member_rows(logits, y, start, stop, dtype, factors, shift):
+class _Workspace:
+    """Chunk buffers reused from chunk to chunk (one workspace per thread).
+
+    Allocating a dozen 1-2 MiB arrays per chunk costs page faults wherever
+    large allocations are not recycled by ``malloc`` (dask worker processes
+    set ``MALLOC_TRIM_THRESHOLD_``: the kernel ran ~1.7x slower there); the
+    buffers are sized for the largest chunk and sliced for smaller ones.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def get(self, name, shape, dtype):
+        dtype = np.dtype(dtype)
+        key = (name, dtype)
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
+            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
+        return buf[: shape[0]]
+
+
+def _member_rows(logits, y, start, stop, dtype, factors, shift, ws=None):
     """Rows ``start:stop`` of every member as C-ordered ``dtype`` arrays.
 
     Each member is multiplied by its normalising factor (a power of two, so
@@ -99,6 +121,7 @@ def _member_rows(logits, y, start, stop, dtype, factors, shift):
     too (float64). Float64 input rows without a factor are used in place
     (never written to).
     """
+    ws = _Workspace() if ws is None else ws
     rows = np.arange(stop - start)
     yc = y[start:stop]
     members, labels = [], []
@@ -107,9 +130,11 @@ def _member_rows(logits, y, start, stop, dtype, factors, shift):
         factor = 1.0 if factors is None else float(factors[m])
         if factor != 1.0:
             # scale first (in float64, so that no float32 cast overflows)
-            block = np.multiply(block, factor, dtype=np.float64)
+            wide = ws.get("wide", block.shape, np.float64)
+            block = np.multiply(block, factor, out=wide, dtype=np.float64)
+        in_place = not shift and block.dtype == dtype and block.flags.c_contiguous
+        out = block if in_place else ws.get(("member", m), block.shape, dtype)
         if shift:
-            out = np.empty(block.shape, dtype=dtype)
             # one fused pass: subtract in the input's precision, cast on output
             np.subtract(
                 block,
@@ -119,16 +144,17 @@ def _member_rows(logits, y, start, stop, dtype, factors, shift):
                 casting="same_kind",
             )
         else:
-            out = np.asarray(block, dtype=dtype, order="C")
+            if not in_place:
+                out[...] = block
             labels.append(np.asarray(out[rows, yc], dtype=np.float64))
         members.append(out)
     return members, labels
 
 
-def _combine(members, weights):
-    """``sum_m weights[m] * members[m]`` as a new array (weights 0 skipped)."""
-    comb = np.empty_like(members[0])
-    tmp = np.empty_like(comb)
+def _combine(members, weights, ws):
+    """``sum_m weights[m] * members[m]`` (weights 0 skipped), and a spare buffer."""
+    comb = ws.get("comb", members[0].shape, members[0].dtype)
+    tmp = ws.get("tmp", members[0].shape, members[0].dtype)
     parts = [(w, a) for w, a in zip(weights, members) if w != 0.0]
     if not parts:
         comb.fill(0.0)
@@ -155,16 +181,16 @@ def _exp_rows(comb):
     return mx.astype(np.float64, copy=False)
 
 
-def _first_order_terms(logits, y, swc, weights, start, stop, order, factors):
+def _first_order_terms(logits, y, swc, weights, start, stop, order, factors, ws):
     """Float64 loss (and gradient with ``order=1``) over rows start:stop.
 
     No label shift (not needed without second moments): members are used as
     float64 arrays (float64 input without a copy).
     """
     members, labels = _member_rows(
-        logits, y, start, stop, np.float64, factors, shift=False
+        logits, y, start, stop, np.float64, factors, shift=False, ws=ws
     )
-    comb, _ = _combine(members, weights)
+    comb, _ = _combine(members, weights, ws)
     label = None
     for w, zy in zip(weights, labels):
         if w != 0.0:  # the same operations as in _combine: the same numbers
@@ -182,7 +208,16 @@ def _first_order_terms(logits, y, swc, weights, start, stop, order, factors):
 
 
 def _chunk_terms(
-    logits, y, sw, weights, start, stop, order, dtype=np.float64, factors=None
+    logits,
+    y,
+    sw,
+    weights,
+    start,
+    stop,
+    order,
+    dtype=np.float64,
+    factors=None,
+    ws=None,
 ):
     """Weighted sums of the loss and its derivatives over rows start:stop.
 
@@ -193,13 +228,17 @@ def _chunk_terms(
     third derivatives of the objective, which turn the Newton step into a
     third-order (Chebyshev) one; the Hessian is then returned as the pair
     ``(hessian, third_derivatives)``; ``order=4`` adds the fourth derivatives
-    (the triple ``(hessian, third, fourth)``).
+    (the triple ``(hessian, third, fourth)``). ``ws`` (a :class:`_Workspace`)
+    supplies the chunk buffers.
     """
+    ws = _Workspace() if ws is None else ws
     swc = sw[start:stop]
     if order <= 1 and dtype == np.float64:
-        return _first_order_terms(logits, y, swc, weights, start, stop, order, factors)
-    members, _ = _member_rows(logits, y, start, stop, dtype, factors, shift=True)
-    comb, tmp = _combine(members, weights)
+        return _first_order_terms(
+            logits, y, swc, weights, start, stop, order, factors, ws
+        )
+    members, _ = _member_rows(logits, y, start, stop, dtype, factors, shift=True, ws=ws)
+    comb, tmp = _combine(members, weights, ws)
     mx = _exp_rows(comb)
     ones = np.ones(comb.shape[1], dtype=comb.dtype)
     # pairwise row sums (~log2(K) rounding units, ~1/3 of a BLAS dot's error):
@@ -215,7 +254,10 @@ def _chunk_terms(
         )
         return loss, grad, None
     # q_m = p * a_m is reused by the moments sum_k p a_m a_k ...
-    weighted = [np.multiply(comb, a) for a in members]
+    weighted = [
+        np.multiply(comb, a, out=ws.get(("q", m), a.shape, a.dtype))
+        for m, a in enumerate(members)
+    ]
     means = np.column_stack([q @ ones for q in weighted]) / se[:, None]
     grad = swc @ means
     # per-row second moments E_p[a_m a_k]
@@ -224,7 +266,8 @@ def _chunk_terms(
     squares = []
     for m in range(n_members):
         if order >= 3:
-            squares.append(np.multiply(weighted[m], members[m]))
+            out = ws.get(("r", m), comb.shape, comb.dtype)
+            squares.append(np.multiply(weighted[m], members[m], out=out))
             second[:, m, m] = (squares[m] @ ones) / se
         else:
             second[:, m, m] = _rowdot(weighted[m], members[m]) / se
@@ -267,28 +310,35 @@ def _fourth_cumulants(members, comb, se, means, swc):
     """Fourth derivatives: summed fourth cumulants of the members under ``p``.
 
     ``kappa_4(m, k, l, j) = E[a_m a_k a_l a_j] - E[a_m a_k] E[a_l a_j] - ...``
-    (centred ``a``), in float64 on row-centred copies: used on the start
-    subsample only (it corrects the approach's third-order steps and Hessian
-    extrapolations by the next order).
+    (centred ``a``), on row-centred copies in the kernel's precision: used on
+    the start subsample only (it corrects the approach's third-order steps and
+    Hessian extrapolations by the next order), where a few % is accurate
+    enough.
     """
     n_members = len(members)
-    p = comb / se[:, None]
-    centred = [a - means[:, m][:, None] for m, a in enumerate(members)]
-    centred = [np.asarray(c, dtype=np.float64) for c in centred]
-    c2 = np.empty((len(se), n_members, n_members))
-    weighted = [p * c for c in centred]
+    dtype = comb.dtype
+    p = (comb / se[:, None]).astype(dtype, copy=False)
+    centred = [(a - means[:, m][:, None]).astype(dtype) for m, a in enumerate(members)]
+    pairs, weighted_pairs = {}, {}
     for m in range(n_members):
         for k in range(m, n_members):
-            c2[:, m, k] = c2[:, k, m] = _rowdot(weighted[m], centred[k])
+            pairs[m, k] = centred[m] * centred[k]
+            weighted_pairs[m, k] = p * pairs[m, k]
+    ones = np.ones(comb.shape[1], dtype=dtype)
+    c2 = {key: (q @ ones).astype(np.float64) for key, q in weighted_pairs.items()}
+
+    def second(m, k):
+        return c2[min(m, k), max(m, k)]
+
     fourth = np.empty((n_members,) * 4)
     for idx in itertools.combinations_with_replacement(range(n_members), 4):
         m, k, q, j = idx
-        raw = _rowdot(weighted[m] * centred[k], centred[q] * centred[j])
+        raw = _rowdot(weighted_pairs[m, k], pairs[q, j]).astype(np.float64)
         rows = (
             raw
-            - c2[:, m, k] * c2[:, q, j]
-            - c2[:, m, q] * c2[:, k, j]
-            - c2[:, m, j] * c2[:, k, q]
+            - second(m, k) * second(q, j)
+            - second(m, q) * second(k, j)
+            - second(m, j) * second(k, q)
         )
         value = swc @ rows
         for perm in set(itertools.permutations(idx)):
@@ -350,9 +400,11 @@ def scan_rows(kernel, logits, y, sw, *args):
     return total
 
 
-def _packed_terms(logits, y, sw, start, stop, weights, order, dtype, factors):
+def _packed_terms(logits, y, sw, start, stop, weights, order, dtype, factors, ws):
     with np.errstate(all="ignore"):  # non-finite logits are reported by the fit
-        terms = _chunk_terms(logits, y, sw, weights, start, stop, order, dtype, factors)
+        terms = _chunk_terms(
+            logits, y, sw, weights, start, stop, order, dtype, factors, ws
+        )
     return _pack(terms, order, len(logits))
 
 
@@ -369,7 +421,8 @@ def block_terms(logits, y, sw, weights, order, dtype, factors=None):
     the packed vectors of all blocks, divided by the total sample weight, give
     :func:`unpack_terms`.
     """
-    total = scan_rows(_packed_terms, logits, y, sw, weights, order, dtype, factors)
+    ws = _Workspace()
+    total = scan_rows(_packed_terms, logits, y, sw, weights, order, dtype, factors, ws)
     if total is None:  # a block without rows
         total = np.zeros(packed_size(order, len(logits)))
     return total
@@ -426,7 +479,11 @@ class Objective:
         dtype = np.float64 if self.precise else np.float32
         n_members = len(self.logits)
 
+        local = threading.local()
+
         def work(bounds):
+            if not hasattr(local, "ws"):
+                local.ws = _Workspace()
             return _packed_terms(
                 self.logits,
                 self.y,
@@ -436,6 +493,7 @@ class Objective:
                 order,
                 dtype,
                 self.factors,
+                local.ws,
             )
 
         if self.n_threads > 1:

@@ -330,13 +330,17 @@ def _spread_terms(logits, y, sw, start, stop, m, eps, pre):
     The logits are multiplied by ``pre`` (a power of two: exactly) so that
     their squares neither overflow nor underflow.
     """
-    block = np.multiply(logits[m][start:stop], pre, dtype=np.float64)
-    ptp = block.max(axis=1) - block.min(axis=1)
+    # float32 logits stay float32 (the spread is a normalisation: 1e-6 is
+    # plenty; max, min and their difference of nearby values are exact)
+    single = logits[m].dtype == np.float32 and 2.0**-120 <= pre <= 2.0**120
+    dtype = np.dtype(np.float32 if single else np.float64)
+    block = np.multiply(logits[m][start:stop], dtype.type(pre), dtype=dtype)
+    ptp = (block.max(axis=1) - block.min(axis=1)).astype(np.float64)
     bad = ~np.isfinite(ptp)
     informative = ptp > _DEGENERATE_ULPS * eps * np.abs(block).max(axis=1)
     block -= block.mean(axis=1, keepdims=True)
     np.square(block, out=block)
-    spread2 = block.mean(axis=1)
+    spread2 = block.mean(axis=1, dtype=np.float64)
     return [informative.sum(), spread2[informative].sum(), bad.sum()]
 
 
