@@ -474,12 +474,12 @@ def _subsample(sw, n, k):
     return positive
 
 
-#: Subsamples of at least half this many rows start on every 8th of their rows.
-_START_STAGE_ROWS = 2048
+#: Subsamples of at least this many rows start on every 8th of their rows.
+_START_STAGE_ROWS = 1024
 
 
 def _start(logits, y, sw, scales, upper, factors, n_threads, max_iter=100):
-    """Starting weights fitted on the subsample; returns ``(u, iterations)``.
+    """Starting weights fitted on the subsample.
 
     Equal normalised weights scaled by a 1-D grid search, then float32 Newton
     iterations; on large subsamples first on every 8th of its rows (eight times
@@ -487,7 +487,7 @@ def _start(logits, y, sw, scales, upper, factors, n_threads, max_iter=100):
     or two iterations. Returns ``(u, iterations, fourth derivatives or None)``.
     """
     stages = [(logits, y, sw)]
-    if len(y) >= _START_STAGE_ROWS // 2:
+    if len(y) >= _START_STAGE_ROWS:
         stages.insert(0, ([z[::8] for z in logits], y[::8], sw[::8]))
     u, n_iter = None, 0
     for stage_logits, stage_y, stage_sw in stages:
@@ -531,7 +531,7 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
 
     # 1. starting point on a small deterministic subsample
     u, it_start, fourth = _start(
-        sub_logits, y[sub], sw[sub], scales, upper, factors, n_threads
+        sub_logits, y[sub], sw[sub], scales, upper, factors, n_threads, max_iter
     )
 
     # 2. approach on all rows in float32 (third-order steps)
