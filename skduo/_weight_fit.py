@@ -441,7 +441,7 @@ def _separation_message(quasi, names, direction, fraction):
     if not quasi:
         what = (
             "The members separate the validation data (every sample is classified "
-            "correctly with a margin)"
+            "correctly with a margin): the NLL keeps decreasing as the weights grow"
         )
     else:
         used = [names[m] for m in np.flatnonzero(direction)]
@@ -449,14 +449,15 @@ def _separation_message(quasi, names, direction, fraction):
         what = (
             "The members quasi-separate the validation data: along the weight of "
             f"{along}, every sample's true class is ranked first (strictly on "
-            f"{fraction:.1%} of the samples, tied on the rest)"
+            f"{fraction:.1%} of the samples, tied on the rest), so the NLL keeps "
+            f"decreasing as {'that weight grows' if len(used) == 1 else 'they grow'}"
         )
     return (
-        f"{what}: the NLL keeps decreasing as the weights grow in that direction, "
-        "so it has no finite minimiser. The weights returned are where the NLL's "
-        f"gradient fell below the tolerance (at most {_WEIGHT_CAP:g} / spread of "
-        "each member's logits) and the predictions will be over-confident; use "
-        "a larger or harder validation set (never the members' training data)."
+        f"{what}, and it has no finite minimiser. The weights returned are where "
+        "the NLL's gradient fell below the tolerance (at most "
+        f"{_WEIGHT_CAP:g} / spread of each member's logits) and the predictions "
+        "will be over-confident; use a larger or harder validation set (never the "
+        "members' training data)."
     )
 
 
