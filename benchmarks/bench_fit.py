@@ -18,16 +18,38 @@ Peak extra memory is measured with tracemalloc (NumPy reports its buffers to it)
 Targets (issue 2): >= 50x faster than the official procedure at 2,500 x 1,000
 with NLL <= official; <= 1.5 s at 50,000 x 1,000 on a 2-core machine; peak extra
 memory <= 2x one logits array; 1 member >= 5x faster than sklearn, equal NLL.
+
+``--passes`` (issue 14, item 2) times the fit single-threaded (``n_threads=1``,
+BLAS limited to one thread) against one chunked float32 log-sum-exp pass over
+both member arrays, side by side, and prints time(fit) / time(pass) (goal <=
+3.0 at 50,000 x 1,000), the fit's data passes and its peak extra memory.
+
+``--dask`` (issue 14, item 1) builds 2 x (250,000 x 1,000) float32 logits
+lazily on a local 2-worker cluster (``dask.array`` random numbers with a
+seed, persisted on the workers), fits them there, prints the client's peak
+RSS (target < 500 MB) and, after the cluster is closed, time(dask fit) /
+time(in-memory ``fit_duo`` on the same data computed in this process) (target
+<= 2x). ``--subsample`` measures how far the full-data NLL at weights fitted
+on a row subsample is from the full-data optimum.
+
+Run from the repository root: the benchmark imports the ``skduo`` of the
+checkout it lives in.
 """
 
 import argparse
 import functools
+import gc
+import os
+import sys
 import time
 import tracemalloc
 
 import numpy as np
 
-from skduo._weight_fit import fit_logit_weights, nll
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from skduo._objective import row_chunks  # noqa: E402
+from skduo._weight_fit import fit_logit_weights, nll  # noqa: E402
 
 
 def make_logits(n, k, seed=0, w=(1.3, 0.4)):
@@ -194,6 +216,190 @@ def part2(n, k, repeat):
     )
 
 
+# --------------------------------------------------------------------------------
+# 3. data passes (issue 14, item 2)
+# --------------------------------------------------------------------------------
+
+
+def lse_pass(arrays):
+    """One chunked float32 log-sum-exp pass over every array (the unit of cost)."""
+    total = 0.0
+    for z in arrays:
+        for start, stop in row_chunks(*z.shape):
+            block = z[start:stop]
+            top = block.max(axis=1)
+            e = np.exp(block - top[:, None])
+            total += float(np.log(e.sum(axis=1)).sum() + top.sum())
+    return total
+
+
+def part3(n, k, repeat):
+    print(
+        "\n## 3. Data passes: time(fit) / time(one float32 log-sum-exp pass), 1 thread"
+    )
+    from threadpoolctl import threadpool_limits
+
+    z_l, z_s, y = make_logits(n, k)
+    with threadpool_limits(1):
+        fit = functools.partial(fit_logit_weights, [z_l, z_s], y, n_threads=1)
+        res = fit(return_result=True)
+        t_fit, t_pass = [], []
+        for _ in range(repeat):  # interleaved: both see the same machine load
+            t_pass.append(timed(lambda: lse_pass([z_l, z_s]), 1)[0])
+            t_fit.append(timed(fit, 1)[0])
+    mem = peak_extra_memory(lambda: fit_logit_weights([z_l, z_s], y))
+    print(
+        f"{'n x K':>14} {'fit s':>8} {'pass s':>8} {'fit/pass':>9} "
+        f"{'data passes':>12} {'KKT':>9} {'peak mem/array':>15}"
+    )
+    print(
+        f"{n:>7}x{k:<6} {min(t_fit):8.3f} {min(t_pass):8.3f} "
+        f"{min(t_fit) / min(t_pass):9.2f} {res.n_passes:>12} "
+        f"{res.kkt_residual:9.2g} {mem / z_l.nbytes:15.3f}"
+    )
+    ratios = sorted(f / p for f, p in zip(t_fit, t_pass))
+    print(f"(per-repeat ratios {', '.join(f'{r:.2f}' for r in ratios)})")
+
+
+# --------------------------------------------------------------------------------
+# 4. distributed fit on dask (issue 14, item 1)
+# --------------------------------------------------------------------------------
+
+
+def _labels_block(z_l, z_s, w, block_info=None):
+    """Labels drawn from softmax(w[0] z_l + w[1] z_s), seeded by the block."""
+    seed = 1000 + block_info[0]["chunk-location"][0]
+    rng = np.random.default_rng(seed)
+    c = w[0] * z_l.astype(np.float64) + w[1] * z_s
+    p = np.exp(c - c.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    u = rng.random(len(p))[:, None]
+    return np.minimum((p.cumsum(axis=1) < u).sum(axis=1), p.shape[1] - 1)
+
+
+def lazy_logits(n, k, chunk_rows=25_000, seed=0, w=(1.3, 0.4)):
+    """The model of :func:`make_logits` as lazy dask arrays (same on recompute)."""
+    import dask.array as da
+
+    rng = da.random.default_rng(seed)
+    shape, chunks = (n, k), (chunk_rows, k)
+    base = 2.0 * rng.standard_normal(shape, chunks=chunks, dtype=np.float32)
+    z_l = base + rng.standard_normal(shape, chunks=chunks, dtype=np.float32)
+    z_s = base + 1.5 * rng.standard_normal(shape, chunks=chunks, dtype=np.float32)
+    y = da.map_blocks(_labels_block, z_l, z_s, w, drop_axis=1, dtype=np.int64)
+    return z_l, z_s, y
+
+
+class _PeakRSS:
+    """Peak resident memory of this process while the block runs (sampled)."""
+
+    def __enter__(self):
+        import threading
+
+        import psutil
+
+        self._proc = psutil.Process()
+        self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+
+        def sample():
+            while not self._stop.wait(0.005):
+                self.peak = max(self.peak, self._proc.memory_info().rss)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+        self.mb = self.peak / 2**20
+
+
+def part4(n, k, repeat):
+    print(
+        "\n## 4. Distributed fit on dask: a local 2-worker cluster vs fit_duo in memory"
+    )
+    import dask
+    from distributed import Client, LocalCluster
+
+    from skduo import fit_duo
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            processes=True,
+            memory_limit="6GiB",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        z_l, z_s, y = lazy_logits(n, k)
+        z_l, z_s, y = client.persist([z_l, z_s, y])  # built on the workers
+        y = y.compute()  # the labels are 2 MB; the fit needs them in the client
+        # 1. the client's memory while it holds no logits
+        with _PeakRSS() as rss:
+            t0 = time.perf_counter()
+            res = fit_logit_weights([z_l, z_s], y, return_result=True)
+            t_first = time.perf_counter() - t0
+        print(
+            f"dask fit: {t_first:.2f} s, weights {res.weights}, KKT "
+            f"{res.kkt_residual:.2g}, {res.n_passes} data passes; client peak RSS "
+            f"during the fit {rss.mb:.0f} MB"
+        )
+        # 2. the same numbers computed in this process (2 GB): in-memory fit_duo,
+        #    timed alternately with the dask fit (both see the same load)
+        with dask.config.set(scheduler="threads"):
+            data = dask.compute(*lazy_logits(n, k))
+        assert np.array_equal(y, data[2])
+        t_dask, t_mem, t_core = [t_first], [], []
+        for _ in range(repeat):
+            t_mem.append(timed(lambda: fit_duo(*data), 1)[0])
+            t_core.append(timed(lambda: fit_logit_weights(data[:2], data[2]), 1)[0])
+            t_dask.append(timed(lambda: fit_logit_weights([z_l, z_s], y), 1)[0])
+        duo = fit_duo(*data)
+        data = None  # free the 2 GB
+        gc.collect()
+    rel = float(np.max(np.abs(duo.weights / res.weights - 1)))
+    print(
+        f"in-memory fit_duo: {min(t_mem):.2f} s (best of {repeat}), dask fit "
+        f"{min(t_dask):.2f} s (best of {repeat + 1}); time(dask) / time(in memory) "
+        f"= {min(t_dask) / min(t_mem):.2f}; weights agree to {rel:.1e} relative"
+    )
+    print(
+        f"(in-memory fit_logit_weights alone: {min(t_core):.2f} s; time(dask) / "
+        f"time(it) = {min(t_dask) / min(t_core):.2f})"
+    )
+
+
+# --------------------------------------------------------------------------------
+# 5. is a row subsample of the validation set enough?
+# --------------------------------------------------------------------------------
+
+
+def part5(n, k, subsizes):
+    print(
+        "\n## 5. Fitting on a row subsample: full-data NLL above the full-data optimum"
+    )
+    z_l, z_s, y = make_logits(n, k)
+    full = fit_logit_weights([z_l, z_s], y, return_result=True)
+    print(f"{n} x {k}: full-data optimum NLL {full.nll:.10f}, weights {full.weights}")
+    rng = np.random.default_rng(1)
+    for m in subsizes:
+        gaps = []
+        for _ in range(5):
+            rows = np.sort(rng.choice(n, m, replace=False))
+            w = fit_logit_weights([z_l[rows], z_s[rows]], y[rows])
+            gaps.append(nll([z_l, z_s], y, w) - full.nll)
+        print(
+            f"  {m:>8} rows: NLL gap median {np.median(gaps):.2e}, max "
+            f"{max(gaps):.2e} (5 random subsamples)"
+        )
+
+
 print = functools.partial(print, flush=True)  # noqa: A001 - progress in pipes
 
 
@@ -214,8 +420,42 @@ def main():
         default="50000x1000",
         help="size of part 2 (one member vs sklearn); 'none' skips it",
     )
+    parser.add_argument(
+        "--passes",
+        nargs="?",
+        const="50000x1000",
+        default=None,
+        help="only part 3: fit time in single-thread log-sum-exp passes",
+    )
+    parser.add_argument(
+        "--dask",
+        nargs="?",
+        const="250000x1000",
+        default=None,
+        help="only part 4: the distributed fit on a local cluster",
+    )
+    parser.add_argument(
+        "--subsample",
+        nargs="?",
+        const="1000000x100",
+        default=None,
+        help="only part 5: NLL of weights fitted on row subsamples",
+    )
     args = parser.parse_args()
-    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes]
+
+    def size(text):
+        return tuple(int(v) for v in text.split("x"))
+
+    if args.dask or args.passes or args.subsample:
+        if args.dask:
+            part4(*size(args.dask), args.repeat)
+        if args.passes:
+            part3(*size(args.passes), args.repeat)
+        if args.subsample:
+            n, k = size(args.subsample)
+            part5(n, k, [n // 40, n // 10, n // 4])
+        return
+    sizes = [size(s) for s in args.sizes]
     try:
         import torch
 
@@ -225,8 +465,7 @@ def main():
         with_official = False
     part1(sizes, args.repeat, with_official, args.official_max_n)
     if args.member_size != "none":
-        n, k = (int(v) for v in args.member_size.split("x"))
-        part2(n, k, args.repeat)
+        part2(*size(args.member_size), args.repeat)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,11 @@ def _qp_step(w, grad, hess, upper, scales):
     the bounded least-squares problem ``min ||A u - b||`` with ``A' A = H_u``,
     solved by BVLS.
     """
+    if not (np.isfinite(hess).all() and np.isfinite(grad).all()):
+        raise ValueError(
+            "The weight fit's Newton step got a non-finite gradient or Hessian "
+            "(the objective overflowed)."
+        )
     d = 1.0 / scales
     hess_u = hess * d[:, None] * d[None, :]
     u = w * scales
@@ -36,20 +41,27 @@ def _qp_step(w, grad, hess, upper, scales):
     return np.clip(res.x * d, 0.0, upper)
 
 
-def _step(w, grad, curvature, upper, scales):
+def _step(w, grad, curvature, upper, scales, fourth=None):
     """Projected Newton step; third-order (Chebyshev) when ``curvature`` has it.
 
     With third derivatives ``T`` the gradient of the quadratic model is
     corrected by ``T[d, d] / 2`` for the Newton step ``d``, which makes the
-    iteration converge cubically near the optimum (one full-data pass saved).
+    iteration converge cubically near the optimum (one full-data pass saved);
+    with (approximate) fourth derivatives ``Q`` also by ``Q[d, d, d] / 6``,
+    the correction iterated once more.
     """
     if not isinstance(curvature, tuple):
         return _qp_step(w, grad, curvature, upper, scales)
     hess, third = curvature
     x = _qp_step(w, grad, hess, upper, scales)
     d = x - w
-    corrected = grad + 0.5 * np.einsum("mkq,k,q->m", third, d, d)
-    x3 = _qp_step(w, corrected, hess, upper, scales)
+    x3 = x
+    for _ in range(1 if fourth is None else 2):
+        d3 = x3 - w
+        corrected = grad + 0.5 * np.einsum("mkq,k,q->m", third, d3, d3)
+        if fourth is not None:
+            corrected += np.einsum("mkqj,k,q,j->m", fourth, d3, d3, d3) / 6.0
+        x3 = _qp_step(w, corrected, hess, upper, scales)
     # keep the correction only while it is a descent direction and smaller than
     # the Newton step itself (far from the optimum the cubic term misleads)
     d3 = x3 - w
@@ -63,21 +75,26 @@ def _step(w, grad, curvature, upper, scales):
 _EXTRAPOLATE_STEP = 0.05
 
 
-def _evaluate_after_step(objective, w, w_new, curvature, scales):
+def _evaluate_after_step(objective, w, w_new, curvature, scales, fourth=None):
     """Objective at ``w_new``; after a short step, Hessian extrapolated from ``w``.
 
     With third derivatives ``T`` at ``w``, ``H(w_new) = H(w) + T[w_new - w]`` up
-    to ``O(|w_new - w|^2)``: after a step shorter than :data:`_EXTRAPOLATE_STEP`
-    of the weights, the next Newton step converges as well with it (the Hessian
-    is only a preconditioner) and the evaluation skips all curvature terms.
-    Returns ``(f, g, curvature, extrapolated)``.
+    to ``O(|w_new - w|^2)`` (that term too with fourth derivatives ``Q``:
+    ``+ Q[d, d] / 2``, and ``T`` moves by ``Q[d]``): after a step shorter than
+    :data:`_EXTRAPOLATE_STEP` of the weights, the next Newton step converges as
+    well with it (the Hessian is only a preconditioner) and the evaluation
+    skips all curvature terms. Returns ``(f, g, curvature, extrapolated)``.
     """
     if isinstance(curvature, tuple):
         size = np.max(np.abs(w_new - w) * scales)
         if size <= _EXTRAPOLATE_STEP * np.max(w * scales):
             f, g, _ = objective(w_new, order=1)
             hess, third = curvature
-            hess = hess + np.einsum("mkq,q->mk", third, w_new - w)
+            d = w_new - w
+            hess = hess + np.einsum("mkq,q->mk", third, d)
+            if fourth is not None:
+                hess = hess + 0.5 * np.einsum("mkqj,q,j->mk", fourth, d, d)
+                third = third + np.einsum("mkqj,j->mkq", fourth, d)
             return f, g, (hess, third), True
     return (*objective(w_new), False)
 
@@ -101,6 +118,7 @@ def newton(
     step_tol=0.0,
     lazy_hessian=False,
     curvature=None,
+    fourth=None,
 ):
     """Projected Newton iterations from ``w``.
 
@@ -111,7 +129,9 @@ def newton(
     float32 phase, whose resolution is exhausted at that point. ``curvature``
     (from an earlier phase, near ``w``) is used for the first step instead of an
     evaluation; like extrapolated Hessians, it is re-evaluated as soon as a
-    full step with it fails to cut the KKT residual tenfold.
+    full step with it fails to cut the KKT residual tenfold. ``fourth``
+    (approximate fourth derivatives, e.g. from a subsample) refines the
+    third-order steps and the Hessian extrapolations.
     """
     # with lazy_hessian the first evaluation skips the Hessian: a starting point
     # that already meets the tolerance (usual after the float32 phase) needs none
@@ -127,7 +147,7 @@ def newton(
         if h is None:
             f, g, h = objective(w)
             approximate = False
-        x = _step(w, g, h, upper, scales)
+        x = _step(w, g, h, upper, scales, fourth)
         d = x - w
         if step_tol and float(np.max(np.abs(d) * scales)) <= step_tol:
             return x, f, g, h, it, False
@@ -147,7 +167,7 @@ def newton(
                 return x, f, g, h, it, False
             # verify by the gradient instead: accept if the KKT residual drops
             f_new, g_new, h_new, approx_new = _evaluate_after_step(
-                objective, w, x, h, scales
+                objective, w, x, h, scales, fourth
             )
             kkt_new = kkt_residual(x, g_new, upper, scales, f_new)
             if kkt_new < kkt:
@@ -163,7 +183,7 @@ def newton(
                 return w, f, g, h, it - 1, False
             w_new = np.minimum(objective.snap(np.clip(w + step * d, 0.0, upper)), upper)
             f_new, g_new, h_new, approx_new = _evaluate_after_step(
-                objective, w, w_new, h, scales
+                objective, w, w_new, h, scales, fourth
             )
             if f_new <= f + 1e-4 * step * slope:
                 break

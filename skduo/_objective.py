@@ -1,25 +1,70 @@
-"""The weight fit's objective, evaluated in row chunks on a small thread pool.
+"""The weight fit's objective, evaluated in row chunks.
 
 For member logits ``z_m`` of shape ``(n, K)``, labels ``y`` and non-negative
 sample weights ``s``, :class:`Objective` evaluates
 
     L(w) = sum_i s_i [logsumexp_k(c[i, k]) - c[i, y_i]] / sum_i s_i,
-    c = sum_m w_m z_m
+    c = sum_m w_m f_m z_m
 
-and its gradient, Hessian and (in float32) third derivatives in ``w``, without
-``n x K`` temporaries: rows are processed in chunks of at most
-:data:`_CHUNK_ELEMENTS` elements, and the per-chunk terms (a loss, ``M``
-gradient entries, an ``M x M`` Hessian, ``M^3`` third derivatives) are summed
-in chunk order, so the result does not depend on thread timing.
+and its gradient, Hessian and (in float32) third derivatives in ``w``, where
+``f_m`` is a power of two that normalises a member of extreme scale (1 for
+every usual member; exact, so it only changes the units of ``w_m``). No
+``n x K`` temporary is made: rows are processed in chunks of at most
+:data:`_CHUNK_ELEMENTS` elements by one kernel, :func:`_chunk_terms`, whose
+per-chunk terms (a loss, ``M`` gradient entries, an ``M x M`` Hessian, ``M^3``
+third derivatives) are summed in chunk order, so the result does not depend on
+thread timing. The distributed fit (:mod:`skduo._dask`) maps the same kernel
+over the blocks of dask arrays (:func:`block_terms`) and sums the same packed
+terms in a tree.
+
+Precision
+---------
+``precise=True`` (float64) is the evaluation that certifies a fit: every
+elementwise operation and every sum is float64 (float32 and integer logits
+are converted exactly). With ``u = 2**-53``, ``g_n = n u / (1 - n u)``, the
+exponential accurate to 4 units in the last place, and for one row
+``A = max_k sum_m |w_m z_mk|`` (largest combined logit) and
+``D = max_k (max_j c_j - c_k)`` (its spread), every computed probability is
+within a relative ``2t``, ``t = g_M A + u D + 4u``, of the exact one (the row
+maximum's rounding is common to every class and cancels), and the computed
+gradient term ``E_p[z_m] - z_m[y]`` within (to first order in ``u``)
+
+    2 t E_p|z_m - E_p z_m| + g_{K+2} (E_p|z_m| + |z_m[y]|)
+    <= (4 t + 2 g_{K+2}) max_k |z_m[k]|
+
+of the exact one, so the KKT residual (gradient / spread ``s_m``) computed in
+float64 is within ``(4 t + 2 g_{K+2}) max|z_m| / s_m`` of the exact residual.
+For ``K = 1000`` classes, combined logits up to ``A = D = 100`` and logits
+within ``1000`` spreads of 0 this is ``3.6e-10``, 28x below the KKT tolerance
+``1e-8``; it grows linearly with ``K``, ``A`` and ``max|z| / s``, and only
+logits offset by ~1e5 spreads or more (which the float32 approach would not
+fit either) approach the tolerance.
+
+``precise=False`` (float32) approaches the optimum: the elementwise
+operations, exponentials and row dot products are float32 (the float32
+exponential is ~3x faster than the float64 one, and the data move at half the
+bytes); each row is shifted so that its label logit is 0 (no cancellation in
+the moments), sums over rows are float64. Its rounding errors (~1e-7 per row)
+average out over rows to ~1e-9 relative in the loss and gradient at weights
+that are float32 numbers (see :meth:`Objective.snap`), which is what the
+approach needs; a float32 value never certifies anything.
 """
 
 import itertools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["Objective", "row_chunks"]
+__all__ = [
+    "Objective",
+    "block_terms",
+    "packed_size",
+    "row_chunks",
+    "scan_rows",
+    "unpack_terms",
+]
 
 #: Elements (rows x classes) processed per chunk: 2**18 float64 = 2 MiB per
 #: buffer (fewer, larger chunks cut the per-call overhead, ~25% at 50,000 x 1,000)
@@ -33,6 +78,10 @@ _CHUNK_FRACTION = 1 / 16
 #: derivatives cost M(M+1)(M+2)/6 extra row sums per evaluation).
 _THIRD_ORDER_MEMBERS = 3
 
+#: Exponent arguments below this give subnormal float64 results, on which
+#: ``np.exp`` is ~10x slower; they are negligible next to ``exp(0) = 1``.
+_LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
+
 
 def row_chunks(n_samples, n_classes):
     elements = min(
@@ -44,126 +93,198 @@ def row_chunks(n_samples, n_classes):
     ]
 
 
-def _member_chunks(logits, y, start, stop, dtype, shift=True):
+def _rowdot(a, b):
+    """Row-wise dot products ``sum_k a[i, k] * b[i, k]`` (batched BLAS dots).
+
+    About 3x faster than ``np.einsum('ij,ij->i', a, b)`` and 1.5x faster than a
+    product followed by a row sum; accumulates in the arrays' dtype.
+    """
+    return np.matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
+
+
+class _Workspace:
+    """Chunk buffers reused from chunk to chunk (one workspace per thread).
+
+    Allocating a dozen 1-2 MiB arrays per chunk costs page faults wherever
+    large allocations are not recycled by ``malloc`` (dask worker processes
+    set ``MALLOC_TRIM_THRESHOLD_``: the kernel ran ~1.7x slower there); the
+    buffers are sized for the largest chunk and sliced for smaller ones.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def get(self, name, shape, dtype):
+        dtype = np.dtype(dtype)
+        key = (name, dtype)
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
+            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
+        return buf[: shape[0]]
+
+
+def _member_rows(logits, y, start, stop, dtype, factors, shift, ws=None):
     """Rows ``start:stop`` of every member as C-ordered ``dtype`` arrays.
 
-    C order whatever the input layout, so the same numbers always give the same
-    sums. With ``shift`` each row is shifted so that its label logit is 0
-    (softmax is invariant to per-row shifts; this keeps the covariance terms free
-    of cancellation); without it, the label logits are returned too.
+    Each member is multiplied by its normalising factor (a power of two, so
+    exactly) when that is not 1. With ``shift`` each row is shifted so that its
+    label logit is 0 (softmax is invariant to per-row shifts; this keeps the
+    moments free of cancellation); without it, the label logits are returned
+    too (float64). Float64 input rows without a factor are used in place
+    (never written to).
     """
+    ws = _Workspace() if ws is None else ws
     rows = np.arange(stop - start)
     yc = y[start:stop]
     members, labels = [], []
-    for z in logits:
+    for m, z in enumerate(logits):
         block = z[start:stop]
+        factor = 1.0 if factors is None else float(factors[m])
+        if factor != 1.0:
+            # scale first (in float64, so that no float32 cast overflows)
+            wide = ws.get("wide", block.shape, np.float64)
+            block = np.multiply(block, factor, out=wide, dtype=np.float64)
+        in_place = not shift and block.dtype == dtype and block.flags.c_contiguous
+        out = block if in_place else ws.get(("member", m), block.shape, dtype)
         if shift:
             # one fused pass: subtract in the input's precision, cast on output
-            zc = np.empty(block.shape, dtype=dtype)
             np.subtract(
                 block,
                 block[rows, yc][:, None],
-                out=zc,
+                out=out,
                 dtype=np.promote_types(block.dtype, dtype),
                 casting="same_kind",
             )
         else:
-            zc = np.array(block, dtype=dtype, order="C")
-            labels.append(zc[rows, yc])
-        members.append(zc)
-    return members if shift else (members, labels)
+            if not in_place:
+                out[...] = block
+            labels.append(np.asarray(out[rows, yc], dtype=np.float64))
+        members.append(out)
+    return members, labels
 
 
-def _combine_into(members, weights, out, tmp):
-    """``out = sum_m weights[m] * members[m]``, members of weight 0 skipped."""
-    parts = [(w, zc) for w, zc in zip(weights, members) if w != 0.0]
+def _combine(members, weights, ws):
+    """``sum_m weights[m] * members[m]`` (weights 0 skipped), and a spare buffer."""
+    comb = ws.get("comb", members[0].shape, members[0].dtype)
+    tmp = ws.get("tmp", members[0].shape, members[0].dtype)
+    parts = [(w, a) for w, a in zip(weights, members) if w != 0.0]
     if not parts:
-        out.fill(0.0)
-        return out
-    np.multiply(parts[0][1], out.dtype.type(parts[0][0]), out=out)
-    for w, zc in parts[1:]:
-        np.multiply(zc, out.dtype.type(w), out=tmp)
-        out += tmp
-    return out
+        comb.fill(0.0)
+        return comb, tmp
+    np.multiply(parts[0][1], comb.dtype.type(parts[0][0]), out=comb)
+    for w, a in parts[1:]:
+        np.multiply(a, comb.dtype.type(w), out=tmp)
+        comb += tmp
+    return comb, tmp
 
 
-def _exp_clipped(x):
-    """In-place ``exp`` of ``x <= 0``; float64 arguments clipped at ``log(tiny)``.
+def _exp_rows(comb):
+    """In place: ``comb`` becomes ``exp(comb - rowmax)``; returns the row maxima.
 
-    Float64 ``exp`` is 2-3x slower on arguments whose result is subnormal or 0,
-    common for confident members; such results (below ~2.2e-308) are negligible
-    next to the row maximum's ``exp(0) = 1`` anyway. Float32 ``exp`` runs at the
-    same speed on every argument (measured), so clipping would only add a pass.
+    Float64 arguments below :data:`_LOG_TINY` are clipped (only when the chunk
+    has any: a chunk minimum is ~3x cheaper than clipping); float32 ``exp``
+    runs at the same speed on every argument (measured).
     """
-    if x.dtype == np.float64:
-        np.maximum(x, np.log(np.finfo(np.float64).tiny), out=x)
-    np.exp(x, out=x)
-    return x
-
-
-def _chunk_terms_first_order(logits, y, swc, weights, start, stop, order):
-    """Float64 loss (and gradient with ``order=1``) over rows start:stop."""
-    members, labels = _member_chunks(logits, y, start, stop, np.float64, False)
-    comb = np.empty_like(members[0])
-    _combine_into(members, weights, comb, np.empty_like(comb))
-    label = sum(w * zy for w, zy in zip(weights, labels) if w != 0.0)
     mx = comb.max(axis=1)
     comb -= mx[:, None]
-    _exp_clipped(comb)
-    se = comb.sum(axis=1)
-    loss = float(swc @ (np.log(se) + (mx - label)))
+    if comb.dtype == np.float64 and comb.size and comb.min() < _LOG_TINY:
+        np.maximum(comb, _LOG_TINY, out=comb)
+    np.exp(comb, out=comb)
+    return mx.astype(np.float64, copy=False)
+
+
+def _first_order_terms(logits, y, swc, weights, start, stop, order, factors, ws):
+    """Float64 loss (and gradient with ``order=1``) over rows start:stop.
+
+    No label shift (not needed without second moments): members are used as
+    float64 arrays (float64 input without a copy).
+    """
+    members, labels = _member_rows(
+        logits, y, start, stop, np.float64, factors, shift=False, ws=ws
+    )
+    comb, _ = _combine(members, weights, ws)
+    label = None
+    for w, zy in zip(weights, labels):
+        if w != 0.0:  # the same operations as in _combine: the same numbers
+            label = w * zy if label is None else label + w * zy
+    mx = _exp_rows(comb)
+    se = comb @ np.ones(comb.shape[1])
+    shift = mx if label is None else mx - label
+    loss = float(swc @ (np.log(se) + shift))
     if order == 0:
         return loss, None, None
     grad = np.array(
-        [
-            swc @ (np.einsum("ij,ij->i", comb, zc) / se - zy)
-            for zc, zy in zip(members, labels)
-        ]
+        [swc @ (_rowdot(comb, a) / se - zy) for a, zy in zip(members, labels)]
     )
     return loss, grad, None
 
 
-def _chunk_terms(logits, y, sw, weights, start, stop, order, dtype=np.float64):
+def _chunk_terms(
+    logits,
+    y,
+    sw,
+    weights,
+    start,
+    stop,
+    order,
+    dtype=np.float64,
+    factors=None,
+    ws=None,
+):
     """Weighted sums of the loss and its derivatives over rows start:stop.
 
+    The one kernel of the objective (in memory, threaded, and on dask workers).
     ``dtype=np.float64`` is the evaluation that certifies the result (loss and
-    gradient, ``order <= 1``, go to :func:`_chunk_terms_first_order`).
-    ``dtype=np.float32`` approaches the optimum: every elementwise operation is
-    float32 (the float32 exponential is ~4x faster than float64); row sums are
-    pairwise (~1e-7 relative), sums over rows float64, which leaves the loss and
-    gradient good to ~1e-9 relative at float32-representable weights (see
-    :meth:`Objective.snap`). ``order=3`` adds the third derivatives of the
-    objective, which turn the Newton step into a third-order (Chebyshev) one;
-    the Hessian is then returned as the pair ``(hessian, third_derivatives)``.
+    gradient, ``order <= 1``, without the label shift). ``dtype=np.float32``
+    approaches the optimum (see the module docstring). ``order=3`` adds the
+    third derivatives of the objective, which turn the Newton step into a
+    third-order (Chebyshev) one; the Hessian is then returned as the pair
+    ``(hessian, third_derivatives)``; ``order=4`` adds the fourth derivatives
+    (the triple ``(hessian, third, fourth)``). ``ws`` (a :class:`_Workspace`)
+    supplies the chunk buffers.
     """
+    ws = _Workspace() if ws is None else ws
     swc = sw[start:stop]
     if order <= 1 and dtype == np.float64:
-        # no covariance terms: the label shift (two passes) is not needed
-        return _chunk_terms_first_order(logits, y, swc, weights, start, stop, order)
-    members = _member_chunks(logits, y, start, stop, dtype)
-    comb = np.empty_like(members[0])
-    tmp = np.empty_like(comb)
-    _combine_into(members, weights, comb, tmp)
-    mx = comb.max(axis=1)
-    comb -= mx[:, None]
-    _exp_clipped(comb)
-    se = comb.sum(axis=1).astype(np.float64, copy=False)
+        return _first_order_terms(
+            logits, y, swc, weights, start, stop, order, factors, ws
+        )
+    members, _ = _member_rows(logits, y, start, stop, dtype, factors, shift=True, ws=ws)
+    comb, tmp = _combine(members, weights, ws)
+    mx = _exp_rows(comb)
+    ones = np.ones(comb.shape[1], dtype=comb.dtype)
+    # pairwise row sums (~log2(K) rounding units, ~1/3 of a BLAS dot's error):
+    # the loss and gradient here are what the float32 approach ends on
+    se = comb.sum(axis=1).astype(np.float64)
     loss = float(swc @ (np.log(se) + mx))  # the label logit is 0 after the shift
     if order == 0:
         return loss, None, None
     n_members = len(members)
-    # q_m = p * a_m is reused by the second moments sum_k p a_m a_k (two-operand
-    # row dots are ~2x faster than three-operand ones)
-    weighted = [np.multiply(comb, zc) for zc in members]
-    means = np.column_stack([q.sum(axis=1) for q in weighted]) / se[:, None]
-    grad = swc @ means
     if order == 1:
+        grad = np.array(
+            [(swc / se) @ np.multiply(comb, a, out=tmp).sum(axis=1) for a in members]
+        )
         return loss, grad, None
+    # q_m = p * a_m is reused by the moments sum_k p a_m a_k ...
+    weighted = [
+        np.multiply(comb, a, out=ws.get(("q", m), a.shape, a.dtype))
+        for m, a in enumerate(members)
+    ]
+    means = np.column_stack([q @ ones for q in weighted]) / se[:, None]
+    grad = swc @ means
     # per-row second moments E_p[a_m a_k]
     second = np.empty((len(se), n_members, n_members))
+    # ... and in third order r_m = q_m * a_m by sum_k p a_m a_m a_l
+    squares = []
     for m in range(n_members):
-        for k in range(m, n_members):
-            s = np.einsum("ij,ij->i", weighted[m], members[k]) / se
+        if order >= 3:
+            out = ws.get(("r", m), comb.shape, comb.dtype)
+            squares.append(np.multiply(weighted[m], members[m], out=out))
+            second[:, m, m] = (squares[m] @ ones) / se
+        else:
+            second[:, m, m] = _rowdot(weighted[m], members[m]) / se
+        for k in range(m + 1, n_members):
+            s = _rowdot(weighted[m], members[k]) / se
             second[:, m, k] = second[:, k, m] = s
     hess = np.einsum("i,imk->mk", swc, second) - np.einsum(
         "i,im,ik->mk", swc, means, means
@@ -172,22 +293,156 @@ def _chunk_terms(logits, y, sw, weights, start, stop, order, dtype=np.float64):
         return loss, grad, hess
     # third central moments E_p[(a_m - mu_m)(a_k - mu_k)(a_l - mu_l)]
     third = np.empty((n_members,) * 3)
+    for m, k, q in itertools.combinations_with_replacement(range(n_members), 3):
+        if m == k:
+            raw = _rowdot(squares[m], members[q])
+        elif k == q:
+            raw = _rowdot(squares[k], members[m])
+        else:
+            np.multiply(weighted[m], members[k], out=tmp)
+            raw = _rowdot(tmp, members[q])
+        mu_m, mu_k, mu_q = means[:, m], means[:, k], means[:, q]
+        rows = (
+            raw / se
+            - mu_m * second[:, k, q]
+            - mu_k * second[:, m, q]
+            - mu_q * second[:, m, k]
+            + 2.0 * mu_m * mu_k * mu_q
+        )
+        value = swc @ rows
+        for idx in set(itertools.permutations((m, k, q))):
+            third[idx] = value
+    if order == 3:
+        return loss, grad, (hess, third)
+    fourth = _fourth_cumulants(members, comb, se, means, swc)
+    return loss, grad, (hess, third, fourth)
+
+
+def _fourth_cumulants(members, comb, se, means, swc):
+    """Fourth derivatives: summed fourth cumulants of the members under ``p``.
+
+    ``kappa_4(m, k, l, j) = E[a_m a_k a_l a_j] - E[a_m a_k] E[a_l a_j] - ...``
+    (centred ``a``), on row-centred copies in the kernel's precision: used on
+    the start subsample only (it corrects the approach's third-order steps and
+    Hessian extrapolations by the next order), where a few % is accurate
+    enough.
+    """
+    n_members = len(members)
+    dtype = comb.dtype
+    p = (comb / se[:, None]).astype(dtype, copy=False)
+    centred = [(a - means[:, m][:, None]).astype(dtype) for m, a in enumerate(members)]
+    pairs, weighted_pairs = {}, {}
     for m in range(n_members):
         for k in range(m, n_members):
-            np.multiply(weighted[m], members[k], out=tmp)
-            for q in range(k, n_members):
-                mu_m, mu_k, mu_q = means[:, m], means[:, k], means[:, q]
-                rows = (
-                    np.einsum("ij,ij->i", tmp, members[q]) / se
-                    - mu_m * second[:, k, q]
-                    - mu_k * second[:, m, q]
-                    - mu_q * second[:, m, k]
-                    + 2.0 * mu_m * mu_k * mu_q
-                )
-                value = swc @ rows
-                for idx in set(itertools.permutations((m, k, q))):
-                    third[idx] = value
-    return loss, grad, (hess, third)
+            pairs[m, k] = centred[m] * centred[k]
+            weighted_pairs[m, k] = p * pairs[m, k]
+    ones = np.ones(comb.shape[1], dtype=dtype)
+    c2 = {key: (q @ ones).astype(np.float64) for key, q in weighted_pairs.items()}
+
+    def second(m, k):
+        return c2[min(m, k), max(m, k)]
+
+    fourth = np.empty((n_members,) * 4)
+    for idx in itertools.combinations_with_replacement(range(n_members), 4):
+        m, k, q, j = idx
+        raw = _rowdot(weighted_pairs[m, k], pairs[q, j]).astype(np.float64)
+        rows = (
+            raw
+            - second(m, k) * second(q, j)
+            - second(m, q) * second(k, j)
+            - second(m, j) * second(k, q)
+        )
+        value = swc @ rows
+        for perm in set(itertools.permutations(idx)):
+            fourth[perm] = value
+    return fourth
+
+
+# --------------------------------------------------------------------------------
+# packed terms: what travels between threads, dask workers and the fit
+# --------------------------------------------------------------------------------
+
+
+def _pack(terms, order, n_members):
+    """The terms of :func:`_chunk_terms` as one float64 vector."""
+    loss, grad, curvature = terms
+    parts = [np.array([loss])]
+    if order >= 1:
+        parts.append(np.asarray(grad, dtype=np.float64))
+    if order == 2:
+        parts.append(np.asarray(curvature, dtype=np.float64).ravel())
+    if order >= 3:
+        parts.extend(c.ravel() for c in curvature)
+    return np.concatenate(parts)
+
+
+def unpack_terms(packed, order, n_members, total):
+    """``(loss, grad, curvature)`` from summed packed terms, divided by ``total``."""
+    v = np.asarray(packed, dtype=np.float64) / total
+    loss = float(v[0])
+    if order == 0:
+        return loss, None, None
+    m = n_members
+    grad = v[1 : 1 + m]
+    if order == 1:
+        return loss, grad, None
+    hess = v[1 + m : 1 + m + m * m].reshape(m, m)
+    if order == 2:
+        return loss, grad, hess
+    third = v[1 + m + m * m : 1 + m + m * m + m**3].reshape(m, m, m)
+    if order == 3:
+        return loss, grad, (hess, third)
+    fourth = v[1 + m + m * m + m**3 :].reshape(m, m, m, m)
+    return loss, grad, (hess, third, fourth)
+
+
+def scan_rows(kernel, logits, y, sw, *args):
+    """``sum`` over the row chunks of ``kernel(logits, y, sw, start, stop, *args)``.
+
+    The driver of every chunk kernel (a float64 vector per chunk), summed in
+    chunk order; ``None`` without rows.
+    """
+    n, k = logits[0].shape
+    total = None
+    for start, stop in row_chunks(n, k):
+        with np.errstate(all="ignore"):  # non-finite logits are reported by the fit
+            part = kernel(logits, y, sw, start, stop, *args)
+        part = np.asarray(part, dtype=np.float64)
+        total = part if total is None else total + part
+    return total
+
+
+def _packed_terms(logits, y, sw, start, stop, weights, order, dtype, factors, ws):
+    with np.errstate(all="ignore"):  # non-finite logits are reported by the fit
+        terms = _chunk_terms(
+            logits, y, sw, weights, start, stop, order, dtype, factors, ws
+        )
+    return _pack(terms, order, len(logits))
+
+
+def packed_size(order, n_members):
+    """Length of the packed terms of one evaluation."""
+    m = n_members
+    return 1 + sum(m**j for j in range(1, order + 1))
+
+
+def block_terms(logits, y, sw, weights, order, dtype, factors=None):
+    """Packed terms summed over all rows of in-memory blocks, in chunk order.
+
+    What a dask worker computes on one block of rows (one thread); the sums of
+    the packed vectors of all blocks, divided by the total sample weight, give
+    :func:`unpack_terms`.
+    """
+    ws = _Workspace()
+    total = scan_rows(_packed_terms, logits, y, sw, weights, order, dtype, factors, ws)
+    if total is None:  # a block without rows
+        total = np.zeros(packed_size(order, len(logits)))
+    return total
+
+
+def max_order(precise, n_members):
+    """The highest order an objective of this precision evaluates."""
+    return 3 if not precise and n_members <= _THIRD_ORDER_MEMBERS else 2
 
 
 class Objective:
@@ -198,22 +453,29 @@ class Objective:
     Hessian comes as the pair ``(hessian, third_derivatives)``). The float32
     kernel multiplies by ``float32(w)``: it is only accurate at weights that
     :meth:`snap` returns (elsewhere the gradient is biased by ~H * 6e-8 * w).
+    ``factors`` (powers of two, one per member) normalise members of extreme
+    scale; the weights are then those of ``factors[m] * logits[m]``.
+    ``n_evaluations`` counts the evaluations (each reads every row once).
     """
 
-    def __init__(self, logits, y, sample_weight, n_threads=None, precise=True):
+    def __init__(
+        self, logits, y, sample_weight, n_threads=None, precise=True, factors=None
+    ):
         self.precise = precise
         # relative resolution of the loss value
         self.resolution = 1e-14 if precise else 1e-9
         self.logits = logits
         self.y = y
         self.sw = sample_weight
+        self.factors = factors
         self.total = float(sample_weight.sum())
         n, k = logits[0].shape
         self.chunks = row_chunks(n, k)
         if n_threads is None:
             n_threads = min(len(self.chunks), os.cpu_count() or 1, 4)
         self.n_threads = max(1, n_threads)
-        self.max_order = 3 if not precise and len(logits) <= _THIRD_ORDER_MEMBERS else 2
+        self.max_order = max_order(precise, len(logits))
+        self.n_evaluations = 0
 
     def snap(self, weights):
         """The nearest weights this objective evaluates exactly."""
@@ -222,12 +484,28 @@ class Objective:
         return np.asarray(weights, dtype=np.float32).astype(np.float64)
 
     def __call__(self, weights, order=None):
-        order = self.max_order if order is None else min(order, self.max_order)
+        if order is None:
+            order = self.max_order
+        elif not (order == 4 and self.max_order == 3):  # 4 only when asked
+            order = min(order, self.max_order)
         dtype = np.float64 if self.precise else np.float32
+        n_members = len(self.logits)
+
+        local = threading.local()
 
         def work(bounds):
-            return _chunk_terms(
-                self.logits, self.y, self.sw, weights, *bounds, order, dtype
+            if not hasattr(local, "ws"):
+                local.ws = _Workspace()
+            return _packed_terms(
+                self.logits,
+                self.y,
+                self.sw,
+                *bounds,
+                weights,
+                order,
+                dtype,
+                self.factors,
+                local.ws,
             )
 
         if self.n_threads > 1:
@@ -236,14 +514,8 @@ class Objective:
         else:
             parts = [work(c) for c in self.chunks]
         # summed in chunk order: deterministic whatever the thread timing
-        loss = sum(p[0] for p in parts) / self.total
-        if order == 0:
-            return loss, None, None
-        grad = np.sum([p[1] for p in parts], axis=0) / self.total
-        if order == 1:
-            return loss, grad, None
-        if order == 2:
-            return loss, grad, np.sum([p[2] for p in parts], axis=0) / self.total
-        hess = np.sum([p[2][0] for p in parts], axis=0) / self.total
-        third = np.sum([p[2][1] for p in parts], axis=0) / self.total
-        return loss, grad, (hess, third)
+        total = parts[0].copy()
+        for p in parts[1:]:
+            total += p
+        self.n_evaluations += 1
+        return unpack_terms(total, order, n_members, self.total)

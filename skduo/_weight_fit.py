@@ -15,24 +15,55 @@ hence convex in ``w``. It is minimised over ``w >= 0`` by a projected Newton met
 whose quadratic subproblems are solved exactly (bounded least squares), with an
 Armijo line search, in three phases:
 
-1. a start on a deterministic row subsample;
+1. a start on a deterministic row subsample (which also gives each member's
+   logit spread, its normalisation and whether it is degenerate);
 2. an approach on all rows in float32 (reductions in float64): third-order
    (Chebyshev) steps, and after a short step a Hessian extrapolated with the
    third derivatives instead of re-evaluated (usually two data passes, the
    second without curvature terms);
 3. a float64 evaluation at the result that certifies the KKT tolerance (and
    takes further Newton steps, from the float32 curvature, if it is not met).
+
+The logits are read only by these passes: there is no separate finiteness
+scan. Non-finite logits make every evaluation non-finite (the gradient
+multiplies every logit by a probability, and ``0 * inf`` is NaN), so the first
+evaluation that is not finite triggers one counting pass and the error. Logits
+may be NumPy arrays of any numeric dtype, memory maps (read in row chunks,
+never copied whole) or dask arrays (the passes then run on the dask workers,
+see :mod:`skduo._dask`; dask is imported only for them).
+
+Degenerate cases are detected, never fitted silently: members whose rows are
+constant up to rounding get weight 0 (with a warning), members of extreme
+scale (spread beyond ``2**+-20``) are normalised by an exact power of two, and
+separation -- a direction of the weights along which the NLL decreases without
+bound, every sample (separation) or every sample but ties (quasi-separation)
+ranked correctly -- raises a :class:`SeparationWarning`.
 """
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from skduo._logit_ops import check_finite, combine_logits
+from skduo._fit_checks import (
+    _WEIGHT_CAP,
+    SeparationWarning,
+    _member_scales,
+    _normalisation,
+    _recession_direction,
+    _separation_message,
+)
+from skduo._fit_inputs import (
+    _Checked,
+    _MeanLogits,
+    _Members,
+    _members,
+    _raise_non_finite,
+    _validate_inputs,
+)
 from skduo._newton import kkt_residual, newton, scalar_search
-from skduo._objective import Objective, row_chunks
+from skduo._objective import Objective
 
 __all__ = [
     "FITS_BY_MODE",
@@ -46,16 +77,10 @@ __all__ = [
 ]
 
 #: Size (rows x classes) of the deterministic subsample used to find a starting
-#: point; at least 512 rows.
+#: point; at least 256 rows, at least 1/32 of the data (a better start saves a
+#: data pass), at most :data:`_SUBSAMPLE_MAX_ELEMENTS` (memory of the caller).
 _SUBSAMPLE_ELEMENTS = 2**18
-
-#: Upper bound of each weight in units of ``1 / scale(z_m)``; only reached when the
-#: members separate the validation set (no finite optimum).
-_WEIGHT_CAP = 1e4
-
-
-class SeparationWarning(UserWarning):
-    """The members separate the validation set: the NLL has no finite minimiser."""
+_SUBSAMPLE_MAX_ELEMENTS = 2**25
 
 
 @dataclass(frozen=True)
@@ -74,12 +99,16 @@ class WeightFitResult:
         Scale-free KKT residual: ``max_m |projected_gradient_m| / scale_m`` divided by
         ``max(1, nll)``, where ``scale_m`` is the spread of member ``m``'s logits.
     n_iter : int
-        Newton iterations on the full data.
+        Newton iterations taken, all phases together (the start on the
+        subsample, the float32 approach and the float64 certificate).
     converged : bool
         Whether ``kkt_residual <= tol``.
     separable : bool
-        Whether the members separate the data (no finite minimiser; see
-        :class:`SeparationWarning`).
+        Whether the members separate or quasi-separate the data (no finite
+        minimiser; see :class:`SeparationWarning`).
+    n_passes : int
+        Passes over the full data (objective evaluations and scans), each
+        reading every member's logits once.
     """
 
     weights: np.ndarray
@@ -89,64 +118,193 @@ class WeightFitResult:
     n_iter: int
     converged: bool
     separable: bool
+    n_passes: int = 0
 
 
-def _logit_scale(z):
-    """Spread of a member's logits: RMS of row-centred logits (of a row sample)."""
-    zs = np.array(z, dtype=np.float64)  # a copy, centred and squared in place
-    zs -= zs.mean(axis=1, keepdims=True)
-    np.square(zs, out=zs)
-    return float(np.sqrt(np.mean(zs))) if zs.size else 0.0
+# --------------------------------------------------------------------------------
+# the fit
+# --------------------------------------------------------------------------------
 
 
-def _validate_inputs(logits, y, sample_weight):
-    if isinstance(logits, np.ndarray) and logits.ndim == 2:
-        logits = [logits]
-    logits = list(logits)
-    if not logits:
-        raise ValueError("At least one member's logits are required.")
-    shapes = {np.shape(z) for z in logits}
-    if len(shapes) != 1:
-        raise ValueError(
-            f"All members' logits must have the same shape; got {sorted(shapes)}."
-        )
-    out = []
-    for m, z in enumerate(logits):
-        z = np.asarray(z)
-        if z.ndim != 2:
-            raise ValueError(
-                f"Logits of member {m} must be 2-D (n_samples, n_classes); got "
-                f"shape {z.shape}."
+def _subsample(sw, n, k):
+    positive = np.flatnonzero(sw > 0)
+    elements = min(_SUBSAMPLE_MAX_ELEMENTS, max(_SUBSAMPLE_ELEMENTS, n * k // 32))
+    n_sub = max(256, elements // k)
+    if len(positive) > n_sub:
+        return np.sort(np.random.default_rng(0).choice(positive, n_sub, replace=False))
+    return positive
+
+
+#: Subsamples of at least this many rows start on every 8th of their rows.
+_START_STAGE_ROWS = 1024
+
+
+def _start(logits, y, sw, scales, upper, factors, n_threads, max_iter=100):
+    """Starting weights fitted on the subsample.
+
+    Equal normalised weights scaled by a 1-D grid search, then float32 Newton
+    iterations; on large subsamples first on every 8th of its rows (eight times
+    cheaper per iteration), so that the whole subsample only sees the last one
+    or two iterations. Returns ``(u, iterations, fourth derivatives or None)``.
+    """
+    stages = [(logits, y, sw)]
+    if len(y) >= _START_STAGE_ROWS:
+        stages.insert(0, ([z[::8] for z in logits], y[::8], sw[::8]))
+    u, n_iter = None, 0
+    for stage_logits, stage_y, stage_sw in stages:
+        obj = Objective(stage_logits, stage_y, stage_sw, n_threads, False, factors)
+        if u is None:
+            u = scalar_search(obj, 1.0 / (len(logits) * scales), upper)
+        # steps below 1e-3 are far below the subsample's statistical error
+        u, _, _, _, it, _ = newton(obj, u, upper, scales, 1e-6, max_iter, 1e-3)
+        n_iter += it
+    # the subsample's fourth derivatives (a few % off the full data's) refine
+    # the full-data third-order steps by one order
+    fourth = obj(u, order=4)[2][2] if obj.max_order == 3 else None
+    return u, n_iter, fourth
+
+
+def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
+    """The fit; returns ``(WeightFitResult, [(message, category), ...])``."""
+    n, k = data.shape
+    n_members = len(data.names)
+    notes = []
+    sub = _subsample(sw, n, k)
+    sub_logits = data.take(sub)
+    if not all(np.isfinite(zs).all() for zs in sub_logits if zs.dtype.kind == "f"):
+        _raise_non_finite(data)
+    scales = _member_scales(data, sub_logits, y[sub], sw[sub])
+
+    informative = scales > 0
+    if not informative.all():
+        for m in np.flatnonzero(~informative):
+            notes.append(
+                (
+                    f"{data.names[m]}: every row is constant up to rounding (a "
+                    "per-row offset carries no information), so its weight is 0.",
+                    UserWarning,
+                )
             )
-        check_finite(z, f"Logits of member {m}")
-        out.append(z)
-    n, k = out[0].shape
-    if n == 0:
-        raise ValueError("Cannot fit weights on 0 samples.")
-    if k < 2:
-        raise ValueError(f"At least 2 classes are needed; got {k}.")
-    y = np.asarray(y)
-    if y.shape != (n,) or y.dtype.kind not in "iu":
-        raise ValueError(
-            f"y must be integer class indices of shape ({n},); got dtype {y.dtype} "
-            f"and shape {y.shape}."
+        return _fit_without(data, y, sw, informative, tol, max_iter, n_threads, notes)
+
+    factors, scales = _normalisation(scales)
+    upper = _WEIGHT_CAP / scales
+
+    # 1. starting point on a small deterministic subsample
+    u, it_start, fourth = _start(
+        sub_logits, y[sub], sw[sub], scales, upper, factors, n_threads, max_iter
+    )
+
+    # 2. approach on all rows in float32 (third-order steps)
+    fast = _Checked(data.objective(y, sw, False, factors, n_threads), data)
+    u, _, _, curvature, it_fast, _ = newton(
+        fast, u, upper, scales, 1e-9, max_iter, 1e-4, fourth=fourth
+    )
+
+    # 3. float64 Newton iterations to the tolerance (usually one evaluation; a
+    #    step, if needed, starts from the float32 phase's curvature)
+    precise = _Checked(data.objective(y, sw, True, factors, n_threads), data)
+    u, f, g, last, it_precise, converged = newton(
+        precise, u, upper, scales, tol, max_iter, lazy_hessian=True, curvature=curvature
+    )
+    curvature = curvature if last is None else last
+    n_iter = it_start + it_fast + it_precise
+    kkt = kkt_residual(u, g, upper, scales, f)
+    capped = bool(np.any((u >= upper) & (g < 0)))
+    # Every weighted sample has a loss below log 2 (so p_y > 1/2: correctly
+    # classified with a positive margin) iff f * sum(s) < log(2) * min(s); then
+    # scaling the weights up drives the NLL to 0: there is no finite minimiser.
+    separated = f * sw.sum() < np.log(2.0) * sw[sw > 0].min()
+    recession = None
+    if not separated:
+        recession = _recession_direction(data, y, sw, u, curvature, scales, factors)
+    separable = bool(capped or separated or recession is not None)
+    w = u if factors is None else u * factors
+    g = g if factors is None else g / factors
+    result = WeightFitResult(
+        w,
+        f,
+        g,
+        kkt,
+        n_iter,
+        bool(converged or capped),
+        separable,
+        fast.n_evaluations + precise.n_evaluations + data.n_passes,
+    )
+    if separable:
+        quasi = recession is not None and not capped
+        notes.append(
+            (
+                _separation_message(quasi, data.names, *(recession or (None, None))),
+                SeparationWarning,
+            )
         )
-    if y.min() < 0 or y.max() >= k:
-        raise ValueError(
-            f"y must hold class indices in [0, {k}); got {y.min()}..{y.max()}."
+        if compare_singles and n_members > 1:
+            result = _best_of_singles(data, y, sw, result, tol, max_iter, n_threads)
+    elif not converged:
+        notes.append(
+            (
+                f"The weight fit stopped after {n_iter} Newton iterations with a KKT "
+                f"residual of {kkt:.3g} > tol={tol:g}.",
+                ConvergenceWarning,
+            )
         )
-    y = y.astype(np.intp, copy=False)
-    if sample_weight is None:
-        sw = np.ones(n)
+    return result, notes
+
+
+def _fit_without(data, y, sw, informative, tol, max_iter, n_threads, notes):
+    """Weight 0 for the degenerate members, the others fitted."""
+    n_members = len(informative)
+    keep = np.flatnonzero(informative)
+    w = np.zeros(n_members)
+    sub, n_iter, converged, separable = None, 0, True, False
+    if len(keep):
+        sub, sub_notes = _fit(data.subset(keep), y, sw, tol, max_iter, n_threads)
+        notes.extend(sub_notes)
+        w[keep] = sub.weights
+        n_iter, converged, separable = sub.n_iter, sub.converged, sub.separable
+    precise = _Checked(data.objective(y, sw, True, None, n_threads), data)
+    f, g, _ = precise(w, order=1)
+    if sub is not None:
+        # the degenerate members' gradients are rounding noise: not part of the KKT
+        kkt = sub.kkt_residual
     else:
-        sw = np.asarray(sample_weight, dtype=np.float64)
-        if sw.shape != (n,):
-            raise ValueError(f"sample_weight must have shape ({n},); got {sw.shape}.")
-        if not np.isfinite(sw).all() or (sw < 0).any():
-            raise ValueError("sample_weight must be finite and non-negative.")
-        if sw.sum() <= 0:
-            raise ValueError("sample_weight sums to 0: at least one positive weight.")
-    return out, y, sw
+        kkt = 0.0
+    passes = precise.n_evaluations + data.n_passes + (sub.n_passes if sub else 0)
+    result = WeightFitResult(w, f, g, kkt, n_iter, converged, separable, passes)
+    return result, notes
+
+
+def _best_of_singles(data, y, sw, result, tol, max_iter, n_threads):
+    """The better of ``result`` and each member's own fit (separable data only).
+
+    Without a finite minimiser the fit stops where the gradient meets the
+    tolerance, which depends on the path: a member fitted alone can stop at a
+    lower NLL. Its weights are feasible for the joint fit, so the joint NLL is
+    never above any member's own.
+    """
+    best, passes, n_iter = result, result.n_passes, result.n_iter
+    for m in range(len(data.names)):
+        single, _ = _fit(data.subset([m]), y, sw, tol, max_iter, n_threads, False)
+        passes += single.n_passes
+        n_iter += single.n_iter
+        if single.nll < best.nll:
+            w = np.zeros(len(data.names))
+            w[m] = single.weights[0]
+            f, g, _ = data.objective(y, sw, True, None, n_threads)(w, order=1)
+            passes += 1
+            if f < best.nll:
+                best = WeightFitResult(w, f, g, single.kkt_residual, 0, True, True, 0)
+    return WeightFitResult(
+        best.weights,
+        best.nll,
+        best.gradient,
+        best.kkt_residual,
+        n_iter,
+        best.converged,
+        True,
+        passes,
+    )
 
 
 def fit_logit_weights(
@@ -158,13 +316,16 @@ def fit_logit_weights(
     max_iter=100,
     n_threads=None,
     return_result=False,
+    names=None,
 ):
     """Non-negative weights minimising the NLL of ``sum_m w_m * logits[m]``.
 
     Parameters
     ----------
     logits : sequence of array-like of shape (n_samples, n_classes)
-        One array per member (any float dtype; never copied whole).
+        One array per member: NumPy arrays of any numeric dtype or memory maps
+        (read in row chunks, never copied whole), or dask arrays (the fit then
+        runs on the dask workers; only per-chunk sums travel).
     y : array-like of shape (n_samples,)
         Integer class indices in ``[0, n_classes)``.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -172,132 +333,60 @@ def fit_logit_weights(
     tol : float, default=1e-8
         Tolerance on the scale-free KKT residual (see :class:`WeightFitResult`).
     max_iter : int, default=100
-        Maximum Newton iterations on the full data.
+        Maximum Newton iterations per phase.
     n_threads : int, default=None
-        Threads used to evaluate the objective (default: up to 4, the CPU count).
+        Threads used to evaluate the objective in memory (default: up to 4,
+        the CPU count).
     return_result : bool, default=False
         Return a :class:`WeightFitResult` instead of the weights alone.
+    names : sequence of str, default=None
+        Names of the members in messages (default ``"Logits of member m"``).
 
     Returns
     -------
     weights : ndarray of shape (n_members,) or WeightFitResult
 
+    Raises
+    ------
+    ValueError
+        For non-finite logits (``"{name} contains {n_nan} NaN and {n_inf}
+        infinite value(s); ..."``), bad shapes, labels or sample weights.
+
     Warns
     -----
     SeparationWarning
-        When the members separate the data (the NLL decreases without bound as
-        the weights grow); the returned weights are then capped.
+        When the members separate or quasi-separate the data (the NLL
+        decreases without bound along a direction of the weights); the returned
+        weights are then bounded, and the NLL is never above that of any member
+        fitted alone by this function.
     ConvergenceWarning
         When the KKT tolerance is not met (the result says so, too).
+    UserWarning
+        For a member whose rows are constant up to rounding (weight 0).
+
+    Notes
+    -----
+    The NLL of a certified fit is that of the exact optimum up to
+    ``O(tol**2)``: in particular never above that of any member alone (its
+    weights are feasible) by more than rounding, ~1e-13 relative. On
+    separable data that comparison is made explicitly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skduo._weight_fit import fit_logit_weights
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 3, 500)
+    >>> z = rng.normal(size=(500, 3)) + 2 * np.eye(3)[y]
+    >>> res = fit_logit_weights([z, rng.normal(size=(500, 3))], y, return_result=True)
+    >>> bool(res.converged), bool(res.weights[1] < 0.1 * res.weights[0])
+    (True, True)
     """
-    logits, y, sw = _validate_inputs(logits, y, sample_weight)
-    n, k = logits[0].shape
-    n_members = len(logits)
-
-    # deterministic subsample (positive weights only) for scales and the start
-    positive = np.flatnonzero(sw > 0)
-    # a larger start sample for large data: it saves a full-data iteration
-    n_sub = max(256, max(_SUBSAMPLE_ELEMENTS, n * k // 32) // k)
-    if len(positive) > n_sub:
-        sub = np.sort(np.random.default_rng(0).choice(positive, n_sub, replace=False))
-    else:
-        sub = positive
-    sub_logits = [z[sub] for z in logits]
-    scales = np.array([_logit_scale(zs) for zs in sub_logits])
-    for m in np.flatnonzero(scales == 0):
-        # constant rows on the subsample: check every row before giving up on it
-        for start, stop in row_chunks(n, logits[m].shape[1]):
-            block = np.asarray(logits[m][start:stop], dtype=np.float64)
-            if np.ptp(block, axis=1).max() > 0:
-                scales[m] = _logit_scale(block)
-                break
-    informative = scales > 0
-    if not informative.all():
-        # a member whose logits are constant within every row carries no
-        # information (softmax ignores it): its weight is 0, fit the others
-        w = np.zeros(n_members)
-        if informative.any():
-            keep = np.flatnonzero(informative)
-            sub_res = fit_logit_weights(
-                [logits[m] for m in keep],
-                y,
-                sw,
-                tol=tol,
-                max_iter=max_iter,
-                n_threads=n_threads,
-                return_result=True,
-            )
-            w[keep] = sub_res.weights
-        f, g, _ = Objective(logits, y, sw, n_threads)(w, order=1)
-        g_kept = g.copy()
-        g_kept[~informative] = 0.0
-        kkt = kkt_residual(
-            w, g_kept, np.full(n_members, np.inf), np.where(informative, scales, 1.0), f
-        )
-        result = WeightFitResult(
-            w,
-            f,
-            g,
-            kkt,
-            sub_res.n_iter if informative.any() else 0,
-            sub_res.converged if informative.any() else True,
-            sub_res.separable if informative.any() else False,
-        )
-        return result if return_result else w
-    upper = _WEIGHT_CAP / scales
-
-    # 1. starting point on a small deterministic subsample: equal normalised
-    #    weights scaled by a 1-D grid search, then Newton iterations
-    start_obj = Objective(
-        sub_logits, y[sub], sw[sub], n_threads=n_threads, precise=False
-    )
-    direction = 1.0 / (n_members * scales)
-    w = scalar_search(start_obj, direction, upper)
-    w, *_ = newton(start_obj, w, upper, scales, 1e-6, max_iter, 1e-4)
-
-    # 2. approach on all rows in float32 (third-order steps)
-    fast_obj = Objective(logits, y, sw, n_threads, precise=False)
-    w, _, _, curvature, _, _ = newton(fast_obj, w, upper, scales, 1e-9, max_iter, 1e-4)
-
-    # 3. float64 Newton iterations to the tolerance (usually one evaluation; a
-    #    step, if needed, starts from the float32 phase's curvature)
-    objective = Objective(logits, y, sw, n_threads)
-    w, f, g, _, n_iter, converged = newton(
-        objective,
-        w,
-        upper,
-        scales,
-        tol,
-        max_iter,
-        lazy_hessian=True,
-        curvature=curvature,
-    )
-    kkt = kkt_residual(w, g, upper, scales, f)
-    capped = bool(np.any((w >= upper) & (g < 0)))
-    # Every weighted sample has a loss below log 2 (so p_y > 1/2: correctly
-    # classified with a positive margin) iff f * sum(s) < log(2) * min(s); then
-    # scaling the weights up drives the NLL to 0: there is no finite minimiser.
-    separable = capped or f * sw.sum() < np.log(2.0) * sw[positive].min()
-    if separable:
-        warnings.warn(
-            "The members separate the validation data (every sample is classified "
-            "correctly with a margin): the NLL keeps decreasing as the weights "
-            "grow, so it has no finite minimiser. The weights returned are where "
-            f"the NLL fell below the tolerance (at most {_WEIGHT_CAP:g} / spread of "
-            "each member's logits) and the predictions will be over-confident; use "
-            "a larger or harder validation set (never the members' training data).",
-            SeparationWarning,
-            stacklevel=2,
-        )
-    elif not converged:
-        warnings.warn(
-            f"The weight fit stopped after {n_iter} Newton iterations with a KKT "
-            f"residual of {kkt:.3g} > tol={tol:g}.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    result = WeightFitResult(w, f, g, kkt, n_iter, converged or capped, separable)
-    return result if return_result else w
+    data, y, sw = _validate_inputs(logits, y, sample_weight, names)
+    result, notes = _fit(data, y, sw, tol, max_iter, n_threads)
+    for message, category in notes:
+        warnings.warn(message, category, stacklevel=2)
+    return result if return_result else result.weights
 
 
 def nll(logits, y, weights=None, sample_weight=None):
@@ -306,6 +395,7 @@ def nll(logits, y, weights=None, sample_weight=None):
     Parameters
     ----------
     logits : sequence of array-like of shape (n_samples, n_classes), or one array
+        NumPy arrays, memory maps or dask arrays (as :func:`fit_logit_weights`).
     y : array-like of shape (n_samples,)
         Integer class indices.
     weights : array-like of shape (n_members,), default=None
@@ -316,9 +406,10 @@ def nll(logits, y, weights=None, sample_weight=None):
     -------
     float
     """
-    logits, y, sw = _validate_inputs(logits, y, sample_weight)
-    w = np.ones(len(logits)) if weights is None else np.asarray(weights, float)
-    return Objective(logits, y, sw)(w, order=0)[0]
+    data, y, sw = _validate_inputs(logits, y, sample_weight)
+    w = np.ones(len(data.names)) if weights is None else np.asarray(weights, float)
+    # with the gradient: every logit then enters a value that must be finite
+    return _Checked(data.objective(y, sw, True, None, None), data)(w, order=1)[0]
 
 
 # --------------------------------------------------------------------------------
@@ -326,7 +417,7 @@ def nll(logits, y, weights=None, sample_weight=None):
 # --------------------------------------------------------------------------------
 
 
-def fit_learned_weights(logits, y, sample_weight=None):
+def fit_learned_weights(logits, y, sample_weight=None, *, names=None):
     """One learned non-negative weight per member (the duo, or its M-member form).
 
     The joint convex fit of :func:`fit_logit_weights`.
@@ -334,73 +425,110 @@ def fit_learned_weights(logits, y, sample_weight=None):
     Parameters
     ----------
     logits : sequence of array-like of shape (n_samples, n_classes)
+        NumPy arrays, memory maps or dask arrays.
     y : array-like of shape (n_samples,)
         Integer class indices.
     sample_weight : array-like of shape (n_samples,), default=None
+    names : sequence of str, default=None
+        Names of the members in messages.
 
     Returns
     -------
     WeightFitResult
     """
-    return fit_logit_weights(logits, y, sample_weight, return_result=True)
+    return fit_logit_weights(logits, y, sample_weight, return_result=True, names=names)
 
 
-def fit_unweighted_weights(logits, y, sample_weight=None):
+def fit_unweighted_weights(logits, y, sample_weight=None, *, names=None):
     """Each member temperature-scaled alone, then averaged with equal weight.
 
     The paper's "unweighted" ablation: ``weights[m] = w_m / M`` where ``w_m`` is
-    member ``m``'s own inverse temperature. ``n_iter`` and ``kkt_residual``
-    are those of the member fits (summed, and their maximum); ``nll`` and
-    ``gradient`` are the combination's.
+    member ``m``'s own inverse temperature. ``n_iter`` and ``n_passes`` are
+    those of the member fits summed (plus the pass that evaluates the
+    combination), ``kkt_residual`` their maximum; ``nll`` and ``gradient`` are
+    the combination's.
 
     Parameters
     ----------
     logits : sequence of array-like of shape (n_samples, n_classes)
+        NumPy arrays, memory maps or dask arrays.
     y : array-like of shape (n_samples,)
         Integer class indices.
     sample_weight : array-like of shape (n_samples,), default=None
+    names : sequence of str, default=None
+        Names of the members in messages.
 
     Returns
     -------
     WeightFitResult
     """
-    singles = [fit_learned_weights([z], y, sample_weight) for z in logits]
+    data, y, sw = _validate_inputs(logits, y, sample_weight, names)
+    singles = []
+    for m in range(len(data.names)):
+        single, notes = _fit(data.subset([m]), y, sw, 1e-8, 100, None)
+        for message, category in notes:
+            warnings.warn(message, category, stacklevel=2)
+        singles.append(single)
     weights = np.concatenate([r.weights for r in singles]) / len(singles)
-    valid_logits, valid_y, sw = _validate_inputs(logits, y, sample_weight)
-    f, g, _ = Objective(valid_logits, valid_y, sw)(weights, order=1)
+    f, g, _ = _Checked(data.objective(y, sw, True, None, None), data)(weights, order=1)
     return WeightFitResult(
         weights,
         float(f),
         g,
         max(r.kkt_residual for r in singles),
-        0,
+        sum(r.n_iter for r in singles),
         all(r.converged for r in singles),
         any(r.separable for r in singles),
+        sum(r.n_passes for r in singles) + 1,
     )
 
 
-def fit_pooled_weights(logits, y, sample_weight=None):
+def fit_pooled_weights(logits, y, sample_weight=None, *, names=None):
     """Pool-then-calibrate: the members' mean logits temperature-scaled.
 
     A deep ensemble (Rahaman & Thiery, 2021): every weight is ``w / M`` where
-    ``w`` is the inverse temperature fitted on the mean logits. ``gradient``
-    is that of the one-member fit.
+    ``w`` is the inverse temperature fitted on the mean logits (computed row
+    chunk by row chunk, never stored whole). ``gradient`` is that of the
+    one-member fit.
 
     Parameters
     ----------
     logits : sequence of array-like of shape (n_samples, n_classes)
+        NumPy arrays, memory maps or dask arrays.
     y : array-like of shape (n_samples,)
         Integer class indices.
     sample_weight : array-like of shape (n_samples,), default=None
+    names : sequence of str, default=None
+        Names of the members in messages.
 
     Returns
     -------
     WeightFitResult
     """
-    n_members = len(logits)
-    pooled = combine_logits(logits, np.full(n_members, 1.0 / n_members))
-    res = fit_learned_weights([pooled], y, sample_weight)
-    return replace(res, weights=np.full(n_members, float(res.weights[0]) / n_members))
+    data = _members(logits, names)
+    n_members = len(data.names)
+    if isinstance(data, _Members):
+        pooled = _MeanLogits(data.logits, data.names)
+    else:
+        pooled = data.mean_logits()
+    res, notes = _fit(
+        *_validate_inputs([pooled], y, sample_weight, ["The members' mean logits"]),
+        1e-8,
+        100,
+        None,
+    )
+    for message, category in notes:
+        warnings.warn(message, category, stacklevel=2)
+    return WeightFitResult(
+        np.full(n_members, float(res.weights[0]) / n_members),
+        res.nll,
+        res.gradient,
+        res.kkt_residual,
+        res.n_iter,
+        res.converged,
+        res.separable,
+        res.n_passes,
+    )
 
 
 #: The fit of each ``mode`` (:data:`skduo._vocabulary.FIT_MODES`); a mode
