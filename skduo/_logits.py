@@ -15,8 +15,6 @@ probabilities or log-probabilities (``outputs``), and 1-D arrays are binary
 scores ``s`` (the logit of class 1), read as the logits ``(0, s)``.
 """
 
-import functools
-import inspect
 
 from skduo._logit_checks import check_labels, check_members, n_columns
 from skduo._logit_ensemble import LogitEnsemble
@@ -245,15 +243,6 @@ def _fit_members(mode, val_logits, y_val, sample_weight, outputs):
     return _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=4)
 
 
-@functools.cache
-def _takes_names(fit):
-    """Whether a weight fit takes ``names=`` (contract C1)."""
-    try:
-        return "names" in inspect.signature(fit).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=3):
     """Check shapes and labels, turn outputs into logits, fit ``mode``'s weights.
 
@@ -270,8 +259,7 @@ def _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=3):
         logits.append(z)
         kinds.append(kind)
     fit = FITS_BY_MODE[mode]
-    kwargs = {"names": tuple(names)} if _takes_names(fit) else {}
-    res = fit(logits, y, sample_weight, **kwargs)
+    res = fit(logits, y, sample_weight, names=tuple(names))
     return LogitEnsemble(
         res.weights,
         mode,

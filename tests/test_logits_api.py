@@ -23,7 +23,6 @@ from skduo import (
     fit_weighted_ensemble,
 )
 from skduo._logit_ops import log_softmax, softmax
-from skduo._logits import _takes_names
 from skduo._weight_fit import FITS_BY_MODE, WeightFitResult
 
 
@@ -478,8 +477,6 @@ def test_fits_pass_memmaps_uncopied_and_scan_nothing(tmp_path, rng, recording_fi
 
 
 def test_nan_error_names_the_argument(rng):
-    if not _takes_names(FITS_BY_MODE["asymmetric"]):
-        pytest.skip("the weight fit does not take names= yet (contract C1)")
     large, small, y = _synthetic(rng)
     small[3, 1] = np.nan
     with pytest.raises(ValueError, match="val_logits_small contains 1 NaN"):
