@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
     ) from exc
 
 from skduo.torch._flops import FlopCount, count_flops
+from skduo.torch._member import InferenceNet, as_member
 from skduo.torch._report import DuoComputeReport, duo_compute_report
 from skduo.torch._skorch import check_same_device, net_logits
 from skduo.torch._timm import make_timm_classifier
@@ -38,6 +39,8 @@ from skduo.torch._timm import make_timm_classifier
 __all__ = [
     "DuoComputeReport",
     "FlopCount",
+    "InferenceNet",
+    "as_member",
     "check_same_device",
     "count_flops",
     "duo_compute_report",
