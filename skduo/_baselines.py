@@ -134,7 +134,7 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         return fit_learned_weights(logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the temperature (and the member, if unfitted) on validation data.
 
         Parameters
@@ -142,8 +142,8 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         X : array-like of shape (n_samples, n_features) or any input the member
             accepts
             Validation inputs, not seen by a fitted member during its training.
-        y : array-like of shape (n_samples,)
-            Validation labels.
+        y : array-like of shape (n_samples,), default=None
+            Validation labels; None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the NLL terms.
 
@@ -354,7 +354,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         return FITS_BY_MODE[mode](logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the weights (and any unfitted member) on validation data.
 
         Parameters
@@ -362,8 +362,8 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         X : array-like of shape (n_samples, n_features) or any input the members
             accept
             Validation inputs, not seen by fitted members during their training.
-        y : array-like of shape (n_samples,)
-            Validation labels.
+        y : array-like of shape (n_samples,), default=None
+            Validation labels; None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the NLL terms.
 

@@ -175,7 +175,7 @@ class DuoClassifier(_BaseLogitEnsemble):
         return FITS_BY_MODE[self.mode](logits, y_enc, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the weights (and any unfitted member) on validation data.
 
         Parameters
@@ -183,8 +183,9 @@ class DuoClassifier(_BaseLogitEnsemble):
         X : array-like of shape (n_samples, n_features) or any input the members
             accept (e.g. images for torch members)
             Validation inputs, not seen by fitted members during their training.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), default=None
             Validation labels; any labels the members know (strings, ints).
+            None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the NLL terms (also passed to the fit of
             unfitted members whose ``fit`` accepts it).
