@@ -163,6 +163,14 @@ class InferenceNet(NeuralNetClassifier):
 
     # -- construction ----------------------------------------------------------
 
+    def __setattr__(self, name, value):
+        if name == "transform":
+            # a batch transform may be a torch module (torchvision v2) but is no
+            # skorch component: skorch would refuse to set it outside initialize
+            self.__dict__[name] = value
+            return
+        super().__setattr__(name, value)
+
     def _check_inference_params(self):
         _precision_dtype(self.precision)
         if self.transform is not None and not callable(self.transform):
@@ -211,6 +219,8 @@ class InferenceNet(NeuralNetClassifier):
                 )
         if self.channels_last:
             self.module_.to(memory_format=torch.channels_last)
+        if isinstance(self.transform, torch.nn.Module) and self.device is not None:
+            self.transform.to(self.device)  # its buffers (mean, std) with the batches
         return self
 
     def initialize_optimizer(self, *args, **kwargs):
