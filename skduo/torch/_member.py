@@ -310,8 +310,8 @@ class InferenceNet(NeuralNetClassifier):
                 yield _to_compute(_slice(data, start, start + size), device)
         else:
             for batch in self.get_iterator(self.get_dataset(X), training=False):
-                if isinstance(batch, (tuple, list)) and len(batch) == 2:
-                    batch = batch[0]  # skorch's (X, y) pairs
+                if isinstance(batch, (tuple, list)) and len(batch) in (1, 2):
+                    batch = batch[0]  # skorch's (X, y) pairs, or (X,) items
                 yield _to_compute(batch, device)
 
     def _forward_batch(self, x, device, dtype):
