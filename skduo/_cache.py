@@ -21,6 +21,7 @@ cannot be hashed by content (Datasets, lists, DataFrames) are computed every
 time; :func:`skduo.torch.precompute_logits` is the explicit route for those.
 """
 
+import sys
 import threading
 from collections import OrderedDict
 
@@ -41,12 +42,13 @@ DEFAULT_MAX_BYTES = 1 << 30
 class _Entry:
     """Cached rows of one (member, input kind, classes, method)."""
 
-    __slots__ = ("blocks", "n_bytes", "rows")
+    __slots__ = ("announced", "blocks", "n_bytes", "rows")
 
     def __init__(self):
         self.rows = {}  # row key -> (block, index)
         self.blocks = []
         self.n_bytes = 0
+        self.announced = False
 
 
 def _compact(z):
@@ -209,11 +211,23 @@ def _cache_key(estimator, X, classes, method):
     return (member, kind, classes_key, method), keys
 
 
-def _cached_progress(name, n_rows):
-    from tqdm.auto import tqdm
+def _announce_cached(key, name, n_rows):
+    """With ``verbose``: say once per member entry that rows come from the cache.
 
-    with tqdm(total=n_rows, desc=f"{name} logits (cached)", unit="row") as bar:
-        bar.update(n_rows)
+    A progress bar per cached call would print dozens of lines during a grid
+    search; one line per member says where the logits come from.
+    """
+    with LOGITS_CACHE._lock:
+        entry = LOGITS_CACHE._entries.get(key)
+        if entry is None or entry.announced:
+            return
+        entry.announced = True
+    print(
+        f"{name} logits: 100% of {n_rows} rows from the cache (further cached "
+        "calls for this member are silent)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def cached_member_logits(estimator, X, classes, **kwargs):
@@ -250,7 +264,7 @@ def cached_member_logits(estimator, X, classes, **kwargs):
     if found.all():
         LOGITS_CACHE._count(n, 0)
         if kwargs.get("verbose"):
-            _cached_progress(kwargs.get("name", "member"), n)
+            _announce_cached(key, kwargs.get("name", "member"), n)
         return np.array(rows, dtype=np.float64, order="C")
     missing = np.flatnonzero(~found)
     X_missing = X if len(missing) == n else take_rows(X, missing)

@@ -618,3 +618,117 @@ def test_model_selection_never_mutates_helper_members(modules, digits):
     assert_state(large, state)
     assert member.get_params().keys() == params.keys()
     assert member.module_ is large and member.optimizer_ is None
+
+
+# --------------------------------------------------------------------------
+# CUDA (skipped without it; benchmarks/gpu_check.py runs these on a GPU)
+
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"
+)
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize(
+    "precision, channels_last, atol",
+    [("float32", False, 1e-4), ("bfloat16", True, 0.1), ("float16", True, 0.02)],
+)
+def test_gpu_member_matches_cpu_for_every_input_kind(
+    cnns, digits, precision, channels_last, atol
+):
+    _, _, X_val, y_val = digits
+    X = to_images(X_val)
+    cpu_ref = eval_logits(cnns[1], X)
+    cnn = pickle.loads(pickle.dumps(cnns[1]))
+    member = as_member(
+        cnn,
+        classes=range(10),
+        device="cuda",
+        batch_size=100,
+        precision=precision,
+        channels_last=channels_last,
+    )
+    assert next(cnn.parameters()).device.type == "cuda"
+    inputs = {
+        "ndarray": X,
+        "cpu tensor": torch.from_numpy(X),
+        "cuda tensor": torch.from_numpy(X).cuda(),
+        "dataset": TensorDataset(torch.from_numpy(X), torch.from_numpy(y_val)),
+    }
+    for kind, inp in inputs.items():
+        z = net_logits(member, inp)
+        assert z.dtype == np.float64 and z.shape == cpu_ref.shape, kind
+        scale = max(1.0, np.abs(cpu_ref).max())
+        assert np.abs(z - cpu_ref).max() < atol * scale, kind
+    duo = DuoClassifier(member, as_member(cnn, classes=range(10), device="cuda"))
+    assert np.all(np.isfinite(duo.fit(X, y_val).weights_))
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_gpu_cache_forward_counts_threads_and_pickle(modules, digits):
+    _, _, X_val, y_val = digits
+    large = pickle.loads(pickle.dumps(modules[0])).cuda()
+    small = pickle.loads(pickle.dumps(modules[1])).cuda()
+    counts = [Counter(), Counter()]
+    for m, c in zip((large, small), counts):
+        m.register_forward_pre_hook(c)
+    state = [state_of(large), state_of(small)]
+    members = [as_member(m, classes=range(10), batch_size=128) for m in (large, small)]
+    assert members[0].device.startswith("cuda")
+    duo = DuoClassifier(*members)
+    scoring = {name: get_scorer(name) for name in ("neg_nll", "neg_aurc", "neg_ece")}
+    cross_validate(duo, X_val, y_val, cv=5, scoring=scoring)
+    GridSearchCV(duo, {"mode": ["asymmetric", "uq_only"]}, cv=5).fit(X_val, y_val)
+    n_distinct = len(np.unique(X_val, axis=0))
+    assert [c.rows for c in counts] == [n_distinct, n_distinct]
+    duo.fit(X_val, y_val)
+    serial = duo.predict_proba(X_val)
+    logits_cache.max_bytes = 0
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            parts = list(pool.map(lambda _: duo.predict_proba(X_val), range(8)))
+    finally:
+        logits_cache.max_bytes = 1 << 30
+    for part in parts:
+        np.testing.assert_allclose(part, serial, atol=1e-6)
+    assert_state(large, state[0])
+    assert_state(small, state[1])
+    loaded = pickle.loads(pickle.dumps(duo))  # CUDA members come back on CUDA
+    assert loaded.large_.device.startswith("cuda")
+    np.testing.assert_allclose(loaded.predict_proba(X_val), serial, atol=1e-6)
+
+
+class InPlace(nn.Module):
+    """Works on its input in place (like ReLU(inplace=True) as a first layer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.lin(x.mul_(2.0))
+
+
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_members_never_write_into_the_input(digits, as_tensor):
+    X = digits[2][:50].copy()
+    X_in = torch.from_numpy(X.copy()) if as_tensor else X.copy()
+    member = as_member(InPlace(), classes=range(10), batch_size=16)
+    z = net_logits(member, X_in)
+    np.testing.assert_array_equal(np.asarray(X_in), X)  # untouched
+    np.testing.assert_allclose(z, eval_logits(member.module_.lin, 2 * X), atol=1e-6)
+
+
+def test_compute_report_runs_the_members_transforms(cnns, digits):
+    from skduo.torch import duo_compute_report
+
+    images = np.repeat(np.repeat(to_images(digits[2][:4]), 2, 2), 2, 3)
+    X_u8 = np.round(images * 255).astype(np.uint8)
+    large = as_member(cnns[0], classes=range(10), transform=uint8_to_float)
+    small = as_member(cnns[1], classes=range(10), transform=uint8_to_float_8px)
+    report = duo_compute_report(DuoClassifier(large, small), X_u8[:1])
+    # conv 3x3 (1 -> 8) on 16x16 + head 32 -> 10; conv (1 -> 4) on 8x8 + 16 -> 10
+    assert report.large_cost == 16 * 16 * 8 * 9 + 32 * 10
+    assert report.small_cost == 8 * 8 * 4 * 9 + 16 * 10

@@ -63,19 +63,25 @@ def _slice(X, start, stop):
     return X[start:stop]
 
 
-def _to_compute(x, device):
-    """A CPU batch on ``device``: pinned and non-blocking for CUDA."""
+def _to_compute(x, device, copy=False):
+    """A batch on ``device``: pinned and non-blocking from CPU to CUDA.
+
+    With ``copy``, a batch that is already on ``device`` is copied, so that a
+    module or transform working in place never writes into the caller's input.
+    """
     if isinstance(x, Mapping):
-        return {k: _to_compute(v, device) for k, v in x.items()}
+        return {k: _to_compute(v, device, copy) for k, v in x.items()}
     if isinstance(x, (tuple, list)):
-        return type(x)(_to_compute(v, device) for v in x)
+        return type(x)(_to_compute(v, device, copy) for v in x)
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, torch.Tensor) or x.device == device:
+    if not isinstance(x, torch.Tensor):
         return x
+    if x.device == device:
+        return x.clone() if copy else x
     if device.type == "cuda" and x.device.type == "cpu":
         if not x.is_pinned():
-            x = x.pin_memory()
+            x = x.pin_memory()  # a copy
         return x.to(device, non_blocking=True)
     return x.to(device)
 
@@ -307,14 +313,14 @@ class InferenceNet(NeuralNetClassifier):
             n = len(first)
             size = n if self.batch_size == -1 else self.batch_size
             for start in range(0, n, size):
-                yield _to_compute(_slice(data, start, start + size), device)
+                yield _to_compute(_slice(data, start, start + size), device, copy=True)
         else:
             for batch in self.get_iterator(self.get_dataset(X), training=False):
                 if isinstance(batch, (tuple, list)) and len(batch) in (1, 2):
                     batch = batch[0]  # skorch's (X, y) pairs, or (X,) items
                 yield _to_compute(batch, device)
 
-    def _forward_batch(self, x, device, dtype):
+    def _forward_batch(self, x, device, dtype, **fit_params):
         if self.transform is not None:
             x = self.transform(x)
         if self.channels_last and isinstance(x, torch.Tensor) and x.ndim == 4:
@@ -325,8 +331,31 @@ class InferenceNet(NeuralNetClassifier):
             else contextlib.nullcontext()
         )
         with amp:
-            out = self.module_(**x) if isinstance(x, Mapping) else self.module_(x)
+            if isinstance(x, Mapping):
+                out = self.module_(**x, **fit_params)
+            else:
+                out = self.module_(x, **fit_params)
         return _float_output(out)
+
+    def infer(self, x, **fit_params):
+        """One batch through transform, memory format, precision and module.
+
+        Parameters
+        ----------
+        x : array, tensor or dict of them
+            A batch.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        torch.Tensor
+            The module's output (float32 under reduced precision).
+        """
+        device = self._compute_device()
+        _, dtype = _precision_dtype(self.precision)
+        x = _to_compute(x, device, copy=True)
+        return self._forward_batch(x, device, dtype, **fit_params)
 
     def forward_iter(self, X, training=False, device="cpu"):
         """Yield the module's output on each batch (eval and inference mode).
