@@ -35,11 +35,16 @@ The exit status is 1 when a target is missed.
 
 import argparse
 import contextlib
+import os
 import platform
+import sys
 import time
 
 import numpy as np
 import torch
+
+# run from a checkout: import the skduo next to this script, not an installed one
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _sync(device):
