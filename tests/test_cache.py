@@ -134,8 +134,10 @@ from skduo.torch import as_member  # noqa: E402
 def empty_cache():
     LOGITS_CACHE.clear()
     LOGITS_CACHE.max_bytes = 1 << 30
+    LOGITS_CACHE.min_rows = 0  # the tests' subsets are small
     yield
     LOGITS_CACHE.clear()
+    LOGITS_CACHE.min_rows = 16
 
 
 class Count:
@@ -308,6 +310,18 @@ def test_tensor_inputs_and_threads(X):
     rows = count.rows
     np.testing.assert_array_equal(logits(member, Xt), expected)
     assert count.rows == rows  # both halves were cached by the threads
+
+
+def test_small_calls_bypass_the_cache(X):
+    LOGITS_CACHE.min_rows = 16  # the default
+    assert LogitsCache().min_rows == 16
+    member, count = counted_member()
+    logits(member, X)  # 40 rows: cached
+    logits(member, X[:15])  # 15 rows: computed without hashing
+    assert count.rows == 55
+    logits(member, X[:16])
+    assert count.rows == 55
+    assert LOGITS_CACHE.info()["hits"] == 16
 
 
 def test_verbose_says_once_that_rows_come_from_the_cache(X, capsys):
