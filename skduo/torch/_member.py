@@ -311,7 +311,10 @@ class InferenceNet(NeuralNetClassifier):
         if _is_rows(data):
             first = next(iter(data.values())) if isinstance(data, Mapping) else data
             n = len(first)
-            size = n if self.batch_size == -1 else self.batch_size
+            size = self.get_params_for("iterator_valid").get(
+                "batch_size", self.batch_size
+            )
+            size = n if size == -1 else size
             for start in range(0, n, size):
                 yield _to_compute(_slice(data, start, start + size), device, copy=True)
         else:
