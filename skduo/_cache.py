@@ -46,19 +46,20 @@ DEFAULT_MIN_ROWS = 16
 class _Entry:
     """Cached rows of one (member, input kind, classes, method)."""
 
-    __slots__ = ("announced", "blocks", "n_bytes", "rows")
+    __slots__ = ("announced", "blocks", "dtype", "n_bytes", "rows")
 
-    def __init__(self):
+    def __init__(self, dtype):
         self.rows = {}  # row key -> (block, index)
         self.blocks = []
         self.n_bytes = 0
         self.announced = False
+        self.dtype = dtype  # of the logits as computed (rows are returned so)
 
 
 def _compact(z):
-    """float32 when that loses nothing (float32 nets), else float64."""
+    """float32 when that loses nothing (float32 nets), else a copy as it is."""
     z32 = z.astype(np.float32)
-    return z32 if np.array_equal(z32, z) else np.array(z, dtype=np.float64)
+    return z32 if np.array_equal(z32, z) else np.array(z)
 
 
 class LogitsCache:
@@ -145,7 +146,7 @@ class LogitsCache:
             self._n_bytes -= entry.n_bytes
 
     def lookup(self, key, row_keys):
-        """``(found, block_rows)``: which rows are cached, and their logits.
+        """``(found, rows)``: which rows are cached, and their logits.
 
         Parameters
         ----------
@@ -157,17 +158,24 @@ class LogitsCache:
         Returns
         -------
         found : ndarray of bool of shape (n_rows,)
-        rows : list of ndarray
-            The cached logits of the found rows, in order.
+        rows : ndarray of shape (n_found, n_classes) or None
+            The cached logits of the found rows, in order, in the dtype they
+            were computed in (None when no row is found).
         """
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                return np.zeros(len(row_keys), dtype=bool), []
+                return np.zeros(len(row_keys), dtype=bool), None
             self._entries.move_to_end(key)
             hits = [entry.rows.get(k) for k in row_keys]
+            dtype = entry.dtype
         found = np.array([h is not None for h in hits], dtype=bool)
-        return found, [block[i] for block, i in (h for h in hits if h is not None)]
+        if not found.any():
+            return found, None
+        rows = np.array(
+            [block[i] for block, i in (h for h in hits if h is not None)], dtype=dtype
+        )
+        return found, rows
 
     def insert(self, key, row_keys, logits):
         """Store ``logits`` (one row per key) under ``key``, then evict to the bound.
@@ -179,15 +187,16 @@ class LogitsCache:
         row_keys : list of bytes
             One key per row of ``logits``.
         logits : ndarray of shape (n_rows, n_classes)
-            float64 logits.
+            The logits as computed.
         """
-        block = _compact(np.asarray(logits))
+        logits = np.asarray(logits)
+        block = _compact(logits)
         if block.nbytes > self._max_bytes:
             return
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                entry = self._entries[key] = _Entry()
+                entry = self._entries[key] = _Entry(logits.dtype)
             self._entries.move_to_end(key)
             entry.blocks.append(block)
             for i, k in enumerate(row_keys):
@@ -206,7 +215,11 @@ class LogitsCache:
 LOGITS_CACHE = LogitsCache()
 
 
-def _cache_key(estimator, X, classes, method):
+#: member_logits options that do not change the values it returns.
+_NOT_IN_KEY = frozenset({"name", "verbose", "warn_saturation"})
+
+
+def _cache_key(estimator, X, classes, options):
     """``(entry key, row keys)``, or None when this call cannot be cached."""
     if LOGITS_CACHE.max_bytes == 0 or not _torch_compat.is_torch_member(estimator):
         return None
@@ -222,7 +235,12 @@ def _cache_key(estimator, X, classes, method):
         return None
     classes = np.asarray(classes)
     classes_key = (classes.dtype.str, tuple(classes.tolist()))
-    return (member, kind, classes_key, method), keys
+    options_key = tuple(sorted(options.items()))
+    try:
+        hash(options_key)
+    except TypeError:  # an option that cannot be a key: compute
+        return None
+    return (member, kind, classes_key, options_key), keys
 
 
 def _announce_cached(key, name, n_rows):
@@ -267,9 +285,12 @@ def cached_member_logits(estimator, X, classes, **kwargs):
     Returns
     -------
     ndarray of shape (n_samples, n_classes)
-        float64 logits, equal to what :func:`member_logits` returns.
+        The logits, equal to what :func:`member_logits` returns (its dtype
+        included).
     """
-    keyed = _cache_key(estimator, X, classes, kwargs.get("method", "auto"))
+    options = {k: v for k, v in kwargs.items() if k not in _NOT_IN_KEY}
+    options.setdefault("method", "auto")
+    keyed = _cache_key(estimator, X, classes, options)
     if keyed is None:
         return member_logits(estimator, X, classes, **kwargs)
     key, row_keys = keyed
@@ -279,7 +300,7 @@ def cached_member_logits(estimator, X, classes, **kwargs):
         LOGITS_CACHE._count(n, 0)
         if kwargs.get("verbose"):
             _announce_cached(key, kwargs.get("name", "member"), n)
-        return np.array(rows, dtype=np.float64, order="C")
+        return rows
     missing = np.flatnonzero(~found)
     X_missing = X if len(missing) == n else take_rows(X, missing)
     z_missing = member_logits(estimator, X_missing, classes, **kwargs)
@@ -287,7 +308,7 @@ def cached_member_logits(estimator, X, classes, **kwargs):
     LOGITS_CACHE._count(n - len(missing), len(missing))
     if len(missing) == n:
         return z_missing
-    out = np.empty((n, z_missing.shape[1]), dtype=np.float64)
+    out = np.empty((n, z_missing.shape[1]), dtype=z_missing.dtype)
     out[missing] = z_missing
-    out[found] = np.array(rows, dtype=np.float64)
+    out[found] = rows
     return out

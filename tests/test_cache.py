@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.special import logsumexp
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -98,6 +99,7 @@ def test_store_lru_bound_and_counters():
     found, rows = cache.lookup("m1", [b"r1", b"rx", b"r0"])
     assert found.tolist() == [True, False, True]
     np.testing.assert_array_equal(rows, z[[1, 0]])
+    assert rows.dtype == np.float64  # returned as computed, stored as float32
     cache.insert("m2", [b"q0"], z[:1] + 0.1)  # 0.1 is no float32: float64, 80 B
     info = cache.info()
     assert info["n_entries"] == 1 and info["n_bytes"] == 80  # m1 was evicted
@@ -115,8 +117,10 @@ def test_store_keeps_float64_when_float32_would_lose():
     z = np.array([[0.1, 1.0 / 3.0]])
     cache.insert("m", [b"r"], z)
     _, rows = cache.lookup("m", [b"r"])
-    assert rows[0].dtype == np.float64
+    assert rows.dtype == np.float64 and cache.info()["n_bytes"] == 16
     np.testing.assert_array_equal(rows[0], z[0])
+    cache.insert("m32", [b"r"], z.astype(np.float32))  # float32 stays float32
+    assert cache.lookup("m32", [b"r"])[1].dtype == np.float32
 
 
 # --------------------------------------------------------------------------
@@ -190,11 +194,16 @@ def test_subsets_and_reorderings_hit_the_cache(X):
     np.testing.assert_array_equal(
         out[2:], member_logits(member, X[:3] + 1.0, [0, 1, 2, 3])
     )
+    # options that change the values are part of the key
+    z_proba = logits(member, X, method="predict_proba")
+    assert count.rows == 126  # 83 + 3 of the uncached reference + 40
+    log_proba = full - logsumexp(full, axis=1, keepdims=True)
+    np.testing.assert_allclose(z_proba, log_proba, atol=1e-5)  # float32 softmax
     # a column order asked for differently is another entry
     reordered = cached_member_logits(member, X, [3, 2, 1, 0])
     np.testing.assert_array_equal(reordered, full[:, ::-1])
     info = LOGITS_CACHE.info()
-    assert info["hits"] == 5 + 2 and info["misses"] == 40 + 3 + 40
+    assert info["hits"] == 5 + 2 and info["misses"] == 40 + 3 + 40 + 40
 
 
 @given(
