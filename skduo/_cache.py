@@ -19,8 +19,9 @@ keyed by
 Other members (scikit-learn estimators are cheap to evaluate), inputs that
 cannot be hashed by content (Datasets, lists, DataFrames) and calls with fewer
 than ``min_rows`` rows (a prediction loop over single images would pay the
-member's fingerprint, ~0.1 s for a resnet50, on every call) are computed every
-time; :func:`skduo.torch.precompute_logits` is the explicit route for those.
+member's fingerprint, ~45 ms for a resnet50 on a CPU, on every call) are
+computed every time; :func:`skduo.torch.precompute_logits` is the explicit
+route for those.
 """
 
 import sys
@@ -40,7 +41,7 @@ __all__ = ["LOGITS_CACHE", "LogitsCache", "cached_member_logits"]
 #: float32 logits of two members take 0.4 GB).
 DEFAULT_MAX_BYTES = 1 << 30
 #: Calls with fewer rows bypass the cache (its fixed cost is the fingerprint).
-DEFAULT_MIN_ROWS = 16
+DEFAULT_MIN_ROWS = 2
 
 
 class _Entry:
@@ -73,9 +74,10 @@ class LogitsCache:
     max_bytes : int, default=1 GiB
         Upper bound on the bytes of cached logits; least recently used members'
         rows are dropped first. 0 disables the cache.
-    min_rows : int, default=16
+    min_rows : int, default=2
         Calls with fewer rows are computed without the cache (no hashing): a
-        member's fingerprint costs about as much as hashing its parameters.
+        loop predicting one row at a time would pay a member's fingerprint
+        (about as much as hashing its parameters) on every call.
 
     Attributes
     ----------

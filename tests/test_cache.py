@@ -141,7 +141,7 @@ def empty_cache():
     LOGITS_CACHE.min_rows = 0  # the tests' subsets are small
     yield
     LOGITS_CACHE.clear()
-    LOGITS_CACHE.min_rows = 16
+    LOGITS_CACHE.min_rows = 2
 
 
 class Count:
@@ -321,16 +321,16 @@ def test_tensor_inputs_and_threads(X):
     assert count.rows == rows  # both halves were cached by the threads
 
 
-def test_small_calls_bypass_the_cache(X):
-    LOGITS_CACHE.min_rows = 16  # the default
-    assert LogitsCache().min_rows == 16
+def test_single_row_calls_bypass_the_cache(X):
+    LOGITS_CACHE.min_rows = 2  # the default
+    assert LogitsCache().min_rows == 2
     member, count = counted_member()
     logits(member, X)  # 40 rows: cached
-    logits(member, X[:15])  # 15 rows: computed without hashing
-    assert count.rows == 55
-    logits(member, X[:16])
-    assert count.rows == 55
-    assert LOGITS_CACHE.info()["hits"] == 16
+    logits(member, X[:1])  # one row: computed without hashing
+    assert count.rows == 41
+    logits(member, X[:2])  # two rows: from the cache (CV folds are never smaller)
+    assert count.rows == 41
+    assert LOGITS_CACHE.info()["hits"] == 2
 
 
 def test_verbose_says_once_that_rows_come_from_the_cache(X, capsys):
