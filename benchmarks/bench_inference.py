@@ -235,17 +235,14 @@ def part_overhead(args, X, y, members, rows):
     from sklearn.frozen import FrozenEstimator
 
     from skduo import DuoClassifier
-    from skduo._cache import cached_member_logits
     from skduo.torch import duo_compute_report, logits_cache
 
     large, small = members.values()
+    duo = DuoClassifier(FrozenEstimator(large), FrozenEstimator(small)).fit(X, y)
     # random nets on random labels get weights (0, 0), and a member of weight 0
-    # is never evaluated: fit on labels both members carry information about
-    logits_cache.clear()
-    z = [cached_member_logits(m, X, m.classes_) for m in (large, small)]
-    y_both = np.argmax(z[0] / z[0].std() + z[1] / z[1].std(), axis=1)
-    duo = DuoClassifier(FrozenEstimator(large), FrozenEstimator(small))
-    duo.fit(X, y_both)
+    # is never evaluated; the cost of a prediction does not depend on the
+    # weights' values, so time it with both members in use
+    duo.weights_ = np.array([1.0, 1.0])
     r = duo_compute_report(duo, X[:1]).flops_balance
     logits_cache.max_bytes = 0  # time the forward passes, not the cache
     try:
@@ -268,11 +265,10 @@ def part_overhead(args, X, y, members, rows):
         (
             "overhead: duo.predict_proba",
             best["duo"],
-            f"{ratio:.3f}x large (<= 1 + r + 0.05 = {target:.3f}; weights "
-            f"{np.round(duo.weights_, 3).tolist()})",
+            f"{ratio:.3f}x large (<= 1 + r + 0.05 = {target:.3f})",
         )
     )
-    return ratio <= target and bool(np.all(duo.weights_ > 0))
+    return ratio <= target
 
 
 def main(argv=None):
@@ -321,25 +317,32 @@ def main(argv=None):
         f"{', channels_last' if args.channels_last else ''}, best of "
         f"{args.repeats} interleaved rounds"
     )
-    rows, ok = [], True
+    ok = True
     runners = {"extract": part_extract, "e2e": part_e2e, "overhead": part_overhead}
     for part in parts:
-        if part == "extract":
-            ok &= part_extract(args, X, members, rows)
-        else:
-            ok &= runners[part](args, X, y, members, rows)
-    width = max(len(r[0]) for r in rows)
-    for label, seconds, note in rows:
-        value = (
-            ""
-            if seconds is None
-            else (
-                f"{seconds:9.3f} s" if label.find("max |") < 0 else f"{seconds:9.2e}  "
-            )
-        )
-        print(f"{label:<{width}}  {value:>11}  {note}")
-    print("PASS" if ok else "FAIL")
+        rows = []
+        try:
+            if part == "extract":
+                ok &= part_extract(args, X, members, rows)
+            else:
+                ok &= runners[part](args, X, y, members, rows)
+        except Exception as exc:  # report it, keep the other parts' numbers
+            ok = False
+            rows.append((f"{part}: ERROR {type(exc).__name__}: {exc}", None, ""))
+        _print_rows(rows)
+    print("PASS" if ok else "FAIL", flush=True)
     return 0 if ok else 1
+
+
+def _print_rows(rows, width=48):
+    for label, seconds, note in rows:
+        if seconds is None:
+            value = ""
+        elif "max |" in label:
+            value = f"{seconds:9.2e}  "
+        else:
+            value = f"{seconds:9.3f} s"
+        print(f"{label:<{width}}  {value:>11}  {note}", flush=True)
 
 
 if __name__ == "__main__":
