@@ -33,18 +33,114 @@ __all__ = [
 ]
 
 
+def _torch_module_class():
+    """``torch.nn.Module`` if torch is already imported, else None."""
+    if "torch" not in sys.modules:
+        return None
+    import torch
+
+    return torch.nn.Module
+
+
+def _module_outputs(module):
+    """Number of output columns of a classification module, when it says so."""
+    n = getattr(module, "num_classes", None)
+    if isinstance(n, int) and n > 0:
+        return n
+    last = None
+    for sub in module.modules():
+        if hasattr(sub, "out_features") and isinstance(sub.out_features, int):
+            last = sub.out_features
+    return last
+
+
+def _classes_example(module):
+    n = None if module is None else _module_outputs(module)
+    return f"list(range({n}))" if n else "[...]"
+
+
 def check_member_type(member, name):
     """Raise a helpful error for member types the duo cannot use as they are.
 
-    Called before scikit-learn's parameter validation. Today it accepts
-    everything (sklearn's own checks follow).
+    Called for each member before scikit-learn's parameter validation (whose
+    message, "must be an object implementing 'fit'", followed by a dump of the
+    module, does not say what to do). A bare ``torch.nn.Module`` (also inside
+    ``FrozenEstimator`` or as the last step of a ``Pipeline``) gets a
+    ``TypeError`` that names :func:`skduo.torch.as_member`; everything else is
+    left to scikit-learn's checks.
+
+    Parameters
+    ----------
+    member : object
+        A duo member.
+    name : str
+        Its name (``'large'``, ``'small'``, ...).
+
+    Raises
+    ------
+    TypeError
+        For a torch module given as a member.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skduo._torch_compat import check_member_type
+    >>> check_member_type(LogisticRegression(), "large")  # accepted: no error
     """
-    return None
+    module_class = _torch_module_class()
+    if module_class is None:
+        return
+    _, final = _unwrap(member)
+    if isinstance(final, module_class):
+        example = _classes_example(final)
+        raise TypeError(
+            f"The {_member(name)} is a torch module ({type(final).__name__}), not a "
+            "fitted classifier. Wrap it: "
+            f"skduo.torch.as_member(module, classes={example}) (add device=, "
+            "batch_size=, transform=, precision= as needed), or use skorch's "
+            f"NeuralNetClassifier(module, classes={example}).initialize()."
+        )
 
 
 def missing_classes_hint(estimator):
-    """Extra advice for a member without ``classes_`` ('' when there is none)."""
-    return ""
+    """Extra advice for a member without ``classes_`` ('' when there is none).
+
+    Appended to the "has no `classes_` attribute" error. A skorch net that was
+    initialized (not fitted) never saw labels: the hint says to pass
+    ``classes=`` (with the number of outputs of its module when it can tell).
+
+    Parameters
+    ----------
+    estimator : object
+        The member.
+
+    Returns
+    -------
+    str
+        The hint, starting with a space, or ``''``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skduo._torch_compat import missing_classes_hint
+    >>> missing_classes_hint(LogisticRegression())
+    ''
+    """
+    if not is_torch_member(estimator):
+        return ""
+    _, net = _unwrap(estimator)
+    module = getattr(net, "module_", None)
+    module_class = _torch_module_class()
+    if module_class is None or not isinstance(module, module_class):
+        module = None
+    example = _classes_example(module)
+    return (
+        f" The skorch net ({type(net).__name__}) was initialized without being "
+        "fitted, so it never saw labels: pass the label of each output column, "
+        f"in order, e.g. NeuralNetClassifier(module, classes={example})"
+        ".initialize(), or use "
+        f"skduo.torch.as_member(module, classes={example})."
+    )
 
 
 def _unwrap(estimator):

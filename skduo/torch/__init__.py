@@ -6,6 +6,15 @@ An optional subpackage: ``import skduo`` never imports torch, while
 :class:`~skduo.DuoClassifier` recognises fitted skorch nets (and Pipelines ending
 in one) as members and uses their true logits; this subpackage adds
 
+- :func:`as_member` (:class:`InferenceNet`), any trained module (a bare torch
+  loop, a timm checkpoint) as a fitted member in one line, with device, batch
+  size, batch transform, ``channels_last`` and autocast precision;
+- :data:`logits_cache`, the bounded cache that lets cross-validation and grid
+  searches run each backbone over each validation row once (``clear()``,
+  ``info()``, ``max_bytes``);
+- :func:`precompute_logits`, :class:`PrecomputedMember` and
+  :func:`restore_members`, the explicit route: logits once, model selection on
+  them, then the fitted duo over the real members;
 - :func:`net_logits`, the logit extraction the duo uses, for direct use;
 - :func:`make_timm_classifier`, a skorch classifier around a timm backbone;
 - :func:`count_flops` and :class:`FlopCount`, multiply-adds and FLOPs of a module;
@@ -30,8 +39,15 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
         "(or `pip install 'skduo[timm]'` for timm backbones)."
     ) from exc
 
+from skduo._cache import LOGITS_CACHE as logits_cache
 from skduo.torch._export import export_duo_module
 from skduo.torch._flops import FlopCount, count_flops
+from skduo.torch._member import InferenceNet, as_member
+from skduo.torch._precomputed import (
+    PrecomputedMember,
+    precompute_logits,
+    restore_members,
+)
 from skduo.torch._report import DuoComputeReport, duo_compute_report
 from skduo.torch._skorch import check_same_device, net_logits
 from skduo.torch._timm import make_timm_classifier
@@ -39,10 +55,16 @@ from skduo.torch._timm import make_timm_classifier
 __all__ = [
     "DuoComputeReport",
     "FlopCount",
+    "InferenceNet",
+    "PrecomputedMember",
+    "as_member",
     "check_same_device",
     "count_flops",
     "duo_compute_report",
     "export_duo_module",
+    "logits_cache",
     "make_timm_classifier",
     "net_logits",
+    "precompute_logits",
+    "restore_members",
 ]

@@ -1,0 +1,347 @@
+"""The logits cache: row keys, member fingerprints, the LRU store, staleness.
+
+The store and the row keys need only NumPy; the members are torch modules
+(skipped without torch and skorch).
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.special import logsumexp
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from skduo._cache import LOGITS_CACHE, LogitsCache, cached_member_logits
+from skduo._fingerprint import Unhashable, member_fingerprint, row_digests
+from skduo._members import member_logits
+
+# --------------------------------------------------------------------------
+# row keys (NumPy only)
+
+
+def test_row_keys_are_exact_for_short_rows_and_digests_for_long_ones():
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])
+    kind, keys = row_digests(X)
+    assert kind == ("ndarray", "<f8", (2,))
+    assert keys[0] == X[0].tobytes()  # 16 bytes: the row itself is the key
+    assert keys[0] == keys[2] != keys[1]
+    images = np.zeros((3, 3, 8, 8), np.float32)
+    images[1, 2, 7, 7] = 1e-30  # one float in 192 differs
+    kind, keys = row_digests(images)
+    assert kind == ("ndarray", "<f4", (3, 8, 8))
+    assert keys[0] == keys[2] != keys[1] and len(keys[0]) == 20  # SHA-1
+
+
+def test_row_keys_of_views_and_non_contiguous_arrays():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 40))
+    _, keys = row_digests(X)
+    _, keys_f = row_digests(np.asfortranarray(X))
+    _, keys_sub = row_digests(X[[4, 1]])
+    assert keys_f == keys and keys_sub == [keys[4], keys[1]]
+    # the kind separates equal bytes of different dtypes or row shapes
+    assert row_digests(X.view(np.int64))[0] != row_digests(X)[0]
+    assert row_digests(X.reshape(6, 4, 10))[0] != row_digests(X)[0]
+
+
+def test_row_keys_of_dicts_and_unhashable_inputs():
+    X = {"a": np.arange(6.0).reshape(3, 2), "b": np.arange(3)}
+    kind, keys = row_digests(X)
+    assert kind[0] == "dict" and len(keys) == 3
+    assert len(set(keys)) == 3
+    for bad in ([[1.0, 2.0]], np.array([["a"]], dtype=object), np.float64(1.0)):
+        with pytest.raises(Unhashable):
+            row_digests(bad)
+    with pytest.raises(Unhashable):
+        row_digests({"a": np.zeros(2), "b": np.zeros(3)})
+
+
+def test_member_fingerprint_of_sklearn_objects():
+    Xa, Xb = np.array([[0.0], [2.0]]), np.array([[0.0], [4.0]])
+    a1 = StandardScaler().fit(Xa)
+    a2 = StandardScaler().fit(Xa)
+    b = StandardScaler().fit(Xb)
+    assert member_fingerprint(a1) == member_fingerprint(a2) != member_fingerprint(b)
+    # functions enter by identity and code: a redefinition is another member
+
+    def f(X):
+        return X
+
+    first = member_fingerprint(FunctionTransformer(f))
+
+    def f(X):  # noqa: F811 - the notebook case: same name, new code
+        return X + 1
+
+    assert member_fingerprint(FunctionTransformer(f)) != first
+
+    # closure values are part of a function
+    def scaled(c):
+        return lambda X: c * X
+
+    assert member_fingerprint(FunctionTransformer(scaled(1.0))) != member_fingerprint(
+        FunctionTransformer(scaled(2.0))
+    )
+
+
+# --------------------------------------------------------------------------
+# the store
+
+
+def test_store_lru_bound_and_counters():
+    cache = LogitsCache(max_bytes=3 * 4 * 10)  # three float32 rows of 10
+    z = np.arange(20.0).reshape(2, 10)
+    cache.insert("m1", [b"r0", b"r1"], z)
+    assert cache.info()["n_bytes"] == 80  # stored as float32: lossless here
+    found, rows = cache.lookup("m1", [b"r1", b"rx", b"r0"])
+    assert found.tolist() == [True, False, True]
+    np.testing.assert_array_equal(rows, z[[1, 0]])
+    assert rows.dtype == np.float64  # returned as computed, stored as float32
+    cache.insert("m2", [b"q0"], z[:1] + 0.1)  # 0.1 is no float32: float64, 80 B
+    info = cache.info()
+    assert info["n_entries"] == 1 and info["n_bytes"] == 80  # m1 was evicted
+    assert not cache.lookup("m1", [b"r0"])[0].any()
+    cache.insert("m3", [b"big"] * 4, np.zeros((4, 10)))  # larger than the bound
+    assert cache.lookup("m3", [b"big"])[0].tolist() == [False]
+    cache.max_bytes = 0
+    assert cache.info()["n_bytes"] == 0
+    with pytest.raises(ValueError, match="max_bytes must be >= 0"):
+        cache.max_bytes = -1
+
+
+def test_store_keeps_float64_when_float32_would_lose():
+    cache = LogitsCache()
+    z = np.array([[0.1, 1.0 / 3.0]])
+    cache.insert("m", [b"r"], z)
+    _, rows = cache.lookup("m", [b"r"])
+    assert rows.dtype == np.float64 and cache.info()["n_bytes"] == 16
+    np.testing.assert_array_equal(rows[0], z[0])
+    cache.insert("m32", [b"r"], z.astype(np.float32))  # float32 stays float32
+    assert cache.lookup("m32", [b"r"])[1].dtype == np.float32
+
+
+# --------------------------------------------------------------------------
+# torch members
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from torch import nn  # noqa: E402
+
+from skduo.torch import as_member  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    LOGITS_CACHE.clear()
+    LOGITS_CACHE.max_bytes = 1 << 30
+    LOGITS_CACHE.min_rows = 0  # the tests' subsets are small
+    yield
+    LOGITS_CACHE.clear()
+    LOGITS_CACHE.min_rows = 2
+
+
+class Count:
+    """Forward pre-hook counting rows (its count is not part of the state)."""
+
+    def __init__(self):
+        self.rows = 0
+
+    def __call__(self, module, args):
+        self.rows += args[0].shape[0]
+
+    def __getstate__(self):
+        return {}
+
+
+def counted_member(seed=0, n_in=12, n_out=4, **kwargs):
+    torch.manual_seed(seed)
+    module = nn.Sequential(
+        nn.Linear(n_in, 16), nn.BatchNorm1d(16), nn.Linear(16, n_out)
+    )
+    module.eval()
+    count = Count()
+    module.register_forward_pre_hook(count)
+    return as_member(module, classes=list(range(n_out)), **kwargs), count
+
+
+@pytest.fixture
+def X():
+    return np.random.default_rng(0).normal(size=(40, 12)).astype(np.float32)
+
+
+def logits(member, X, **kwargs):
+    return cached_member_logits(member, X, member.classes_, **kwargs)
+
+
+def test_subsets_and_reorderings_hit_the_cache(X):
+    member, count = counted_member()
+    full = logits(member, X)
+    assert count.rows == 40
+    np.testing.assert_array_equal(full, member_logits(member, X, member.classes_))
+    assert count.rows == 80  # the uncached reference ran once more
+    idx = np.array([39, 0, 7, 7, 12])
+    np.testing.assert_array_equal(logits(member, X[idx]), full[idx])
+    assert count.rows == 80  # served from the cache
+    # new rows only: 3 of 5 computed, in one call
+    mixed = np.concatenate([X[:2], X[:3] + 1.0])
+    out = logits(member, mixed)
+    assert count.rows == 83
+    np.testing.assert_array_equal(out[:2], full[:2])
+    np.testing.assert_array_equal(
+        out[2:], member_logits(member, X[:3] + 1.0, [0, 1, 2, 3])
+    )
+    # options that change the values are part of the key
+    z_proba = logits(member, X, method="predict_proba")
+    assert count.rows == 126  # 83 + 3 of the uncached reference + 40
+    log_proba = full - logsumexp(full, axis=1, keepdims=True)
+    np.testing.assert_allclose(z_proba, log_proba, atol=1e-5)  # float32 softmax
+    # a column order asked for differently is another entry
+    reordered = cached_member_logits(member, X, [3, 2, 1, 0])
+    np.testing.assert_array_equal(reordered, full[:, ::-1])
+    info = LOGITS_CACHE.info()
+    assert info["hits"] == 5 + 2 and info["misses"] == 40 + 3 + 40 + 40
+
+
+@given(
+    st.lists(st.integers(0, 39), min_size=1, max_size=60),
+    st.floats(-3, 3, allow_nan=False, width=32),
+)
+def test_cached_logits_always_equal_fresh_ones(indices, shift):
+    # any sequence of row subsets, some rows changed: never a stale value
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 12)).astype(np.float32)
+    member, _ = _SHARED_MEMBER
+    rows = X[indices]
+    rows[::3] += np.float32(shift)
+    expected = member_logits(member, rows, member.classes_)
+    # a row's float32 logits depend on its batch at the rounding level (BLAS
+    # kernels by batch size): a cached row equals a fresh one up to that
+    np.testing.assert_allclose(logits(member, rows), expected, rtol=1e-5, atol=1e-6)
+
+
+_SHARED_MEMBER = counted_member(seed=3)
+
+
+def test_changed_members_never_get_stale_logits(X):
+    member, count = counted_member()
+    module = member.module_
+    before = logits(member, X)
+    changes = [
+        # in place through .data: no version counter moves
+        lambda: module[0].weight.data.add_(0.5),
+        lambda: module.load_state_dict(
+            {k: v * 1.5 for k, v in module.state_dict().items()}
+        ),
+        lambda: module[1].running_var.mul_(4.0),  # a buffer
+        lambda: setattr(module[1], "eps", 0.5),  # a plain attribute
+        lambda: module.__setitem__(2, nn.Linear(16, 4)),  # a new submodule
+        lambda: member.set_params(transform=lambda x: x * 2),
+    ]
+    previous = before
+    for change in changes:
+        change()
+        rows = count.rows
+        z = logits(member, X)
+        assert count.rows == rows + 40, change  # recomputed
+        assert not np.array_equal(z, previous)
+        np.testing.assert_array_equal(z, member_logits(member, X, member.classes_))
+        previous = z
+    # the training flag is not part of the key: inference always runs in eval mode
+    module.train()
+    rows = count.rows
+    np.testing.assert_array_equal(logits(member, X), previous)
+    assert count.rows == rows
+    module.eval()
+
+
+def test_changed_rows_in_place_are_recomputed(X):
+    member, count = counted_member()
+    first = logits(member, X)
+    X[5, 3] += 1.0  # the same array object, one value changed
+    second = logits(member, X)
+    assert count.rows == 41
+    np.testing.assert_array_equal(np.delete(second, 5, 0), np.delete(first, 5, 0))
+    assert not np.array_equal(second[5], first[5])
+
+
+def test_pipelines_and_precision_are_part_of_the_key(X):
+    member, count = counted_member()
+    scaled = make_pipeline(StandardScaler().fit(X), member)
+    logits(member, X)
+    z = cached_member_logits(scaled, X, member.classes_)
+    assert count.rows == 80  # another member: the pipeline's inputs differ
+    np.testing.assert_array_equal(
+        z, member_logits(member, StandardScaler().fit_transform(X), member.classes_)
+    )
+    assert count.rows == 120  # (the uncached reference)
+    refit = make_pipeline(StandardScaler().fit(X * 2), member)
+    cached_member_logits(refit, X, member.classes_)
+    assert count.rows == 160  # a refitted step is another member
+    cached_member_logits(scaled, X, member.classes_)
+    assert count.rows == 160
+    member.set_params(precision="bfloat16")
+    cached_member_logits(member, X, member.classes_)
+    assert count.rows == 200
+
+
+def test_uncacheable_members_and_inputs_are_computed_every_time(X):
+    member, count = counted_member()
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X))
+    logits(member, dataset)
+    logits(member, dataset)
+    assert count.rows == 80  # a Dataset cannot be keyed by content
+    member.module_.lock = threading.Lock()  # cannot be pickled: not fingerprinted
+    logits(member, X)
+    logits(member, X)
+    assert count.rows == 160
+    # sklearn members are cheap: never cached
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression().fit(X, np.arange(40) % 2)
+    cached_member_logits(lr, X, lr.classes_)
+    assert LOGITS_CACHE.info()["n_entries"] == 0
+
+
+def test_tensor_inputs_and_threads(X):
+    member, count = counted_member(batch_size=8)
+    Xt = torch.from_numpy(X)
+    expected = member_logits(member, X, member.classes_)
+    rows = count.rows
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda i: logits(member, Xt[i::2]), [0, 1] * 4))
+    for i, out in zip([0, 1] * 4, outs):
+        np.testing.assert_array_equal(out, expected[i::2])
+    assert 40 <= count.rows - rows <= 4 * 40  # threads may race on first rows
+    rows = count.rows
+    np.testing.assert_array_equal(logits(member, Xt), expected)
+    assert count.rows == rows  # both halves were cached by the threads
+
+
+def test_single_row_calls_bypass_the_cache(X):
+    LOGITS_CACHE.min_rows = 2  # the default
+    assert LogitsCache().min_rows == 2
+    member, count = counted_member()
+    logits(member, X)  # 40 rows: cached
+    logits(member, X[:1])  # one row: computed without hashing
+    assert count.rows == 41
+    logits(member, X[:2])  # two rows: from the cache (CV folds are never smaller)
+    assert count.rows == 41
+    assert LOGITS_CACHE.info()["hits"] == 2
+
+
+def test_verbose_says_once_that_rows_come_from_the_cache(X, capsys):
+    member, _ = counted_member()
+    logits(member, X, name="large", verbose=True)
+    assert "large logits" in capsys.readouterr().err  # the progress bar
+    logits(member, X, name="large", verbose=True)
+    err = capsys.readouterr().err
+    assert err == (
+        "large logits: 100% of 40 rows from the cache (further cached calls for "
+        "this member are silent)\n"
+    )
+    logits(member, X[:5], name="large", verbose=True)
+    assert capsys.readouterr().err == ""  # a grid search prints no more lines
