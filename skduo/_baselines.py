@@ -143,9 +143,10 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or any input the member
-            accepts
-            Validation inputs, not seen by a fitted member during its training.
+        X : array-like, Dataset or any input the member accepts
+            Validation inputs, not seen by a fitted member during its training:
+            an array of shape (n_samples, n_features) for a scikit-learn member,
+            images or a torch ``Dataset`` for a torch member.
         y : array-like of shape (n_samples,), default=None
             Validation labels; None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -375,9 +376,10 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or any input the members
-            accept
-            Validation inputs, not seen by fitted members during their training.
+        X : array-like, Dataset or any input the members accept
+            Validation inputs, not seen by fitted members during their training:
+            an array of shape (n_samples, n_features) for scikit-learn members,
+            images or a torch ``Dataset`` for torch members.
         y : array-like of shape (n_samples,), default=None
             Validation labels; None reads them from a torch ``Dataset`` ``X``.
         sample_weight : array-like of shape (n_samples,), default=None

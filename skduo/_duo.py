@@ -184,9 +184,10 @@ class DuoClassifier(_BaseLogitEnsemble):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or any input the members
-            accept (e.g. images for torch members)
-            Validation inputs, not seen by fitted members during their training.
+        X : array-like, Dataset or any input the members accept
+            Validation inputs, not seen by fitted members during their training:
+            an array of shape (n_samples, n_features) for scikit-learn members,
+            images or a torch ``Dataset`` for torch members.
         y : array-like of shape (n_samples,), default=None
             Validation labels; any labels the members know (strings, ints).
             None reads them from a torch ``Dataset`` ``X``.
