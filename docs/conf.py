@@ -99,7 +99,13 @@ def _public_names():
     import importlib
 
     names = set()
-    for module in ("skduo", "skduo.metrics", "skduo.torch", "skduo.evaluation"):
+    for module in (
+        "skduo",
+        "skduo.metrics",
+        "skduo.torch",
+        "skduo.evaluation",
+        "skduo.onnx",
+    ):
         try:
             mod = importlib.import_module(module)
         except ImportError:

@@ -10,17 +10,50 @@ from skduo.metrics._bootstrap_engine import _observed, _Predictions
 
 __all__ = ["BALANCE_BRACKETS", "METRICS", "compute_metrics"]
 
-#: (key, header, higher is better, paper-units scale or 'brier')
-METRICS = (
-    ("acc", "Acc", True, 100.0),
-    ("f1", "F1", True, 100.0),
-    ("brier", "Brier", False, "brier"),
-    ("nll", "NLL", False, 100.0),
-    ("ece", "ECE", False, 100.0),
-    ("auroc", "AUROC", True, 100.0),
-    ("aurc", "AURC", False, 100.0),
-    ("eaurc", "E-AURC", False, 100.0),
-    ("sac98", "SAC@98", True, 100.0),
+
+class _MetricTable(tuple):
+    """The metrics of every report row, as ``(key, header, higher_is_better, scale)``.
+
+    ``key`` names the row's column (``'acc'``, ``'f1'``, ``'brier'``, ``'nll'``,
+    ``'ece'``, ``'auroc'``, ``'aurc'``, ``'eaurc'``, ``'sac98'``), ``header`` the
+    printed title, ``higher_is_better`` the direction of "harm", and ``scale`` the
+    factor of the paper's units (``'brier'``: x 1e4 per class entry).
+
+    Examples
+    --------
+    >>> from skduo.evaluation import METRICS
+    >>> [key for key, *_ in METRICS][:4]
+    ['acc', 'f1', 'brier', 'nll']
+    """
+
+
+class _BracketTable(tuple):
+    """FLOPs-balance brackets of the harm-rate summaries, ``(label, low, high)``.
+
+    A duo of FLOPs balance ``r = cost(small) / cost(large)`` falls in the bracket
+    with ``low <= r < high``: ``<0.05``, ``0.05-0.1``, ``0.1-0.2``, ``0.2-0.5``
+    and ``>=0.5``.
+
+    Examples
+    --------
+    >>> from skduo.evaluation import BALANCE_BRACKETS
+    >>> [label for label, *_ in BALANCE_BRACKETS]
+    ['<0.05', '0.05-0.1', '0.1-0.2', '0.2-0.5', '>=0.5']
+    """
+
+
+METRICS = _MetricTable(
+    (
+        ("acc", "Acc", True, 100.0),
+        ("f1", "F1", True, 100.0),
+        ("brier", "Brier", False, "brier"),
+        ("nll", "NLL", False, 100.0),
+        ("ece", "ECE", False, 100.0),
+        ("auroc", "AUROC", True, 100.0),
+        ("aurc", "AURC", False, 100.0),
+        ("eaurc", "E-AURC", False, 100.0),
+        ("sac98", "SAC@98", True, 100.0),
+    )
 )
 HIGHER = {key: higher for key, _, higher, _ in METRICS}
 HEADERS = {key: header for key, header, _, _ in METRICS}
@@ -38,13 +71,14 @@ BOOTSTRAP_NAMES = {
     "sac98": "coverage_at_accuracy",
 }
 
-#: FLOPs-balance brackets of the harm-rate summary: [low, high)
-BALANCE_BRACKETS = (
-    ("<0.05", 0.0, 0.05),
-    ("0.05-0.1", 0.05, 0.1),
-    ("0.1-0.2", 0.1, 0.2),
-    ("0.2-0.5", 0.2, 0.5),
-    (">=0.5", 0.5, math.inf),
+BALANCE_BRACKETS = _BracketTable(
+    (
+        ("<0.05", 0.0, 0.05),
+        ("0.05-0.1", 0.05, 0.1),
+        ("0.1-0.2", 0.1, 0.2),
+        ("0.2-0.5", 0.2, 0.5),
+        (">=0.5", 0.5, math.inf),
+    )
 )
 
 
