@@ -162,7 +162,8 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         cross-fitting splitter (``cv``) what its ``split`` requests (``groups``
         for :class:`~sklearn.model_selection.GroupKFold`). Fitted members are
         never fitted, so nothing is routed to them. See scikit-learn's
-        :ref:`metadata routing <metadata_routing>` user guide.
+        metadata routing user guide (enabled by
+        ``sklearn.set_config(enable_metadata_routing=True)``).
 
         Returns
         -------
