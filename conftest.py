@@ -5,10 +5,18 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-collect_ignore_glob = ["docs/*", "examples/*", "benchmarks/*", ".venv/*"]
+collect_ignore_glob = [
+    "docs/*",
+    "examples/*",
+    "benchmarks/*",
+    ".venv/*",
+    ".venv-floors/*",
+]
 
 if importlib.util.find_spec("torch") is None:
-    collect_ignore_glob.append("skduo/torch/*")
+    collect_ignore_glob += ["skduo/torch/*", "skduo/_inputs.py"]
+if importlib.util.find_spec("dask") is None:
+    collect_ignore_glob.append("skduo/_dask.py")
 if importlib.util.find_spec("skl2onnx") is None:
     collect_ignore_glob.append("skduo/onnx.py")
 if importlib.util.find_spec("matplotlib") is None:

@@ -15,7 +15,6 @@ probabilities or log-probabilities (``outputs``), and 1-D arrays are binary
 scores ``s`` (the logit of class 1), read as the logits ``(0, s)``.
 """
 
-
 from skduo._logit_checks import check_labels, check_members, n_columns
 from skduo._logit_ensemble import LogitEnsemble
 from skduo._output_kinds import as_logits

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -17,6 +18,13 @@ from skduo import (
     WeightedEnsembleClassifier,
     fit_deep_ensemble,
     fit_temperature,
+)
+
+# CalibratedClassifierCV(method="temperature"), the independent reference,
+# exists from scikit-learn 1.8
+needs_sklearn_temperature = pytest.mark.skipif(
+    tuple(int(p) for p in sklearn.__version__.split(".")[:2]) < (1, 8),
+    reason="CalibratedClassifierCV(method='temperature') needs scikit-learn >= 1.8",
 )
 
 
@@ -44,6 +52,7 @@ def members(digits_splits):
     return lr, nb, weak, X_val, y_val, X_test, y_test
 
 
+@needs_sklearn_temperature
 def test_temperature_scaling_matches_sklearn(members):
     # independent implementation: sklearn's CalibratedClassifierCV temperature
     lr, _, _, X_val, y_val, X_test, _ = members
@@ -55,6 +64,7 @@ def test_temperature_scaling_matches_sklearn(members):
     assert 1.0 / ours.temperature_ == pytest.approx(ref_t, rel=1e-3)
 
 
+@needs_sklearn_temperature
 def test_binary_decision_function_weight_is_twice_sklearn_beta(digits_splits):
     # sklearn builds binary logits (-s, s), skduo (0, s): weights_ = 2 * beta_
     X_train, y_train, X_val, y_val, X_test, _ = digits_splits

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -24,6 +25,13 @@ from skduo import (
 )
 from skduo._logit_ops import log_softmax, softmax
 from skduo._weight_fit import FITS_BY_MODE, WeightFitResult
+
+# CalibratedClassifierCV(method="temperature"), the independent reference,
+# exists from scikit-learn 1.8
+needs_sklearn_temperature = pytest.mark.skipif(
+    tuple(int(p) for p in sklearn.__version__.split(".")[:2]) < (1, 8),
+    reason="CalibratedClassifierCV(method='temperature') needs scikit-learn >= 1.8",
+)
 
 
 def _synthetic(rng, n=600, k=4, signal=1.5):
@@ -328,6 +336,7 @@ def test_fit_temperature_accepts_binary_scores_hand_computed():
     assert_array_equal(ts.predict(np.array([0.5, -0.5])), [1, 0])
 
 
+@needs_sklearn_temperature
 def test_binary_scores_match_sklearn_temperature_scaling(rng):
     # scikit-learn reads 1-D scores as (-s, s): its beta_ is half our weight
     X = rng.normal(size=(1200, 5))

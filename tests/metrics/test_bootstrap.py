@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -27,6 +28,12 @@ from skduo.metrics._bootstrap_engine import (
     _Harmonic,
     _metric_values,
     _Predictions,
+)
+
+# scipy.stats.bootstrap takes rng= (and draws with a Generator) from scipy 1.15
+needs_scipy_rng = pytest.mark.skipif(
+    tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15),
+    reason="scipy.stats.bootstrap(rng=...) needs scipy >= 1.15",
 )
 
 Y4 = np.array([0, 1, 1, 0])
@@ -78,6 +85,7 @@ def _skduo_metric(name):
     }[name]
 
 
+@needs_scipy_rng
 @pytest.mark.parametrize("method", ["percentile", "basic", "BCa"])
 @pytest.mark.parametrize("metric", ["nll", "accuracy", "aurc", "correctness_auroc"])
 def test_matches_scipy_bootstrap(metric, method):
@@ -260,6 +268,7 @@ def test_undefined_resamples_warn_and_are_left_out():
     assert np.isnan(res.bootstrap_distribution).any()
 
 
+@needs_scipy_rng
 def test_generator_is_advanced_like_scipy():
     _, y, _, pa = _case(7, n=30)
     gen_a, gen_b = np.random.default_rng(5), np.random.default_rng(5)
