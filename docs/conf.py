@@ -203,8 +203,34 @@ def _check_rendered_methods(app, exc):
                 log.warning("%s: no rendered entry for %s.%s", page, name, method)
 
 
+def _check_api_summaries(app, exc):
+    """Warn when an API-reference row has no summary, or the same as another."""
+    if exc is not None or app.builder.name != "html":
+        return
+    from collections import defaultdict
+
+    from sphinx.util import logging
+
+    page = Path(app.outdir) / "api.html"
+    html = page.read_text() if page.exists() else ""
+    rows = re.findall(
+        r'<tr class="row-(?:odd|even)"><td><p><a class="reference internal" '
+        r'href="[^"]*" title="([^"]+)">.*?</td>\s*<td><p>(.*?)</p></td>',
+        html,
+        re.S,
+    )
+    by_summary = defaultdict(list)
+    for name, summary in rows:
+        by_summary[re.sub(r"<[^>]+>", "", summary).strip()].append(name)
+    log = logging.getLogger(__name__)
+    for summary, names in by_summary.items():
+        if not summary or len(names) > 1:
+            log.warning("api.html: %s share the summary %r", names, summary)
+
+
 def setup(app):
     app.connect("builder-inited", _check_api_reference)
+    app.connect("build-finished", _check_api_summaries)
     app.connect("build-finished", _check_rendered_methods)
     app.connect("autodoc-process-docstring", _fix_docstring, priority=100)
     app.connect("autodoc-skip-member", _skip_member)

@@ -106,8 +106,9 @@ class DuoClassifier(_BaseLogitEnsemble):
 
     a log-sum-exp of an affine function of ``w`` minus a linear one, hence
     convex. Because ``(w, 0)`` and ``(0, w)`` are feasible, the duo's validation
-    NLL is never above that of either member temperature-scaled alone. A
-    sidekick that does not help gets a weight of exactly 0 at the optimum (and
+    NLL is never above that of either member temperature-scaled alone (up to
+    rounding, about 1e-13 relative; exactly when the members separate the
+    data). A sidekick that does not help gets a weight of exactly 0 at the optimum (and
     is then not evaluated at prediction time).
 
     Fitted members survive ``clone`` (and so ``cross_val_score`` and

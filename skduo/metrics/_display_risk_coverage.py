@@ -13,7 +13,7 @@ __all__ = ["RiskCoverageDisplay"]
 
 
 class RiskCoverageDisplay(_FromEstimatorMixin):
-    """Risk-coverage curve of a selective classifier.
+    """Plot of the risk-coverage curve of a selective classifier.
 
     Accepting only the predictions whose confidence passes a threshold trades
     coverage (the accepted fraction) for selective risk (the error rate of the
