@@ -357,9 +357,11 @@ def _run_demo(args, echo):
     echo(f"\nWrote (in {elapsed:.0f}s):")
     for name in written:
         echo(f"  {out.final(name)}")
-    echo.wrap(
-        "Re-run the report on the saved logits: python -m skduo evaluate "
-        f"{out.final('logits')} --output {out.final('evaluate')}"
+    # a command stays on one line (copied as it is), under its wrapped intro
+    echo.wrap("Re-run the report on the saved logits:")
+    echo(
+        f"  python -m skduo evaluate {out.final('logits')} "
+        f"--output {out.final('evaluate')}"
     )
     _conclude(report, zoo, args, large, echo)
     return 0
