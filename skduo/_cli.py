@@ -357,12 +357,16 @@ def _run_demo(args, echo):
     echo(f"\nWrote (in {elapsed:.0f}s):")
     for name in written:
         echo(f"  {out.final(name)}")
-    # a command stays on one line (copied as it is), under its wrapped intro
+    # a command is never wrapped mid-argument: one line, or a shell line
+    # continuation before --output, so that it can be pasted as printed
     echo.wrap("Re-run the report on the saved logits:")
-    echo(
-        f"  python -m skduo evaluate {out.final('logits')} "
-        f"--output {out.final('evaluate')}"
-    )
+    command = f"  python -m skduo evaluate {out.final('logits')}"
+    option = f"--output {out.final('evaluate')}"
+    if echo.width is None or len(command) + 1 + len(option) <= echo.width:
+        echo(f"{command} {option}")
+    else:
+        echo(f"{command} \\")
+        echo(f"      {option}")
     _conclude(report, zoo, args, large, echo)
     return 0
 
