@@ -28,7 +28,13 @@ from skduo import _torch_compat
 from skduo._cache import cached_member_logits
 from skduo._inputs import n_samples, take_rows, validate_X_y
 from skduo._logit_ops import combine_logits, log_softmax, softmax
-from skduo._members import column_map, is_fitted, member_classes, resolve_classes
+from skduo._members import (
+    column_map,
+    is_fitted,
+    member_classes,
+    member_logits,
+    resolve_classes,
+)
 from skduo._routing import fit_router, route_fit_params, rows_of
 from skduo._vocabulary import RESPONSE_METHODS
 from skduo.utils._sklearn_compat import StrOptions
@@ -197,7 +203,9 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         for (name, est), method in zip(named, methods):
             if fitted[name]:
                 members.append(est)
-                logits.append(self._logits(est, X, name, method, fit_classes, True))
+                logits.append(
+                    self._logits(est, X, name, method, fit_classes, True, lazy=True)
+                )
             else:
                 z, refit = self._cross_fit(
                     est,
@@ -253,7 +261,22 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return tuple(rm)
 
-    def _logits(self, estimator, X, name, method, classes, warn_saturation=False):
+    def _logits(
+        self, estimator, X, name, method, classes, warn_saturation=False, lazy=False
+    ):
+        if lazy and not _torch_compat.is_torch_member(estimator):
+            # fit-time logits of a probability member: a lazy log view, read by
+            # the weight fit chunk by chunk (not cached: no torch member)
+            return member_logits(
+                estimator,
+                X,
+                classes,
+                method=method,
+                name=name,
+                verbose=self.verbose,
+                warn_saturation=warn_saturation,
+                lazy=True,
+            )
         return cached_member_logits(
             estimator,
             X,

@@ -27,6 +27,8 @@ class _MeanLogits:
 
     ndim = 2
     dtype = np.dtype(np.float64)
+    #: rows on demand (``view[rows]``), read by the fit like an array
+    row_view = True
 
     def __init__(self, logits, names):
         self.members = logits
@@ -98,8 +100,12 @@ def _members(logits, names):
     if len(names) != len(logits):
         raise ValueError(f"names has {len(names)} entries for {len(logits)} members.")
     dask = [_is_dask(z) for z in logits]
+    # arrays, memory maps and row views (the pooled mean, a member's
+    # log-probabilities: objects with ``row_view``) are read as they are
     logits = [
-        z if d or isinstance(z, (np.ndarray, _MeanLogits)) else np.asarray(z)
+        z
+        if d or isinstance(z, np.ndarray) or getattr(z, "row_view", False)
+        else np.asarray(z)
         for z, d in zip(logits, dask)
     ]
     for name, z in zip(names, logits):

@@ -11,6 +11,7 @@ probabilities become log-probabilities, and columns are re-ordered, in row
 blocks into one new array of the member's float dtype.
 """
 
+import sys
 import warnings
 
 import numpy as np
@@ -195,6 +196,24 @@ def _raw_member_output(estimator, X, method, name, verbose):
         return getattr(estimator, method)(X), method
 
 
+def _is_fresh(arr):
+    """Whether ``arr`` is a new array nobody else holds (safe to overwrite).
+
+    True for the usual ``predict_proba`` result: a writeable float array that
+    owns its data and has no other reference than the caller's (CPython's
+    reference count: the caller's name and this function's argument). A
+    member that returns an array it keeps (a cached attribute), a view or a
+    memory map is never overwritten.
+    """
+    return (
+        type(arr) is np.ndarray
+        and arr.flags.owndata
+        and arr.flags.writeable
+        and arr.dtype in (np.float32, np.float64)
+        and sys.getrefcount(arr) <= 3
+    )
+
+
 def _float_dtype(dtype):
     """float32/float64 are kept, float16 widens to float32, the rest to float64."""
     if dtype in (np.float32, np.float64):
@@ -202,16 +221,20 @@ def _float_dtype(dtype):
     return np.dtype(np.float32 if dtype == np.float16 else np.float64)
 
 
-def _blockwise(arr, columns, dtype, convert, canonical):
+def _blockwise(arr, columns, dtype, convert, canonical, in_place=False):
     """``convert`` applied to row blocks of ``arr[:, columns]``, into ``dtype``.
 
-    With ``dtype=None`` the blocks are only checked (nothing is stored). A
-    ``ValueError`` from a block is replaced by ``canonical()``'s (the check on
-    the whole array, whose message reports the whole array).
+    With ``dtype=None`` the blocks are only checked (nothing is stored); with
+    ``in_place`` (no re-ordering, same dtype) the blocks are written back into
+    ``arr``. A ``ValueError`` from a block is replaced by ``canonical()``'s
+    (the check on the whole array, whose message reports the whole array).
     """
     n_rows = arr.shape[0]
     n_columns = arr.shape[1] if columns is None else len(columns)
-    out = None if dtype is None else np.empty((n_rows, n_columns), dtype=dtype)
+    if in_place and columns is None and dtype == arr.dtype:
+        out = arr
+    else:
+        out = None if dtype is None else np.empty((n_rows, n_columns), dtype=dtype)
     for rows in _row_blocks(n_rows, n_columns):
         block = arr[rows] if columns is None else arr[rows][:, columns]
         try:
@@ -236,8 +259,48 @@ def _saturation_warning(frac, what, detail, clip, saturation_warn):
         )
 
 
-def _proba_logits(arr, columns, what, saturation_warn):
-    """Checked probabilities -> log-probabilities, in the input's float dtype."""
+class LogProbaView:
+    """Log-probabilities of checked probabilities, computed row block by block.
+
+    What the weight fit reads from a member that returns probabilities: the
+    fit takes rows (``view[rows]``) chunk by chunk, so no ``n x K`` array of
+    log-probabilities is ever stored. ``view[rows]`` equals the same rows of
+    the array :func:`member_logits` returns (zeros clipped at the smallest
+    normal number of the input dtype, the logarithm taken in float64 and
+    stored in the output dtype).
+    """
+
+    ndim = 2
+    #: read by the weight fit like an array (``view[rows]``, chunk by chunk)
+    row_view = True
+
+    def __init__(self, proba, columns):
+        self.proba = proba
+        self.columns = columns
+        self.dtype = _float_dtype(proba.dtype)
+        n_columns = proba.shape[1] if columns is None else len(columns)
+        self.shape = (proba.shape[0], n_columns)
+        self._tiny = float(np.finfo(proba.dtype).tiny)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        block = self.proba[rows]
+        if self.columns is not None:
+            block = block[..., self.columns]
+        p = np.array(block, dtype=np.float64)
+        np.clip(p, self._tiny, None, out=p)
+        np.log(p, out=p)
+        return p.astype(self.dtype, copy=False)
+
+
+def _proba_logits(arr, columns, what, saturation_warn, in_place=False, lazy=False):
+    """Checked probabilities -> log-probabilities, in the input's float dtype.
+
+    With ``in_place`` (a fresh array the member returned) the logarithm
+    overwrites the probabilities: no second array of the output's size.
+    """
     if arr.ndim != 2:
         proba_to_logits(arr, what)  # raises the canonical error
     saturated = 0
@@ -250,10 +313,13 @@ def _proba_logits(arr, columns, what, saturation_warn):
     out = _blockwise(
         arr,
         columns,
-        _float_dtype(arr.dtype),
+        None if lazy else _float_dtype(arr.dtype),
         convert,
         lambda: proba_to_logits(arr, what, 1.0),
+        in_place=in_place,
     )
+    if lazy:
+        out = LogProbaView(arr, columns)
     tiny = float(np.finfo(arr.dtype if arr.dtype.kind == "f" else np.float64).tiny)
     detail = f"hold an exact 0 or 1 in {arr.dtype}"
     frac = saturated / max(1, len(arr))
@@ -318,6 +384,7 @@ def member_logits(
     name="member",
     verbose=False,
     warn_saturation=True,
+    lazy=False,
 ):
     """Logits of one member, columns ordered as ``classes``.
 
@@ -351,13 +418,18 @@ def member_logits(
         Progress bars for torch members.
     warn_saturation : bool, default=True
         Warn when many probability rows are saturated.
+    lazy : bool, default=False
+        For probabilities: check them, and return a :class:`LogProbaView`
+        instead of an array (what the weight fit reads, chunk by chunk).
 
     Returns
     -------
     ndarray of shape (n_samples, n_classes), float32 or float64
+        Or a :class:`LogProbaView` of that shape with ``lazy=True``.
     """
     saturation_warn = 0.01 if warn_saturation else 1.0
     out, used = _raw_member_output(estimator, X, method, name, verbose)
+    fresh = _is_fresh(out)
     what = f"The {name} member's {used} output"
     arr = np.asarray(out)
     if arr.dtype == np.float16:
@@ -388,5 +460,9 @@ def member_logits(
         return _reordered(arr, columns)
     if arr.ndim == 2:
         _check_shape(arr, np.asarray(out), what, n_samples, len(known))
-    convert = _proba_logits if used == "predict_proba" else _log_proba_logits
-    return convert(arr, columns, what, saturation_warn)
+    if used == "predict_proba":
+        in_place = fresh and arr is out and not lazy
+        if lazy and arr.ndim == 2:
+            return _proba_logits(arr, columns, what, saturation_warn, lazy=True)
+        return _proba_logits(arr, columns, what, saturation_warn, in_place)
+    return _log_proba_logits(arr, columns, what, saturation_warn)

@@ -121,6 +121,37 @@ def test_fit_peak_memory_is_at_most_twice_one_member_array(shuffled):
     np.testing.assert_allclose(duo.weights_, expected, rtol=1e-7)
 
 
+def test_fit_on_probability_members_stores_no_log_probabilities():
+    # members returning float32 probabilities: the fit reads their logarithm
+    # row chunk by row chunk (LogProbaView), never a whole log-probability array
+    n, k = 20_000, 200
+    z_l, z_s, y = _problem(n, k)
+    p_l = softmax(z_l).astype(np.float32)
+    p_s = softmax(z_s).astype(np.float32)
+    before = p_l.copy(), p_s.copy()
+    classes = np.arange(k)
+    duo = DuoClassifier(
+        Precomputed(p_l, classes, "predict_proba"),
+        Precomputed(p_s, classes, "predict_proba"),
+    )
+    X = _rows(n)
+    _, peak = _peak(lambda: duo.fit(X, y))
+    log_l = np.log(p_l.astype(np.float64)).astype(np.float32)
+    log_s = np.log(p_s.astype(np.float64)).astype(np.float32)
+    _, api_peak = _peak(lambda: fit_duo(log_l, log_s, y, outputs="logits"))
+    # before: 2.04x here (two float32 log-probability arrays); what remains are
+    # the views' row-chunk temporaries (float64 chunks of ~250,000 entries per
+    # member and thread: ~0.5x one array at this small size, 0.02x at
+    # 100,000 x 1,000, see benchmarks/bench_memory.py)
+    extra = (peak - api_peak) / p_l.nbytes
+    assert extra <= 0.75, (peak / p_l.nbytes, extra)
+    # the same weights as on the stored log-probabilities; members untouched
+    expected = fit_duo(log_l, log_s, y, outputs="logits").weights
+    np.testing.assert_allclose(duo.weights_, expected, rtol=1e-12)
+    np.testing.assert_array_equal(p_l, before[0])
+    np.testing.assert_array_equal(p_s, before[1])
+
+
 def test_memmap_member_outputs_are_streamed(tmp_path):
     n, k = 3_000, 50
     z_l, z_s, y = _problem(n, k)

@@ -119,3 +119,60 @@ def test_is_fitted_for_duck_typed_members():
     assert is_fitted(duck.fit([[0], [1]], [0, 1]))
     assert not is_fitted(LogisticRegression())
     assert is_fitted(clone(LogisticRegression()).fit([[0], [1]], [0, 1]))
+
+
+def test_log_proba_view_equals_the_converted_array(rng):
+    from skduo._members import LogProbaView
+
+    p = softmax(_logits(rng, n=1000, k=6, dtype=np.float64)).astype(np.float32)
+    p[3, 2] = 0.0  # an exact zero is clipped at float32's tiny, as in the array
+    p[3] /= p[3].sum()
+    perm = np.array([5, 0, 1, 2, 3, 4])
+    member = Fixed(p, perm, "predict_proba")
+    X = np.zeros((1000, 1))
+    eager = member_logits(member, X, np.arange(6))
+    view = member_logits(member, X, np.arange(6), lazy=True)
+    assert isinstance(view, LogProbaView)
+    assert view.shape == eager.shape and view.dtype == eager.dtype == np.float32
+    np.testing.assert_array_equal(view[0:1000], eager)
+    np.testing.assert_array_equal(view[np.array([7, 3, 999])], eager[[7, 3, 999]])
+    with pytest.raises(ValueError, match="is not a probability"):
+        member_logits(Fixed(2 * p, perm, "predict_proba"), X, np.arange(6), lazy=True)
+
+
+class FreshProba:
+    """A member whose predict_proba returns a new array each call (as sklearn's)."""
+
+    def __init__(self, p):
+        self.p = p
+        self.classes_ = np.arange(p.shape[1])
+
+    def fit(self, X, y):
+        return self
+
+    def predict_proba(self, X):
+        return self.p.copy()
+
+
+def test_fresh_probabilities_are_logged_in_place(rng):
+    import tracemalloc
+
+    p = softmax(_logits(rng, n=400_000, k=20, dtype=np.float64)).astype(np.float32)
+    member, X = FreshProba(p), np.zeros((len(p), 1))
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        out = member_logits(member, X, np.arange(20))
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    # the member's own output (1x) plus ~6 MB of float64 row-block buffers, not
+    # a second 1x array (which made it >= 2x)
+    assert peak < 1.35 * p.nbytes, peak / p.nbytes
+    np.testing.assert_array_equal(out, np.log(p.astype(np.float64)).astype(np.float32))
+    # a member that keeps the array it returns is never overwritten
+    held = Fixed(p, range(20), "predict_proba")
+    kept = p.copy()
+    member_logits(held, X, np.arange(20))
+    np.testing.assert_array_equal(p, kept)

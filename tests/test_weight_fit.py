@@ -1,8 +1,10 @@
 """Tests of the numerical core: the convex weight fit and its objective."""
 
+import warnings
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 from scipy.special import logsumexp
@@ -205,10 +207,17 @@ def test_integer_sample_weight_equals_repeated_rows(seed):
     z_l, z_s, y = _duo_problem(rng, n=80, k=3)
     counts = rng.integers(0, 4, size=80)
     counts[0] = 1
-    w_weighted = fit_logit_weights([z_l, z_s], y, counts)
-    rep = np.repeat(np.arange(80), counts)
-    w_repeated = fit_logit_weights([z_l[rep], z_s[rep]], y[rep])
-    np.testing.assert_allclose(w_weighted, w_repeated, rtol=1e-6, atol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparationWarning)
+        weighted = fit_logit_weights([z_l, z_s], y, counts, return_result=True)
+        rep = np.repeat(np.arange(80), counts)
+        repeated = fit_logit_weights([z_l[rep], z_s[rep]], y[rep], return_result=True)
+    # separable draws (about 1 in 1,000 seeds, e.g. 224) have no finite optimum:
+    # their weights are where the NLL met the tolerance, not a unique point
+    assume(not (weighted.separable or repeated.separable))
+    # a weight near 0 is known to the KKT tolerance only (~1e-8 of the scale)
+    atol = 1e-6 * float(np.max(repeated.weights))
+    np.testing.assert_allclose(weighted.weights, repeated.weights, rtol=1e-6, atol=atol)
 
 
 @given(seed=seeds, scale=st.sampled_from([1e-3, 1e-2, 1.0, 1e2, 1e3]))
