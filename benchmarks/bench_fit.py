@@ -48,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from skduo._objective import row_chunks  # noqa: E402
+from skduo._kernel import row_chunks  # noqa: E402
 from skduo._weight_fit import fit_logit_weights, nll  # noqa: E402
 
 

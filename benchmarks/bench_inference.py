@@ -17,11 +17,18 @@ Three parts, each timed side by side in one process:
     ``GridSearchCV`` over 3 modes), which with the logits cache costs about one
     pass of each backbone over the validation set, not 19.
 ``overhead``
-    ``duo.predict_proba`` against the large net's own ``predict_proba``:
-    ``time(duo) / time(large) <= 1 + r + 0.05`` with ``r`` the FLOPs balance.
+    ``duo.predict_proba`` against the two nets' own ``predict_proba``: what
+    skduo adds to the two forward passes, ``time(duo) / (time(large) +
+    time(small)) <= 1.05``. Also printed: ``time(duo) / time(large)`` next to
+    ``1 + r`` (``r`` the FLOPs balance), and ``time(small) / time(large)``
+    next to ``r``: on a CPU, FLOPs need not predict time (resnet10t's
+    full-resolution stem makes it about as slow as resnet18 here, at 0.6x its
+    FLOPs).
 
 The nets are timm backbones with ``pretrained=False`` (no network needed);
-their weights are random, which does not change the cost of a forward pass.
+their weights are random, which does not change the cost of a forward pass
+(the fitted duo weights mean nothing, and the duo's warnings about them are
+silenced).
 
 Run::
 
@@ -45,6 +52,9 @@ import torch
 
 # run from a checkout: import the skduo next to this script, not an installed one
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: What skduo may add to the two members' own predictions (``overhead``).
+OVERHEAD_TARGET = 1.05
 
 
 def _sync(device):
@@ -249,6 +259,7 @@ def part_overhead(args, X, y, members, rows):
         best, _ = interleaved_best(
             {
                 "large": lambda: large.predict_proba(X),
+                "small": lambda: small.predict_proba(X),
                 "duo": lambda: duo.predict_proba(X),
             },
             args.repeats,
@@ -258,17 +269,31 @@ def part_overhead(args, X, y, members, rows):
     finally:
         logits_cache.max_bytes = 1 << 30
         logits_cache.clear()
-    ratio = best["duo"] / best["large"]
-    target = 1 + r + 0.05
+    # what skduo adds: the duo's time over its two members' own predictions
+    overhead = best["duo"] / (best["large"] + best["small"])
     rows.append(("overhead: large.predict_proba", best["large"], ""))
+    rows.append(
+        (
+            "overhead: small.predict_proba",
+            best["small"],
+            f"{best['small'] / best['large']:.3f}x large (FLOPs balance r = {r:.3f})",
+        )
+    )
     rows.append(
         (
             "overhead: duo.predict_proba",
             best["duo"],
-            f"{ratio:.3f}x large (<= 1 + r + 0.05 = {target:.3f})",
+            f"{best['duo'] / best['large']:.3f}x large (1 + r = {1 + r:.3f})",
         )
     )
-    return ratio <= target
+    rows.append(
+        (
+            "overhead: duo / (large + small)",
+            None,
+            f"{overhead:.3f} (target <= {OVERHEAD_TARGET})",
+        )
+    )
+    return overhead <= OVERHEAD_TARGET
 
 
 def main(argv=None):
@@ -294,6 +319,10 @@ def main(argv=None):
         help="resnet18 + resnet10t, 96 images (about a minute on a CPU)",
     )
     args = parser.parse_args(argv)
+    import warnings
+
+    # random-weight nets: whichever weight the fit gives is meaningless
+    warnings.filterwarnings("ignore", message="The large member's fitted weight is 0")
     if args.quick:
         args.large, args.small, args.n_samples = "resnet18", "resnet10t", 96
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]

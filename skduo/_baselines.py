@@ -14,8 +14,8 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from skduo._base import _BaseLogitEnsemble
+from skduo._mode_fits import FITS_BY_MODE, fit_learned_weights
 from skduo._vocabulary import ENSEMBLE_MODES
-from skduo._weight_fit import FITS_BY_MODE, fit_learned_weights
 from skduo.utils._sklearn_compat import (
     HasMethods,
     Hidden,

@@ -3,8 +3,8 @@
 import warnings
 
 from skduo._base import _BaseLogitEnsemble
+from skduo._mode_fits import FITS_BY_MODE
 from skduo._vocabulary import DUO_MODES
-from skduo._weight_fit import FITS_BY_MODE
 from skduo.utils._sklearn_compat import HasMethods, StrOptions, _fit_context
 
 __all__ = ["DuoClassifier"]

@@ -11,7 +11,8 @@ counting pass of :func:`_raise_non_finite`.
 
 import numpy as np
 
-from skduo._objective import Objective, row_chunks, scan_rows
+from skduo._kernel import row_chunks
+from skduo._objective import Objective, scan_rows
 
 
 def _is_dask(z):

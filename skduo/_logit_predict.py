@@ -15,11 +15,8 @@ from functools import partial
 import numpy as np
 
 from skduo._logit_ops import _row_blocks, is_dask_array, proba_tolerance
-from skduo._output_kinds import (
-    detect_output_kind,
-    log_proba_block_to_logits,
-    proba_block_to_logits,
-)
+from skduo._output_detect import detect_output_kind
+from skduo._output_kinds import log_proba_block_to_logits, proba_block_to_logits
 from skduo.metrics._selective import _confidence_from_proba
 
 __all__ = ["OUTPUTS", "predict_rows"]

@@ -17,9 +17,9 @@ scores ``s`` (the logit of class 1), read as the logits ``(0, s)``.
 
 from skduo._logit_checks import check_labels, check_members, n_columns
 from skduo._logit_ensemble import LogitEnsemble
+from skduo._mode_fits import FITS_BY_MODE
 from skduo._output_kinds import as_logits
 from skduo._vocabulary import DUO_MODES, OUTPUT_KINDS
-from skduo._weight_fit import FITS_BY_MODE
 
 __all__ = [
     "LogitEnsemble",

@@ -10,8 +10,8 @@ import pytest
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
+from skduo._mode_fits import FITS_BY_MODE  # noqa: E402
 from skduo._weight_fit import (  # noqa: E402
-    FITS_BY_MODE,
     SeparationWarning,
     fit_logit_weights,
     nll,

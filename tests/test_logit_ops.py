@@ -117,7 +117,7 @@ def test_row_wise_operations_in_place_and_in_blocks(rng, monkeypatch):
 
 def test_detect_on_dask_computes_only_a_few_chunks(rng):
     da = pytest.importorskip("dask.array")
-    from skduo._output_kinds import detect_output_kind
+    from skduo._output_detect import detect_output_kind
 
     p = softmax(rng.normal(size=(5000, 6)))
     computed = []
@@ -176,7 +176,8 @@ def test_log_probabilities_are_copied_only_for_minus_inf(rng):
 
 
 def test_binary_outputs_become_two_columns():
-    from skduo._output_kinds import as_logits, detect_output_kind
+    from skduo._output_detect import detect_output_kind
+    from skduo._output_kinds import as_logits
 
     s = np.array([2.0, -1.0, 0.5])
     np.testing.assert_array_equal(as_logits(s, "logits"), [[0, 2], [0, -1], [0, 0.5]])

@@ -24,7 +24,8 @@ from skduo import (
     fit_weighted_ensemble,
 )
 from skduo._logit_ops import log_softmax, softmax
-from skduo._weight_fit import FITS_BY_MODE, WeightFitResult
+from skduo._mode_fits import FITS_BY_MODE
+from skduo._weight_fit import WeightFitResult
 
 # CalibratedClassifierCV(method="temperature"), the independent reference,
 # exists from scikit-learn 1.8

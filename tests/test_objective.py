@@ -1,4 +1,4 @@
-"""Tests of the objective's chunk kernel (skduo/_objective.py)."""
+"""Tests of the objective and its chunk kernel (skduo/_objective.py, _kernel.py)."""
 
 import numpy as np
 import pytest
@@ -6,12 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
+from skduo._kernel import _chunk_terms, row_chunks
 from skduo._objective import (
     Objective,
-    _chunk_terms,
     block_terms,
     packed_size,
-    row_chunks,
     scan_rows,
     unpack_terms,
 )

@@ -11,6 +11,7 @@ from skduo import (
     WeightedEnsembleClassifier,
     fit_weighted_ensemble,
 )
+from skduo._mode_fits import FITS_BY_MODE
 from skduo._vocabulary import (
     CONFIDENCES,
     DUO_MODES,
@@ -18,7 +19,6 @@ from skduo._vocabulary import (
     FIT_MODES,
     check_confidence,
 )
-from skduo._weight_fit import FITS_BY_MODE
 from skduo.metrics._selective import CONFIDENCE_NAMES
 
 

@@ -461,7 +461,7 @@ def test_pooled_fit_streams_the_mean(rng, monkeypatch):
 
     import skduo._objective
     from skduo._logit_ops import combine_logits
-    from skduo._weight_fit import fit_pooled_weights
+    from skduo._mode_fits import fit_pooled_weights
 
     monkeypatch.setattr(skduo._objective.os, "cpu_count", lambda: 1)  # 1 thread
     z_l, z_s, y = _duo_problem(rng, n=100000, k=50)
@@ -600,7 +600,7 @@ def test_nll_not_above_a_member_alone_beyond_rounding(seed):
 
 
 def test_n_iter_counts_every_phase(rng):
-    from skduo._weight_fit import fit_unweighted_weights
+    from skduo._mode_fits import fit_unweighted_weights
 
     z_l, z_s, y = _duo_problem(rng, n=3000, k=20)
     res = fit_logit_weights([z_l, z_s], y, return_result=True)

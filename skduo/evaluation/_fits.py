@@ -26,8 +26,8 @@ from skduo.evaluation._metrics import (
     prepare,
 )
 from skduo.evaluation._report import ZooReport
-from skduo.metrics._bootstrap import _interval
 from skduo.metrics._bootstrap_engine import _distribution, _Resampler
+from skduo.metrics._bootstrap_result import _interval
 from skduo.metrics._decomposition import _decompose, _smooth_ece
 
 __all__ = ["evaluate_zoo"]

@@ -16,7 +16,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
 
 from skduo._logit_ops import softmax
-from skduo._weight_fit import fit_learned_weights
+from skduo._mode_fits import fit_learned_weights
 from skduo.metrics._base import (
     _as_float_array,
     _check_length,

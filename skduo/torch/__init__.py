@@ -40,9 +40,10 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
     ) from exc
 
 from skduo._cache import LOGITS_CACHE as logits_cache
+from skduo.torch._as_member import as_member
 from skduo.torch._export import export_duo_module
 from skduo.torch._flops import FlopCount, count_flops
-from skduo.torch._member import InferenceNet, as_member
+from skduo.torch._member import InferenceNet
 from skduo.torch._precomputed import (
     PrecomputedMember,
     precompute_logits,

@@ -37,20 +37,31 @@ def _all_metrics(y, p, labels):
     return out
 
 
+def _threads(monkeypatch, n_threads):
+    """Validate every array block by block on ``n_threads`` threads."""
+    monkeypatch.setattr(metrics_base, "_THREADED_ELEMENTS", 0)
+    monkeypatch.setattr(metrics_base, "_N_THREADS", n_threads)
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_values_do_not_depend_on_the_block_size(dtype, monkeypatch):
+def test_values_do_not_depend_on_the_block_size(dtype, n_threads, monkeypatch):
     # 301 rows of 7 classes: with 64-byte blocks each block holds 1 or 2 rows,
-    # so every reduction crosses many block boundaries.
+    # so every reduction crosses many block boundaries (validated by one or
+    # by three threads: the same numbers)
     y, p = _proba(301, 7, dtype)
     labels = np.arange(7)
     default = _all_metrics(y, p, labels)
     monkeypatch.setattr(metrics_base, "_BLOCK_BYTES", 64)
+    _threads(monkeypatch, n_threads)
     np.testing.assert_equal(_all_metrics(y, p, labels), default)
 
 
+@pytest.mark.parametrize("n_threads", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_errors_found_in_the_last_block(dtype, monkeypatch):
+def test_errors_found_in_the_last_block(dtype, n_threads, monkeypatch):
     monkeypatch.setattr(metrics_base, "_BLOCK_BYTES", 64)
+    _threads(monkeypatch, n_threads)
     y, p = _proba(50, 4, dtype)
     bad = p.copy()
     bad[-1, 0] = np.nan
