@@ -115,7 +115,7 @@ def main(argv=None):
         status, seconds, output = run_part(name, command, args.timeout)
         ok &= status == "ok"
         keys = [line.strip() for line in output.splitlines() if _KEY_LINES.search(line)]
-        summary.append((name, status, seconds, keys[-12:]))
+        summary.append((name, status, seconds, keys[-20:]))
     print("\n===== summary")
     print(f"{'part':<14} {'status':<28} {'time':>8}")
     for name, status, seconds, keys in summary:
