@@ -29,9 +29,6 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------
-
-
 def fit_learned_weights(logits, y, sample_weight=None, *, names=None):
     """One learned non-negative weight per member (the duo, or its M-member form).
 
