@@ -2,6 +2,8 @@
 
 import warnings
 
+from sklearn.utils.validation import check_is_fitted
+
 from skduo._base import _BaseLogitEnsemble
 from skduo._mode_fits import FITS_BY_MODE
 from skduo._vocabulary import DUO_MODES
@@ -252,5 +254,6 @@ class DuoClassifier(_BaseLogitEnsemble):
         """
         if self.mode != "uq_only":
             return super().predict(X)
+        check_is_fitted(self)
         large_only = self._member_parts(X, [("large", self.large_)], [1.0])
         return self._predict_from(large_only)

@@ -13,16 +13,27 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import skduo
 from skduo import DuoClassifier
 
-# Checks the unfitted-members configuration cannot pass, with the reason: none
-# (check_sample_weight_equivalence_on_dense_data, once listed because the
-# cross-fitting folds move when rows are repeated, passes with scikit-learn 1.6
-# to 1.9 on the check's data; the weight fit itself is weight/repeat equivalent,
-# see tests/test_weight_fit.py).
-EXPECTED_FAILED = {}
+# Checks the unfitted-members configuration cannot pass, with the reason. The
+# weights are fitted on cross-fitted (out-of-fold) member logits, and the folds
+# move when rows are repeated instead of weighted, so weights and repeats give
+# slightly different member logits and weights. In the default mode the
+# difference stays below check_sample_weight_equivalence_on_dense_data's rtol
+# of 1e-7 on the check's data (scikit-learn 1.6 to 1.9); in mode='unweighted'
+# (each member's temperature fitted on its own out-of-fold logits) the
+# probabilities differ by ~3e-7 relative. The weight fit itself is
+# weight/repeat equivalent on fixed logits: see tests/test_weight_fit.py.
+EXPECTED_FAILED = {
+    "unweighted": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "cross-fitting folds move when rows are repeated: probabilities "
+            "agree to ~3e-7 relative, the check asks for 1e-7"
+        )
+    }
+}
 
 
 def _expected_failed(estimator):
-    return EXPECTED_FAILED
+    return EXPECTED_FAILED.get(estimator.mode, {})
 
 
 @parametrize_with_checks(

@@ -578,3 +578,20 @@ def test_saturated_probabilities_warn_at_fit_only(rng):
         warnings.simplefilter("error")
         proba = duo.predict_proba(X)
     assert np.isfinite(proba).all()
+
+
+@pytest.mark.parametrize("mode", ["asymmetric", "unweighted", "uq_only"])
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function"]
+)
+def test_prediction_before_fit_raises_not_fitted(digits, members, mode, method):
+    # uq_only's predict reads the large member directly: it used to raise an
+    # AttributeError ('large_') instead of NotFittedError (found by the slow
+    # estimator checks)
+    from sklearn.exceptions import NotFittedError
+
+    large, small = members
+    X_val = digits[2]
+    duo = DuoClassifier(FrozenEstimator(large), FrozenEstimator(small), mode=mode)
+    with pytest.raises(NotFittedError):
+        getattr(duo, method)(X_val[:3])
