@@ -116,7 +116,7 @@ def units_note(paper_units):
             "paper units: Acc/F1/AUROC/SAC/NLL/ECE/AURC/E-AURC x100, Brier x1e4 per "
             "entry, balance in %"
         )
-    return "raw units (Brier: multi-class, summed over classes)"
+    return "raw units; Brier: multi-class, summed over classes"
 
 
 def wide_table(rows, paper_units):
