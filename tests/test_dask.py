@@ -131,3 +131,40 @@ def test_import_skduo_and_numpy_fits_never_import_dask():
         "assert not [m for m in sys.modules if m.split('.')[0] == 'dask'], 'dask'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_parallel_post_fit_predicts_a_duo_block_by_block(client):
+    # docs/guide_serving.rst: dask-ml's ParallelPostFit around a duo over fitted
+    # scikit-learn members; every prediction equals the in-memory one (the
+    # blocks are rows, and a duo's prediction of a row reads only that row)
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    from sklearn.datasets import load_digits
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+
+    from skduo import DuoClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    X_train, y_train = X[:900], y[:900]
+    X_val, y_val, X_test = X[900:1300], y[900:1300], X[1300:]
+    large = LogisticRegression(max_iter=2000).fit(X_train, y_train)
+    small = GaussianNB().fit(X_train, y_train)
+    ppf = wrappers.ParallelPostFit(
+        DuoClassifier(FrozenEstimator(large), FrozenEstimator(small))
+    ).fit(X_val, y_val)  # fits the wrapped duo, as in the guide
+    duo = DuoClassifier(FrozenEstimator(large), FrozenEstimator(small))
+    duo.fit(X_val, y_val)
+    np.testing.assert_array_equal(ppf.estimator.weights_, duo.weights_)
+    X_dask = client.persist(da.from_array(X_test, chunks=(100, X_test.shape[1])))
+    np.testing.assert_array_equal(ppf.predict(X_dask).compute(), duo.predict(X_test))
+    np.testing.assert_array_equal(
+        ppf.predict_proba(X_dask).compute(), duo.predict_proba(X_test)
+    )
+    np.testing.assert_allclose(
+        ppf.predict_log_proba(X_dask).compute(),
+        duo.predict_log_proba(X_test),
+        rtol=0,
+        atol=1e-12,
+    )
