@@ -355,9 +355,10 @@ def _check_proba(
     else:
         parts = [scan(blocks)]
     lo = np.min(np.array([part[0] for part in parts], dtype=np.float64))
-    hi = np.max(np.array([part[1] for part in parts], dtype=np.float64))
     if top:
         hi = maxima.max()
+    else:
+        hi = np.max(np.array([part[1] for part in parts], dtype=np.float64))
     if proba.dtype == np.float32 and np.isfinite(lo) and np.isfinite(hi):
         _refine_float32_sums(proba, row_sums, tol, max(0.0, -float(lo)))
     if not (lo >= -tol and hi <= 1 + tol):
