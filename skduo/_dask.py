@@ -46,9 +46,10 @@ def _unpack_blocks(blocks, n_members):
     return logits, blocks[n_members], blocks[n_members + 1]
 
 
-def _block_objective(*blocks, n_members, weights, order, precision, factors):
+def _block_objective(*blocks, n_members, weights, order, precision, factors, kernel):
     logits, y, sw = _unpack_blocks(blocks, n_members)
-    return block_terms(logits, y, sw, weights, order, precision, factors)[None, :]
+    terms = block_terms(logits, y, sw, weights, order, precision, factors, kernel)
+    return terms[None, :]
 
 
 def _block_scan(*blocks, n_members, kernel, args, n_terms):
@@ -121,8 +122,8 @@ class DaskMembers:
         )
         return parts.sum(axis=0).compute()
 
-    def objective(self, y, sw, precise, factors, n_threads=None):
-        return DaskObjective(self, y, sw, precise, factors)
+    def objective(self, y, sw, precise, factors, n_threads=None, kernel="numpy"):
+        return DaskObjective(self, y, sw, precise, factors, kernel)
 
     def scan(self, kernel, y, sw, *args):
         self.n_passes += 1
@@ -151,15 +152,20 @@ class DaskMembers:
 
 
 class DaskObjective:
-    """:class:`skduo._objective.Objective` evaluated on the dask workers."""
+    """:class:`skduo._objective.Objective` evaluated on the dask workers.
 
-    def __init__(self, members, y, sw, precise, factors):
+    ``kernel`` (:func:`skduo._objective.fit_kernel`) is the workers' float32
+    kernel: the compiled one where the client chose it and it loads there.
+    """
+
+    def __init__(self, members, y, sw, precise, factors, kernel="numpy"):
         self.members = members
         self.y = y
         self.sw = sw
         self.precise = precise
         self.resolution = 1e-14 if precise else 1e-9
         self.factors = factors
+        self.kernel = kernel
         self.total = float(sw.sum())
         self.max_order = max_order(precise, len(members.logits))
         self.n_evaluations = 0
@@ -181,6 +187,7 @@ class DaskObjective:
             order=order,
             precision=np.float64 if self.precise else np.float32,
             factors=self.factors,
+            kernel=self.kernel,
         )
         self.n_evaluations += 1
         return unpack_terms(packed, order, n_members, self.total)

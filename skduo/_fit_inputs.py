@@ -64,8 +64,8 @@ class _Members:
     def take(self, rows):
         return [np.asarray(z[rows]) for z in self.logits]
 
-    def objective(self, y, sw, precise, factors, n_threads):
-        return Objective(self.logits, y, sw, n_threads, precise, factors)
+    def objective(self, y, sw, precise, factors, n_threads, kernel="numpy"):
+        return Objective(self.logits, y, sw, n_threads, precise, factors, kernel)
 
     def scan(self, kernel, y, sw, *args):
         self.n_passes += 1

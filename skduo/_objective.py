@@ -20,10 +20,18 @@ terms in a tree.
 
 The rounding errors of both precisions, and why only a float64 value certifies
 a fit, are stated in :mod:`skduo._kernel`.
+
+With numba installed (``skduo[fast]``), the float32 evaluations of one or two
+members on large problems run a compiled kernel instead
+(:mod:`skduo._compiled`, 2-3x faster; see :func:`fit_kernel`); the float64
+certificate is always the NumPy kernel.
 """
 
+import functools
+import importlib.util
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -37,6 +45,81 @@ __all__ = [
     "scan_rows",
     "unpack_terms",
 ]
+
+#: With ``SKDUO_FIT_KERNEL=auto`` (the default) fits of at least this many logits
+#: (rows x classes x members) use the compiled kernel when numba is installed:
+#: below it, loading it (~0.5 s once per process, ~1.5 s the first time, when it
+#: is compiled and cached on disk) costs more than it saves in one fit.
+_COMPILED_MIN_ELEMENTS = 2**27
+
+_FIT_KERNELS = ("auto", "numpy", "numba")
+
+
+def fit_kernel(n_elements):
+    """The float32 kernel of a fit of ``n_elements`` logits: its name.
+
+    Chosen by the environment variable ``SKDUO_FIT_KERNEL``: ``auto`` (the
+    default) is ``"auto"`` (the compiled kernel if it loads, else NumPy) when
+    numba is installed and there are at least :data:`_COMPILED_MIN_ELEMENTS`
+    logits, else ``"numpy"``; ``numpy`` is ``"numpy"``; ``numba`` is
+    ``"numba"`` (the compiled kernel, an error if it does not load).
+    """
+    choice = os.environ.get("SKDUO_FIT_KERNEL", "auto").strip().lower() or "auto"
+    if choice not in _FIT_KERNELS:
+        raise ValueError(
+            f"SKDUO_FIT_KERNEL must be one of {', '.join(_FIT_KERNELS)}; got "
+            f"{os.environ['SKDUO_FIT_KERNEL']!r}."
+        )
+    if choice == "numba":
+        if importlib.util.find_spec("numba") is None:
+            raise ImportError(
+                "SKDUO_FIT_KERNEL=numba needs numba: pip install 'skduo[fast]'."
+            )
+        return "numba"
+    if choice == "auto" and n_elements >= _COMPILED_MIN_ELEMENTS:
+        if importlib.util.find_spec("numba") is not None:
+            return "auto"
+    return "numpy"
+
+
+@functools.cache
+def _load_compiled(n_members, forced):
+    """The compiled kernel, compiled (or loaded) for ``n_members``; None if it fails.
+
+    A failure (numba broken, no writable cache) is an error with ``forced``,
+    else one warning per process and member count, and the NumPy kernel.
+    """
+    try:
+        from skduo import _compiled
+
+        _compiled.warm_up(n_members)
+    except Exception as exc:
+        message = f"the compiled fit kernel (numba) failed to load: {exc!r}"
+        if forced:
+            raise RuntimeError(f"SKDUO_FIT_KERNEL=numba, but {message}") from exc
+        warnings.warn(
+            f"{message[0].upper()}{message[1:]}; the fit uses the NumPy kernel "
+            "(set SKDUO_FIT_KERNEL=numpy to skip it).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return _compiled.chunk_terms
+
+
+def _compiled_kernel(logits, factors, kernel):
+    """The compiled float32 kernel for ``logits``, or None (the NumPy kernel).
+
+    It applies to one or two members of any numeric dtype (see
+    :func:`skduo._compiled._rows`) without a normalising factor, when ``kernel``
+    (:func:`fit_kernel`) is not ``"numpy"`` and the kernel loads.
+    """
+    if kernel == "numpy" or len(logits) > 2:
+        return None
+    if factors is not None and np.any(factors != 1.0):
+        return None
+    return _load_compiled(len(logits), kernel == "numba")
+
 
 #: Up to this many members, the float32 phase takes third-order steps (their
 #: derivatives cost M(M+1)(M+2)/6 extra row sums per evaluation).
@@ -111,15 +194,27 @@ def packed_size(order, n_members):
     return 1 + sum(m**j for j in range(1, order + 1))
 
 
-def block_terms(logits, y, sw, weights, order, dtype, factors=None):
+def _compiled_packed(logits, y, sw, start, stop, weights, order, chunk_terms):
+    return chunk_terms(logits, y, sw, weights, start, stop, order)
+
+
+def block_terms(logits, y, sw, weights, order, dtype, factors=None, kernel="numpy"):
     """Packed terms summed over all rows of in-memory blocks, in chunk order.
 
     What a dask worker computes on one block of rows (one thread); the sums of
     the packed vectors of all blocks, divided by the total sample weight, give
-    :func:`unpack_terms`.
+    :func:`unpack_terms`. ``kernel`` is the float32 kernel (:func:`fit_kernel`).
     """
-    ws = _Workspace()
-    total = scan_rows(_packed_terms, logits, y, sw, weights, order, dtype, factors, ws)
+    chunk_terms = None
+    if dtype == np.float32 and order <= 3:
+        chunk_terms = _compiled_kernel(logits, factors, kernel)
+    if chunk_terms is not None:
+        total = scan_rows(_compiled_packed, logits, y, sw, weights, order, chunk_terms)
+    else:
+        ws = _Workspace()
+        total = scan_rows(
+            _packed_terms, logits, y, sw, weights, order, dtype, factors, ws
+        )
     if total is None:  # a block without rows
         total = np.zeros(packed_size(order, len(logits)))
     return total
@@ -141,10 +236,21 @@ class Objective:
     ``factors`` (powers of two, one per member) normalise members of extreme
     scale; the weights are then those of ``factors[m] * logits[m]``.
     ``n_evaluations`` counts the evaluations (each reads every row once).
+    ``kernel`` (see :func:`fit_kernel`) ``"auto"`` or ``"numba"`` runs the
+    float32 evaluations of orders 0-3 with the compiled kernel
+    (:mod:`skduo._compiled`) where it applies (one or two C-ordered float
+    arrays, no normalising factor).
     """
 
     def __init__(
-        self, logits, y, sample_weight, n_threads=None, precise=True, factors=None
+        self,
+        logits,
+        y,
+        sample_weight,
+        n_threads=None,
+        precise=True,
+        factors=None,
+        kernel="numpy",
     ):
         self.precise = precise
         # relative resolution of the loss value
@@ -161,6 +267,14 @@ class Objective:
         self.n_threads = max(1, n_threads)
         self.max_order = max_order(precise, len(logits))
         self.n_evaluations = 0
+        self._compiled = None
+        chunk_terms = None if precise else _compiled_kernel(logits, factors, kernel)
+        if chunk_terms is not None:
+            self._compiled = (
+                chunk_terms,
+                np.ascontiguousarray(y, dtype=np.intp),
+                np.ascontiguousarray(sample_weight, dtype=np.float64),
+            )
 
     def snap(self, weights):
         """The nearest weights this objective evaluates exactly."""
@@ -179,6 +293,9 @@ class Objective:
         local = threading.local()
 
         def work(bounds):
+            if self._compiled is not None and order <= 3:
+                chunk_terms, labels, sw = self._compiled
+                return chunk_terms(self.logits, labels, sw, weights, *bounds, order)
             if not hasattr(local, "ws"):
                 local.ws = _Workspace()
             return _packed_terms(

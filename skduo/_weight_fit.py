@@ -60,7 +60,7 @@ from skduo._fit_inputs import (
     _validate_inputs,
 )
 from skduo._newton import kkt_residual, newton, scalar_search
-from skduo._objective import Objective
+from skduo._objective import Objective, fit_kernel
 
 __all__ = [
     "SeparationWarning",
@@ -132,20 +132,26 @@ def _subsample(sw, n, k):
 _START_STAGE_ROWS = 1024
 
 
-def _start(logits, y, sw, scales, upper, factors, n_threads, max_iter=100):
+def _start(
+    logits, y, sw, scales, upper, factors, n_threads, max_iter=100, kernel="numpy"
+):
     """Starting weights fitted on the subsample.
 
     Equal normalised weights scaled by a 1-D grid search, then float32 Newton
     iterations; on large subsamples first on every 8th of its rows (eight times
     cheaper per iteration), so that the whole subsample only sees the last one
     or two iterations. Returns ``(u, iterations, fourth derivatives or None)``.
+    ``kernel`` is the float32 kernel (see :class:`Objective`).
     """
     stages = [(logits, y, sw)]
     if len(y) >= _START_STAGE_ROWS:
-        stages.insert(0, ([z[::8] for z in logits], y[::8], sw[::8]))
+        every_8th = [np.ascontiguousarray(z[::8]) for z in logits]
+        stages.insert(0, (every_8th, y[::8], sw[::8]))
     u, n_iter = None, 0
     for stage_logits, stage_y, stage_sw in stages:
-        obj = Objective(stage_logits, stage_y, stage_sw, n_threads, False, factors)
+        obj = Objective(
+            stage_logits, stage_y, stage_sw, n_threads, False, factors, kernel
+        )
         if u is None:
             u = scalar_search(obj, 1.0 / (len(logits) * scales), upper)
         # steps below 1e-3 are far below the subsample's statistical error
@@ -183,13 +189,24 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
     factors, scales = _normalisation(scales)
     upper = _WEIGHT_CAP / scales
 
+    # the compiled float32 kernel on large problems, where numba is installed
+    kernel = fit_kernel(n * k * n_members)
+
     # 1. starting point on a small deterministic subsample
     u, it_start, fourth = _start(
-        sub_logits, y[sub], sw[sub], scales, upper, factors, n_threads, max_iter
+        sub_logits,
+        y[sub],
+        sw[sub],
+        scales,
+        upper,
+        factors,
+        n_threads,
+        max_iter,
+        kernel,
     )
 
     # 2. approach on all rows in float32 (third-order steps)
-    fast = _Checked(data.objective(y, sw, False, factors, n_threads), data)
+    fast = _Checked(data.objective(y, sw, False, factors, n_threads, kernel), data)
     u, _, _, curvature, it_fast, _ = newton(
         fast, u, upper, scales, 1e-9, max_iter, 1e-4, fourth=fourth
     )

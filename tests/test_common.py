@@ -67,8 +67,8 @@ def test_tags_do_not_skip_tests():
 def test_import_skduo_imports_no_heavy_dependency():
     code = (
         "import sys, skduo, skduo.metrics; "
-        "heavy = [m for m in ('torch', 'skorch', 'timm', 'matplotlib') "
-        "if m in sys.modules]; print(','.join(heavy))"
+        "heavy = [m for m in ('torch', 'skorch', 'timm', 'matplotlib', 'numba', "
+        "'dask') if m in sys.modules]; print(','.join(heavy))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -65,6 +65,28 @@ def test_cluster_fit_equals_the_in_memory_fit(client):
     )
 
 
+def test_cluster_fit_runs_the_compiled_kernel_on_the_workers(client, monkeypatch):
+    # the client's kernel choice travels with the tasks: the workers' float32
+    # passes are the compiled ones too, so the fit equals the in-memory one
+    pytest.importorskip("numba")
+    monkeypatch.setenv("SKDUO_FIT_KERNEL", "numba")
+    z_l, z_s, y = _problem(n=4000, k=100)
+    expected = fit_logit_weights([z_l, z_s], y, return_result=True)
+    dl, ds = client.persist(
+        [da.from_array(z_l, chunks=(1000, 100)), da.from_array(z_s, chunks=(1000, 50))]
+    )
+    got = fit_logit_weights([dl, ds], y, return_result=True)
+    assert got.converged and got.kkt_residual <= 1e-8
+    np.testing.assert_allclose(got.weights, expected.weights, rtol=1e-8)
+
+    def loaded():
+        import skduo._objective
+
+        return skduo._objective._load_compiled.cache_info().currsize
+
+    assert set(client.run(loaded).values()) == {1}
+
+
 @pytest.mark.parametrize("mode", ["unweighted", "pooled", "uq_only"])
 def test_every_mode_accepts_dask(client, mode):
     z_l, z_s, y = _problem(n=2000, k=10, seed=2)
