@@ -238,8 +238,8 @@ class Objective:
     ``n_evaluations`` counts the evaluations (each reads every row once).
     ``kernel`` (see :func:`fit_kernel`) ``"auto"`` or ``"numba"`` runs the
     float32 evaluations of orders 0-3 with the compiled kernel
-    (:mod:`skduo._compiled`) where it applies (one or two C-ordered float
-    arrays, no normalising factor).
+    (:mod:`skduo._compiled`) where it applies (one or two members without a
+    normalising factor, see :func:`_compiled_kernel`).
     """
 
     def __init__(
@@ -267,14 +267,10 @@ class Objective:
         self.n_threads = max(1, n_threads)
         self.max_order = max_order(precise, len(logits))
         self.n_evaluations = 0
+        # the compiled float32 kernel's chunk function, or None (NumPy)
         self._compiled = None
-        chunk_terms = None if precise else _compiled_kernel(logits, factors, kernel)
-        if chunk_terms is not None:
-            self._compiled = (
-                chunk_terms,
-                np.ascontiguousarray(y, dtype=np.intp),
-                np.ascontiguousarray(sample_weight, dtype=np.float64),
-            )
+        if not precise:
+            self._compiled = _compiled_kernel(logits, factors, kernel)
 
     def snap(self, weights):
         """The nearest weights this objective evaluates exactly."""
@@ -294,8 +290,9 @@ class Objective:
 
         def work(bounds):
             if self._compiled is not None and order <= 3:
-                chunk_terms, labels, sw = self._compiled
-                return chunk_terms(self.logits, labels, sw, weights, *bounds, order)
+                return self._compiled(
+                    self.logits, self.y, self.sw, weights, *bounds, order
+                )
             if not hasattr(local, "ws"):
                 local.ws = _Workspace()
             return _packed_terms(
