@@ -17,6 +17,8 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore_glob += ["skduo/torch/*", "skduo/_inputs.py"]
 if importlib.util.find_spec("dask") is None:
     collect_ignore_glob.append("skduo/_dask.py")
+if importlib.util.find_spec("numba") is None:
+    collect_ignore_glob.append("skduo/_compiled.py")
 if importlib.util.find_spec("skl2onnx") is None:
     collect_ignore_glob.append("skduo/onnx.py")
 if importlib.util.find_spec("matplotlib") is None:
