@@ -14,11 +14,11 @@ collect_ignore_glob = [
 ]
 
 if importlib.util.find_spec("torch") is None:
-    collect_ignore_glob += ["skduo/torch/*", "skduo/_inputs.py"]
+    collect_ignore_glob += ["skduo/torch/*", "skduo/_outputs/_inputs.py"]
 if importlib.util.find_spec("dask") is None:
-    collect_ignore_glob.append("skduo/_dask.py")
+    collect_ignore_glob.append("skduo/_fit/_dask.py")
 if importlib.util.find_spec("numba") is None:
-    collect_ignore_glob.append("skduo/_compiled.py")
+    collect_ignore_glob.append("skduo/_fit/_compiled.py")
 if importlib.util.find_spec("skl2onnx") is None:
     collect_ignore_glob.append("skduo/onnx.py")
 if importlib.util.find_spec("matplotlib") is None:

@@ -48,8 +48,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from skduo._kernel import row_chunks  # noqa: E402
-from skduo._weight_fit import fit_logit_weights, nll  # noqa: E402
+from skduo._fit._kernel import row_chunks  # noqa: E402
+from skduo._fit._weight_fit import fit_logit_weights, nll  # noqa: E402
 
 
 def make_logits(n, k, seed=0, w=(1.3, 0.4)):

@@ -127,7 +127,7 @@ def build(name, args):
 
 
 def part_extract(args, X, members, rows):
-    from skduo._cache import cached_member_logits
+    from skduo._outputs._cache import cached_member_logits
     from skduo.torch import logits_cache, net_logits
     from skduo.torch._member import PRECISIONS
 

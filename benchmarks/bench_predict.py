@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from skduo import LogitEnsemble
-from skduo._logit_ops import combine_logits, log_softmax, softmax
+from skduo._outputs._logit_ops import combine_logits, log_softmax, softmax
 from skduo.metrics._selective import _confidence_from_proba
 
 METHODS = [

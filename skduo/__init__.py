@@ -18,15 +18,18 @@ skduo.evaluation
     (imported explicitly; also ``python -m skduo``).
 """
 
-from skduo._baselines import TemperatureScalingClassifier, WeightedEnsembleClassifier
-from skduo._duo import DuoClassifier
-from skduo._logits import (
+from skduo._arrays._fits import (
     LogitEnsemble,
     fit_deep_ensemble,
     fit_duo,
     fit_temperature,
     fit_weighted_ensemble,
 )
+from skduo._estimators._baselines import (
+    TemperatureScalingClassifier,
+    WeightedEnsembleClassifier,
+)
+from skduo._estimators._duo import DuoClassifier
 
 __version__ = "0.1.0.dev0"
 

@@ -14,7 +14,7 @@ estimator builds them: ``decision_function`` outputs through the converter's
 ``predict_proba`` (and ``predict_log_proba``) outputs by the logarithm of the
 converted probabilities, exact zeros at the value the estimator uses
 (``log`` of the smallest positive normal number of the member's output dtype,
-see :func:`skduo._members.member_logits`). Naive Bayes members, read through
+see :func:`skduo._outputs._member.member_logits`). Naive Bayes members, read through
 ``predict_log_proba``, cannot be converted: their log-probabilities reach
 ``-1e9``, which skl2onnx's float32 probabilities cannot hold (``-87`` is the
 floor); fit the duo with ``response_method='predict_proba'`` for them to serve
@@ -55,15 +55,18 @@ from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
-from skduo._baselines import TemperatureScalingClassifier, WeightedEnsembleClassifier
-from skduo._duo import DuoClassifier
-from skduo._members import column_map, member_classes
+from skduo._estimators._baselines import (
+    TemperatureScalingClassifier,
+    WeightedEnsembleClassifier,
+)
+from skduo._estimators._duo import DuoClassifier
+from skduo._outputs._member import column_map, member_classes
 from skduo._vocabulary import RESPONSE_METHODS
 
 __all__ = ["register_converters"]
 
 #: log of the smallest positive normal float64: the duo's logit of a probability
-#: of exactly 0 (:func:`skduo._logit_ops.proba_to_logits`).
+#: of exactly 0 (:func:`skduo._outputs._logit_ops.proba_to_logits`).
 _LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
 
 _ESTIMATORS = {

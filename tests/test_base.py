@@ -1,4 +1,4 @@
-"""What the three estimators share (skduo/_base.py): memory, targets, members.
+"""What the three estimators share (skduo/_estimators/_base.py).
 
 Memory is measured with tracemalloc on members that return precomputed
 logits (so only the estimator's own allocations count).
@@ -21,8 +21,8 @@ from skduo import (
     WeightedEnsembleClassifier,
     fit_duo,
 )
-from skduo._logit_ops import log_softmax, softmax
-from skduo._weight_fit import fit_logit_weights
+from skduo._fit._weight_fit import fit_logit_weights
+from skduo._outputs._logit_ops import log_softmax, softmax
 
 
 class Precomputed(ClassifierMixin, BaseEstimator):

@@ -15,9 +15,9 @@ from scipy.special import logsumexp
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from skduo._cache import LOGITS_CACHE, LogitsCache, cached_member_logits
-from skduo._fingerprint import Unhashable, member_fingerprint, row_digests
-from skduo._members import member_logits
+from skduo._outputs._cache import LOGITS_CACHE, LogitsCache, cached_member_logits
+from skduo._outputs._fingerprint import Unhashable, member_fingerprint, row_digests
+from skduo._outputs._member import member_logits
 
 # --------------------------------------------------------------------------
 # row keys (NumPy only)

@@ -1,4 +1,4 @@
-"""The compiled float32 kernel (skduo/_compiled.py) and its selection."""
+"""The compiled float32 kernel (skduo/_fit/_compiled.py) and its selection."""
 
 import importlib.util
 
@@ -8,10 +8,10 @@ from scipy.special import softmax
 
 pytest.importorskip("numba")
 
-import skduo._objective as objective  # noqa: E402
-from skduo import _compiled  # noqa: E402
-from skduo._kernel import _chunk_terms  # noqa: E402
-from skduo._weight_fit import fit_logit_weights  # noqa: E402
+import skduo._fit._objective as objective  # noqa: E402
+from skduo._fit import _compiled  # noqa: E402
+from skduo._fit._kernel import _chunk_terms  # noqa: E402
+from skduo._fit._weight_fit import fit_logit_weights  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The weight fit on dask arrays (skduo/_dask.py), on a local 2-worker cluster."""
+"""The weight fit on dask arrays (skduo/_fit/_dask.py), on a local 2-worker cluster."""
 
 import subprocess
 import sys
@@ -10,8 +10,8 @@ import pytest
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from skduo._mode_fits import FITS_BY_MODE  # noqa: E402
-from skduo._weight_fit import (  # noqa: E402
+from skduo._fit._modes import FITS_BY_MODE  # noqa: E402
+from skduo._fit._weight_fit import (  # noqa: E402
     SeparationWarning,
     fit_logit_weights,
     nll,
@@ -80,9 +80,9 @@ def test_cluster_fit_runs_the_compiled_kernel_on_the_workers(client, monkeypatch
     np.testing.assert_allclose(got.weights, expected.weights, rtol=1e-8)
 
     def loaded():
-        import skduo._objective
+        import skduo._fit._objective
 
-        return skduo._objective._load_compiled.cache_info().currsize
+        return skduo._fit._objective._load_compiled.cache_info().currsize
 
     assert set(client.run(loaded).values()) == {1}
 
@@ -146,7 +146,7 @@ def test_each_block_is_read_a_few_times_and_only_terms_travel():
 def test_import_skduo_and_numpy_fits_never_import_dask():
     code = (
         "import sys, numpy as np\n"
-        "from skduo._weight_fit import fit_logit_weights\n"
+        "from skduo._fit._weight_fit import fit_logit_weights\n"
         "rng = np.random.default_rng(0)\n"
         "z = rng.normal(size=(300, 4)); y = rng.integers(0, 4, 300)\n"
         "fit_logit_weights([z, z + rng.normal(size=z.shape)], y)\n"

@@ -14,8 +14,8 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skduo import DuoClassifier
-from skduo._logit_ops import log_softmax, softmax
-from skduo._weight_fit import SeparationWarning, fit_logit_weights, nll
+from skduo._fit._weight_fit import SeparationWarning, fit_logit_weights, nll
+from skduo._outputs._logit_ops import log_softmax, softmax
 
 # --------------------------------------------------------------------------------
 # fixtures and helper members

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.metrics import log_loss, roc_auc_score
 
 from skduo import fit_duo, fit_temperature
-from skduo._logit_ops import softmax
+from skduo._outputs._logit_ops import softmax
 from skduo.evaluation import (
     LogitZoo,
     ZooReport,

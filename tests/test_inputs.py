@@ -1,10 +1,16 @@
-"""Rows, row subsets and labels of any input (skduo._inputs)."""
+"""Rows, row subsets and labels of any input (skduo._outputs._inputs)."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skduo._inputs import dataset_labels, is_dataset, n_samples, take_rows, validate_X_y
+from skduo._outputs._inputs import (
+    dataset_labels,
+    is_dataset,
+    n_samples,
+    take_rows,
+    validate_X_y,
+)
 
 
 def test_arrays_lists_and_dicts():

@@ -3,16 +3,15 @@
 import numpy as np
 import pytest
 
-from skduo._logit_ops import (
+from skduo._fit._weight_fit import nll
+from skduo._outputs._kinds import log_proba_to_logits, proba_to_logits
+from skduo._outputs._logit_ops import (
     binary_scores_to_logits,
     combine_logits,
-    log_proba_to_logits,
     log_softmax,
-    proba_to_logits,
     proba_tolerance,
     softmax,
 )
-from skduo._weight_fit import nll
 
 
 def test_proba_to_logits_rejects_logits():
@@ -66,7 +65,7 @@ def test_proba_tolerance_literal_values():
 
 
 def test_detect_output_kind_and_as_logits(rng):
-    from skduo._logit_ops import as_logits, detect_output_kind
+    from skduo._outputs._kinds import as_logits, detect_output_kind
 
     z = 3.0 * rng.normal(size=(3000, 50)).astype(np.float32)
     p, lp = softmax(z), log_softmax(z)
@@ -91,9 +90,9 @@ def test_detect_output_kind_and_as_logits(rng):
 
 
 def test_row_wise_operations_in_place_and_in_blocks(rng, monkeypatch):
-    import skduo._logit_ops as ops
+    import skduo.utils._arrays as ops
 
-    monkeypatch.setattr(ops, "_BLOCK_ELEMENTS", 7)  # many blocks of 1-2 rows
+    monkeypatch.setattr(ops, "BLOCK_ELEMENTS", 7)  # many blocks of 1-2 rows
     z = rng.normal(size=(11, 4)) * 5
     ref_p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)  # direct formula
     np.testing.assert_allclose(softmax(z), ref_p, rtol=1e-13)
@@ -111,13 +110,13 @@ def test_row_wise_operations_in_place_and_in_blocks(rng, monkeypatch):
 
 
 # --------------------------------------------------------------------------
-# output kinds (skduo._output_kinds, importable from skduo._logit_ops)
+# output kinds (skduo._outputs._kinds, importable from skduo._outputs._logit_ops)
 # --------------------------------------------------------------------------
 
 
 def test_detect_on_dask_computes_only_a_few_chunks(rng):
     da = pytest.importorskip("dask.array")
-    from skduo._output_detect import detect_output_kind
+    from skduo._outputs._kinds import detect_output_kind
 
     p = softmax(rng.normal(size=(5000, 6)))
     computed = []
@@ -136,7 +135,7 @@ def test_detect_on_dask_computes_only_a_few_chunks(rng):
 
 def test_as_logits_keeps_float32_and_reads_dask_lazily(rng):
     da = pytest.importorskip("dask.array")
-    from skduo._output_kinds import as_logits
+    from skduo._outputs._kinds import as_logits
 
     z = 3.0 * rng.normal(size=(1000, 20))
     p32 = softmax(z).astype(np.float32)
@@ -160,7 +159,7 @@ def test_as_logits_keeps_float32_and_reads_dask_lazily(rng):
 
 
 def test_log_probabilities_are_copied_only_for_minus_inf(rng):
-    from skduo._output_kinds import as_logits
+    from skduo._outputs._kinds import as_logits
 
     lp = log_softmax(rng.normal(size=(50, 3)))
     assert as_logits(lp, "log_proba") is lp  # nothing to clip: not copied
@@ -176,8 +175,7 @@ def test_log_probabilities_are_copied_only_for_minus_inf(rng):
 
 
 def test_binary_outputs_become_two_columns():
-    from skduo._output_detect import detect_output_kind
-    from skduo._output_kinds import as_logits
+    from skduo._outputs._kinds import as_logits, detect_output_kind
 
     s = np.array([2.0, -1.0, 0.5])
     np.testing.assert_array_equal(as_logits(s, "logits"), [[0, 2], [0, -1], [0, 0.5]])
@@ -196,9 +194,9 @@ def test_binary_outputs_become_two_columns():
 def test_proba_to_logits_in_blocks(rng, monkeypatch):
     import tracemalloc
 
-    import skduo._logit_ops as ops
+    import skduo.utils._arrays as ops
 
-    monkeypatch.setattr(ops, "_BLOCK_ELEMENTS", 2**12)
+    monkeypatch.setattr(ops, "BLOCK_ELEMENTS", 2**12)
     p = softmax(rng.normal(size=(3000, 100))).astype(np.float32)
     p[1234] = 0.02  # rows sum to 2; blocks of 2**12 // 100 = 40 rows
     with pytest.raises(ValueError, match=r"not a probability \(in rows 1200\.\.1239\)"):

@@ -14,7 +14,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 
-import skduo._logit_ops as ops
+import skduo.utils._arrays as ops
 from skduo import (
     DuoClassifier,
     LogitEnsemble,
@@ -23,9 +23,9 @@ from skduo import (
     fit_temperature,
     fit_weighted_ensemble,
 )
-from skduo._logit_ops import log_softmax, softmax
-from skduo._mode_fits import FITS_BY_MODE
-from skduo._weight_fit import WeightFitResult
+from skduo._fit._modes import FITS_BY_MODE
+from skduo._fit._weight_fit import WeightFitResult
+from skduo._outputs._logit_ops import log_softmax, softmax
 
 # CalibratedClassifierCV(method="temperature"), the independent reference,
 # exists from scikit-learn 1.8
@@ -541,7 +541,7 @@ METHODS = [
 def test_prediction_peak_memory_is_the_output(
     tmp_path, rng, monkeypatch, mode, method, kwargs
 ):
-    monkeypatch.setattr(ops, "_BLOCK_ELEMENTS", _TEST_BLOCK)
+    monkeypatch.setattr(ops, "BLOCK_ELEMENTS", _TEST_BLOCK)
     n, k = 3000, 100
     ens = LogitEnsemble([0.7, 0.4], mode, k, 0.5)
     a = (3 * rng.normal(size=(n, k))).astype(np.float32)
@@ -578,7 +578,7 @@ def test_prediction_peak_memory_is_the_output(
 
 def test_dask_prediction_is_lazy_and_equals_numpy(rng, monkeypatch):
     da = pytest.importorskip("dask.array")
-    monkeypatch.setattr(ops, "_BLOCK_ELEMENTS", 64)  # blocks within chunks
+    monkeypatch.setattr(ops, "BLOCK_ELEMENTS", 64)  # blocks within chunks
     large, small, y = _synthetic(rng, n=1000)
     computed = []
 
@@ -610,7 +610,7 @@ def test_dask_prediction_is_lazy_and_equals_numpy(rng, monkeypatch):
 
 
 def test_prediction_rejects_nan_in_the_block_loop(rng, monkeypatch):
-    monkeypatch.setattr(ops, "_BLOCK_ELEMENTS", 40)  # 10 rows of 4 classes
+    monkeypatch.setattr(ops, "BLOCK_ELEMENTS", 40)  # 10 rows of 4 classes
     large, small, y = _synthetic(rng)
     duo = fit_duo(large, small, y)
     bad = small.copy()
@@ -642,13 +642,13 @@ def test_block_loop_equals_whole_array_formulas(n, k, block, seed):
     a, b = 5 * rng.normal(size=(n, k)), rng.normal(size=(n, k)).astype(np.float32)
     ens = LogitEnsemble(rng.random(2) * 2, "asymmetric", k, np.nan)
     whole = [ens.decision_logits(a, b), ens.predict_log_proba(a, b), ens.predict(a, b)]
-    old = ops._BLOCK_ELEMENTS
-    ops._BLOCK_ELEMENTS = block
+    old = ops.BLOCK_ELEMENTS
+    ops.BLOCK_ELEMENTS = block
     try:
         blocked = [ens.decision_logits(a, b), ens.predict_log_proba(a, b)]
         blocked.append(ens.predict(a, b))
     finally:
-        ops._BLOCK_ELEMENTS = old
+        ops.BLOCK_ELEMENTS = old
     for x, y in zip(whole, blocked):
         assert_array_equal(x, y)
     z = ens.weights[0] * a + ens.weights[1] * b.astype(np.float64)

@@ -5,8 +5,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-from skduo._logit_ops import log_softmax, softmax
-from skduo._members import column_map, is_fitted, member_logits
+from skduo._outputs._logit_ops import log_softmax, softmax
+from skduo._outputs._member import column_map, is_fitted, member_logits
 
 
 class Fixed:
@@ -122,7 +122,7 @@ def test_is_fitted_for_duck_typed_members():
 
 
 def test_log_proba_view_equals_the_converted_array(rng):
-    from skduo._members import LogProbaView
+    from skduo._outputs._kinds import LogProbaView
 
     p = softmax(_logits(rng, n=1000, k=6, dtype=np.float64)).astype(np.float32)
     p[3, 2] = 0.0  # an exact zero is clipped at float32's tiny, as in the array

@@ -1,4 +1,4 @@
-"""Tests of the objective and its chunk kernel (skduo/_objective.py, _kernel.py)."""
+"""Tests of the objective and its chunk kernel (skduo/_fit/: _objective, _kernel)."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp
 
-from skduo._kernel import _chunk_terms, row_chunks
-from skduo._objective import (
+from skduo._fit._kernel import _chunk_terms, row_chunks
+from skduo._fit._objective import (
     Objective,
     block_terms,
     packed_size,

@@ -25,7 +25,7 @@ skorch = pytest.importorskip("skorch")
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier  # noqa: E402
 from torch import nn  # noqa: E402
 
-from skduo._torch_compat import (  # noqa: E402
+from skduo._outputs._torch import (  # noqa: E402
     check_torch_members_device,
     is_torch_member,
     torch_member_device,
@@ -168,9 +168,9 @@ def test_import_skduo_does_not_import_torch_and_extra_is_named():
                     raise ImportError("blocked " + name)
 
         sys.meta_path.insert(0, Block())
-        import skduo, skduo._torch_compat
+        import skduo, skduo._outputs._torch
         from sklearn.linear_model import LogisticRegression
-        assert not skduo._torch_compat.is_torch_member(LogisticRegression())
+        assert not skduo._outputs._torch.is_torch_member(LogisticRegression())
         loaded = [m for m in sys.modules if m.split(".")[0] in ("torch", "skorch")]
         assert not loaded, loaded
         try:

@@ -11,7 +11,7 @@ from skduo import (
     WeightedEnsembleClassifier,
     fit_weighted_ensemble,
 )
-from skduo._mode_fits import FITS_BY_MODE
+from skduo._fit._modes import FITS_BY_MODE
 from skduo._vocabulary import (
     CONFIDENCES,
     DUO_MODES,

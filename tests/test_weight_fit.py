@@ -11,13 +11,10 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 
-from skduo._logit_ops import (
-    log_softmax,
-    proba_to_logits,
-    softmax,
-)
-from skduo._objective import Objective
-from skduo._weight_fit import SeparationWarning, fit_logit_weights
+from skduo._fit._objective import Objective
+from skduo._fit._weight_fit import SeparationWarning, fit_logit_weights
+from skduo._outputs._kinds import proba_to_logits
+from skduo._outputs._logit_ops import log_softmax, softmax
 
 
 def _reference_nll(weights, logits, y, sample_weight=None):
@@ -414,7 +411,7 @@ def test_non_finite_logits_name_the_member_and_count(rng, where):
     bad = z_s if where == "second_member" else z_l
     row = 7
     if where == "outside_subsample":
-        from skduo._weight_fit import _subsample
+        from skduo._fit._weight_fit import _subsample
 
         row = int(np.setdiff1d(np.arange(len(y)), _subsample(sw, *z_l.shape))[0])
     col = y[row] if where == "label" else (y[row] + 1) % 20
@@ -459,11 +456,11 @@ def test_pooled_fit_streams_the_mean(rng, monkeypatch):
     # array (the old combine_logits copy alone was 1x one float64 array)
     import tracemalloc
 
-    import skduo._objective
-    from skduo._logit_ops import combine_logits
-    from skduo._mode_fits import fit_pooled_weights
+    import skduo._fit._objective
+    from skduo._fit._modes import fit_pooled_weights
+    from skduo._outputs._logit_ops import combine_logits
 
-    monkeypatch.setattr(skduo._objective.os, "cpu_count", lambda: 1)  # 1 thread
+    monkeypatch.setattr(skduo._fit._objective.os, "cpu_count", lambda: 1)  # 1 thread
     z_l, z_s, y = _duo_problem(rng, n=100000, k=50)
     z_l, z_s = z_l.astype(np.float32), z_s.astype(np.float32)
     single = fit_logit_weights([combine_logits([z_l, z_s], [0.5, 0.5])], y)
@@ -563,7 +560,7 @@ def test_separable_fit_never_above_a_member_fitted_alone(rng):
     # own fit on 30 of 30 such problems
     import warnings
 
-    from skduo._weight_fit import _fit, _validate_inputs
+    from skduo._fit._weight_fit import _fit, _validate_inputs
 
     for seed in range(3):
         r = np.random.default_rng(seed)
@@ -600,7 +597,7 @@ def test_nll_not_above_a_member_alone_beyond_rounding(seed):
 
 
 def test_n_iter_counts_every_phase(rng):
-    from skduo._mode_fits import fit_unweighted_weights
+    from skduo._fit._modes import fit_unweighted_weights
 
     z_l, z_s, y = _duo_problem(rng, n=3000, k=20)
     res = fit_logit_weights([z_l, z_s], y, return_result=True)

@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neural_network import MLPClassifier
 
-from skduo._members import member_logits
+from skduo._outputs._member import member_logits
 from skduo.evaluation._zoo import LogitZoo
 
 __all__ = ["build_digits_zoo", "digits_splits", "torch_available"]

@@ -11,13 +11,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from skduo._logit_ops import softmax
-from skduo._logits import (
+from skduo._arrays._fits import (
     fit_deep_ensemble,
     fit_duo,
     fit_temperature,
     fit_weighted_ensemble,
 )
+from skduo._outputs._logit_ops import softmax
 from skduo._vocabulary import CONFIDENCES, DUO_MODES, check_confidence
 from skduo.evaluation._metrics import (
     BOOTSTRAP_NAMES,

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from skduo._logit_ops import softmax
+from skduo._outputs._logit_ops import softmax
 from skduo._vocabulary import check_confidence
 from skduo.metrics._bootstrap_engine import _observed, _Predictions
 

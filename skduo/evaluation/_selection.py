@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from skduo._logits import fit_duo, fit_temperature
+from skduo._arrays._fits import fit_duo, fit_temperature
 
 __all__ = ["SidekickSelection", "select_sidekick"]
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from skduo._logit_ops import (
+from skduo._outputs._kinds import (
     detect_output_kind,
     log_proba_to_logits,
     proba_to_logits,

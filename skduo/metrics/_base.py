@@ -12,7 +12,7 @@ of them accept the same things and fail with the same messages:
   positive sum.
 
 Probability rows are checked with the tolerance of
-:func:`skduo._logit_ops.proba_tolerance` (the one the estimators use too):
+:func:`skduo._outputs._logit_ops.proba_tolerance` (the one the estimators use too):
 every entry must lie in ``[-tol, 1 + tol]`` and every row must sum to one
 within ``tol``. The check runs in row blocks of about 1 MiB, in the dtype of
 the input with float64 row sums, and never copies a floating ``y_proba``: a
@@ -28,7 +28,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from skduo._logit_ops import proba_tolerance
+from skduo._outputs._logit_ops import proba_tolerance
+from skduo.utils._arrays import row_blocks
 
 __all__ = []  # private module
 
@@ -220,11 +221,7 @@ _BLOCK_BYTES = 1 << 20
 def _row_blocks(arr):
     """Slices of about 1 MiB of rows of ``arr``: a block stays in cache while
     several reductions run over it, and temporaries stay block-sized."""
-    n_rows = arr.shape[0]
-    row_bytes = max(1, arr.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64)))
-    step = max(1, _BLOCK_BYTES // row_bytes)
-    for start in range(0, n_rows, step):
-        yield slice(start, min(start + step, n_rows))
+    return row_blocks(arr.shape, _BLOCK_BYTES // max(1, arr.itemsize))
 
 
 class _Proba(NamedTuple):
@@ -289,7 +286,7 @@ def _check_proba(
     bound cannot decide summed again in float64 (:func:`_refine_float32_sums`),
     so the verdict is that of float64 sums at float32 speed; other dtypes are
     summed in float64. The tolerance is
-    :func:`skduo._logit_ops.proba_tolerance` of the input dtype.
+    :func:`skduo._outputs._logit_ops.proba_tolerance` of the input dtype.
     """
     proba = _as_proba_array(y_proba, name)
     dtype = proba.dtype

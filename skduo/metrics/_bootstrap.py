@@ -48,6 +48,10 @@ from skduo.metrics._bootstrap_result import (
     PairedBootstrapResult,
     _interval,
 )
+from skduo.metrics._calibration import expected_calibration_error
+from skduo.metrics._classification import multiclass_brier_score, nll_loss
+from skduo.metrics._operating_points import correctness_auroc, coverage_at_accuracy
+from skduo.metrics._selective import augrc, aurc, eaurc
 from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = ["ConfidenceInterval", "PairedBootstrapResult", "paired_bootstrap"]
@@ -60,17 +64,6 @@ def _known_metric(metric, metric_params):
     """The built-in name of ``metric`` (a name or a skduo metric function)."""
     if isinstance(metric, str):
         return metric
-    from skduo.metrics import (
-        augrc,
-        aurc,
-        correctness_auroc,
-        coverage_at_accuracy,
-        eaurc,
-        expected_calibration_error,
-        multiclass_brier_score,
-        nll_loss,
-    )
-
     names = {
         nll_loss: "nll",
         multiclass_brier_score: "brier",

@@ -20,8 +20,8 @@ import numpy as np
 from scipy.sparse import csc_matrix
 from scipy.special import digamma
 
-from skduo._logit_ops import _row_blocks
 from skduo.metrics._selective import _confidence_from_proba
+from skduo.utils._arrays import row_blocks
 
 __all__ = []  # private module
 
@@ -262,7 +262,7 @@ def _nll_rows(logits, y_enc):
     """Per-row ``logsumexp(z) - z[y]`` in float64, in row blocks (exact)."""
     z = np.asarray(logits)
     out = np.empty(z.shape[0])
-    for rows in _row_blocks(z.shape):
+    for rows in row_blocks(z.shape):
         block = np.asarray(z[rows], dtype=np.float64)
         top = block.max(axis=1)
         lse = top + np.log(np.exp(block - top[:, None]).sum(axis=1))

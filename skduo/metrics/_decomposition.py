@@ -15,8 +15,8 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import logsumexp
 
-from skduo._logit_ops import softmax
-from skduo._mode_fits import fit_learned_weights
+from skduo._fit._modes import fit_learned_weights
+from skduo._outputs._logit_ops import softmax
 from skduo.metrics._base import (
     _as_float_array,
     _check_length,

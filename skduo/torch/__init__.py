@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
         "(or `pip install 'skduo[timm]'` for timm backbones)."
     ) from exc
 
-from skduo._cache import LOGITS_CACHE as logits_cache
+from skduo._outputs._cache import LOGITS_CACHE as logits_cache
 from skduo.torch._as_member import as_member
 from skduo.torch._export import export_duo_module
 from skduo.torch._flops import FlopCount, count_flops

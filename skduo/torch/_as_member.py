@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 
-from skduo._torch_compat import _classes_example
+from skduo._outputs._torch import _classes_example
 from skduo.torch._member import InferenceNet
 
 __all__ = ["as_member"]

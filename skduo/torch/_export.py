@@ -16,7 +16,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 
-from skduo._members import column_map, member_classes
+from skduo._outputs._member import column_map, member_classes
 
 __all__ = ["export_duo_module"]
 

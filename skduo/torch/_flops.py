@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.flop_counter import FlopCounterMode, flop_registry, sdpa_flop_count
 
-from skduo._torch_compat import _unwrap, is_torch_member
+from skduo._outputs._torch import _unwrap, is_torch_member
 
 __all__ = ["FlopCount", "count_flops"]
 
@@ -232,7 +232,7 @@ def count_flops(model, example_input):
     elif is_torch_member(model):
         from skorch.utils import to_tensor
 
-        from skduo._torch_compat import _check_net_fitted
+        from skduo._outputs._torch import _check_net_fitted
 
         preprocessors, net = _unwrap(model)
         _check_net_fitted(net, "model")

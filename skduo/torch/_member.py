@@ -21,8 +21,7 @@ from skorch import NeuralNetClassifier
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.utils import to_device
 
-from skduo._torch_compat import _classes_example
-from skduo._torch_inference import _eval_mode
+from skduo._outputs._torch import _classes_example, _eval_mode
 
 __all__ = ["PRECISIONS", "InferenceNet"]
 

@@ -18,10 +18,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skduo._cache import cached_member_logits
-from skduo._inputs import dataset_labels, is_dataset
-from skduo._logit_ops import log_softmax, softmax
-from skduo._members import member_classes
+from skduo._outputs._cache import cached_member_logits
+from skduo._outputs._inputs import dataset_labels, is_dataset
+from skduo._outputs._logit_ops import log_softmax, softmax
+from skduo._outputs._member import member_classes
 
 __all__ = ["PrecomputedMember", "precompute_logits", "restore_members"]
 

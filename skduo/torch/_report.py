@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from skduo._torch_compat import _member, _unwrap, is_torch_member
+from skduo._outputs._torch import _member, _unwrap, is_torch_member
 from skduo.torch._flops import _format_count, count_flops
 
 __all__ = ["DuoComputeReport", "duo_compute_report"]

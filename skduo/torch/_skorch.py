@@ -1,6 +1,6 @@
 """Public helpers for skorch nets."""
 
-from skduo._torch_compat import check_torch_members_device, torch_member_logits
+from skduo._outputs._torch import check_torch_members_device, torch_member_logits
 
 __all__ = ["check_same_device", "net_logits"]
 

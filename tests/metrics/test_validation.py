@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import skduo.metrics._base as metrics_base
-from skduo._logit_ops import proba_tolerance
+from skduo._outputs._logit_ops import proba_tolerance
 from skduo.metrics import (
     expected_calibration_error,
     multiclass_brier_score,

@@ -1,9 +1,9 @@
 """A fitted linear combination of members' logits, applied to arrays.
 
 :class:`LogitEnsemble` is what the array API's fits return
-(:mod:`skduo._logits`): the weights, how they were fitted, and the methods
+(:mod:`skduo._arrays._fits`): the weights, how they were fitted, and the methods
 that apply them to the members' outputs in row blocks
-(:mod:`skduo._logit_predict`), for NumPy, ``np.memmap`` and dask inputs.
+(:mod:`skduo._arrays._predict`), for NumPy, ``np.memmap`` and dask inputs.
 """
 
 import numbers
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skduo._logit_checks import check_member
-from skduo._logit_predict import predict_rows
+from skduo._arrays._checks import check_member
+from skduo._arrays._predict import predict_rows
 from skduo._vocabulary import DUO_MODES, FIT_MODES, OUTPUT_KINDS, check_confidence
 
 __all__ = ["LogitEnsemble"]

@@ -4,8 +4,8 @@
 paper's reference point) and :class:`WeightedEnsembleClassifier` combines any
 number of members, either with one learned weight each (the duo generalised) or by
 pool-then-calibrate (a deep ensemble). Both use the members exactly as
-:class:`~skduo.DuoClassifier` does (:func:`skduo._members.member_logits`) and the same
-convex weight fit.
+:class:`~skduo.DuoClassifier` does
+(:func:`skduo._outputs._member.member_logits`) and the same convex weight fit.
 """
 
 import warnings
@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
-from skduo._base import _BaseLogitEnsemble
-from skduo._mode_fits import FITS_BY_MODE, fit_learned_weights
+from skduo._estimators._base import _BaseLogitEnsemble
+from skduo._fit._modes import FITS_BY_MODE, fit_learned_weights
 from skduo._vocabulary import ENSEMBLE_MODES
 from skduo.utils._sklearn_compat import (
     HasMethods,

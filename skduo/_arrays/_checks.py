@@ -3,14 +3,14 @@
 Nothing here reads a whole array of logits: NumPy arrays and ``np.memmap`` are
 only viewed (``np.asarray`` makes no copy), dask arrays stay lazy. Whether the
 values are finite is checked where the data is read anyway: by the weight fit
-(:func:`skduo._weight_fit.fit_logit_weights`) and in the row blocks of the
-predictions (:mod:`skduo._logit_predict`). Labels are small: they are
+(:func:`skduo._fit._weight_fit.fit_logit_weights`) and in the row blocks of the
+predictions (:mod:`skduo._arrays._predict`). Labels are small: they are
 computed (dask) and checked in full.
 """
 
 import numpy as np
 
-from skduo._logit_ops import is_dask_array
+from skduo._outputs._logit_ops import is_dask_array
 
 __all__ = ["as_array", "check_labels", "check_member", "check_members", "n_columns"]
 

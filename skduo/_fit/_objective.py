@@ -10,20 +10,20 @@ and its gradient, Hessian and (in float32) third derivatives in ``w``, where
 ``f_m`` is a power of two that normalises a member of extreme scale (1 for
 every usual member; exact, so it only changes the units of ``w_m``). No
 ``n x K`` temporary is made: rows are processed in chunks of at most
-:data:`skduo._kernel._CHUNK_ELEMENTS` elements by one kernel,
-:func:`skduo._kernel._chunk_terms`, whose
+:data:`skduo._fit._kernel._CHUNK_ELEMENTS` elements by one kernel,
+:func:`skduo._fit._kernel._chunk_terms`, whose
 per-chunk terms (a loss, ``M`` gradient entries, an ``M x M`` Hessian, ``M^3``
 third derivatives) are summed in chunk order, so the result does not depend on
-thread timing. The distributed fit (:mod:`skduo._dask`) maps the same kernel
+thread timing. The distributed fit (:mod:`skduo._fit._dask`) maps the same kernel
 over the blocks of dask arrays (:func:`block_terms`) and sums the same packed
 terms in a tree.
 
 The rounding errors of both precisions, and why only a float64 value certifies
-a fit, are stated in :mod:`skduo._kernel`.
+a fit, are stated in :mod:`skduo._fit._kernel`.
 
 With numba installed (``skduo[fast]``), the float32 evaluations of one or two
 members on large problems run a compiled kernel instead
-(:mod:`skduo._compiled`, 2-3x faster; see :func:`fit_kernel`); the float64
+(:mod:`skduo._fit._compiled`, 2-3x faster; see :func:`fit_kernel`); the float64
 certificate is always the NumPy kernel.
 """
 
@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from skduo._kernel import _chunk_terms, _Workspace, row_chunks
+from skduo._fit._kernel import _chunk_terms, _Workspace, row_chunks
 
 __all__ = [
     "Objective",
@@ -90,7 +90,7 @@ def _load_compiled(n_members, forced):
     else one warning per process and member count, and the NumPy kernel.
     """
     try:
-        from skduo import _compiled
+        from skduo._fit import _compiled
 
         _compiled.warm_up(n_members)
     except Exception as exc:
@@ -111,7 +111,7 @@ def _compiled_kernel(logits, factors, kernel):
     """The compiled float32 kernel for ``logits``, or None (the NumPy kernel).
 
     It applies to one or two members of any numeric dtype (see
-    :func:`skduo._compiled._rows`) without a normalising factor, when ``kernel``
+    :func:`skduo._fit._compiled._rows`) without a normalising factor, when ``kernel``
     (:func:`fit_kernel`) is not ``"numpy"`` and the kernel loads.
     """
     if kernel == "numpy" or len(logits) > 2:
@@ -238,7 +238,7 @@ class Objective:
     ``n_evaluations`` counts the evaluations (each reads every row once).
     ``kernel`` (see :func:`fit_kernel`) ``"auto"`` or ``"numba"`` runs the
     float32 evaluations of orders 0-3 with the compiled kernel
-    (:mod:`skduo._compiled`) where it applies (one or two members without a
+    (:mod:`skduo._fit._compiled`) where it applies (one or two members without a
     normalising factor, see :func:`_compiled_kernel`).
     """
 

@@ -1,25 +1,29 @@
-"""Model outputs as logits: probabilities and log-probabilities converted.
+"""Model outputs as logits: which kind an array holds, and its conversion.
 
 Saved model outputs may be logits, probabilities or log-probabilities
-(:data:`skduo._vocabulary.OUTPUT_KINDS`). :mod:`skduo._output_detect`
-recognises which (on a few evenly spaced rows); this module turns them into
-logits (:func:`as_logits`): probabilities are checked and logged,
-log-probabilities checked and their ``-inf`` clipped, 1-D binary outputs made
-two columns. Every conversion works in row blocks (temporaries of one block);
-dask arrays are converted lazily, block by block, without this module
-importing dask unless it is given a dask array.
+(:data:`skduo._vocabulary.OUTPUT_KINDS`). :func:`detect_output_kind`
+recognises which (on a few evenly spaced rows, never the whole array);
+:func:`as_logits` turns them into logits: probabilities are checked and
+logged, log-probabilities checked and their ``-inf`` clipped, 1-D binary
+outputs made two columns. The block converters
+(:func:`proba_block_to_logits`, :func:`log_proba_block_to_logits`) are the
+one conversion of a block of rows, also used for members' outputs
+(:mod:`skduo._outputs._member`). Every conversion works in row blocks
+(temporaries of one block); dask arrays are converted lazily, block by block,
+without this module importing dask unless it is given a dask array.
 """
 
 import warnings
 
 import numpy as np
 
-from skduo._logit_ops import _lower_first, _row_blocks, is_dask_array, proba_tolerance
-from skduo._output_detect import _inspected_rows, detect_output_kind
+from skduo._outputs._logit_ops import check_finite, is_dask_array, proba_tolerance
 from skduo._vocabulary import OUTPUT_KINDS
+from skduo.utils._arrays import float_dtype, row_blocks
 
 __all__ = [
     "as_logits",
+    "detect_output_kind",
     "log_proba_block_to_logits",
     "log_proba_to_logits",
     "proba_block_to_logits",
@@ -27,12 +31,101 @@ __all__ = [
 ]
 
 
-def _float_dtype(dtype):
-    """The dtype conversions write: float32 and wider kept, float16 as float32."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return dtype if dtype.itemsize >= 4 else np.dtype(np.float32)
-    return np.dtype(np.float64)
+#: Rows inspected by :func:`detect_output_kind` (evenly spaced, deterministic).
+_DETECT_ROWS = 2048
+
+#: Row chunks of a dask array that :func:`detect_output_kind` computes.
+_DETECT_CHUNKS = 4
+
+
+def _inspected_rows(values):
+    """Up to :data:`_DETECT_ROWS` evenly spaced rows, as a NumPy array or view.
+
+    A dask array computes only rows of at most :data:`_DETECT_CHUNKS` of its
+    row chunks (the first, the last and evenly spaced ones between).
+    """
+    if is_dask_array(values):
+        sizes = values.chunks[0]
+        bounds = np.cumsum((0, *sizes))
+        picked = np.unique(
+            np.linspace(0, len(sizes) - 1, min(len(sizes), _DETECT_CHUNKS)).round()
+        ).astype(np.intp)
+        idx = np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in picked])
+        if len(idx) > _DETECT_ROWS:
+            pos = np.linspace(0, len(idx) - 1, _DETECT_ROWS).round().astype(np.intp)
+            idx = idx[np.unique(pos)]
+        return np.asarray(values[idx].compute())
+    step = max(1, values.shape[0] // _DETECT_ROWS)
+    return values[::step][:_DETECT_ROWS]
+
+
+def _looks_like(sample, dtype):
+    """``'proba'``, ``'log_proba'`` or ``'logits'`` for 2-D inspected rows."""
+    tol = proba_tolerance(dtype, sample.shape[1])
+    proba = log_proba = True
+    one_hot = True
+    for rows in row_blocks(sample.shape):
+        b = np.array(sample[rows], dtype=np.float64)
+        if np.isnan(b).any() or np.isposinf(b).any():
+            return "logits"  # NaN / +inf: the finiteness checks report them
+        if proba:
+            proba = bool(
+                b.min() >= -tol
+                and b.max() <= 1.0 + tol
+                and np.abs(b.sum(axis=1) - 1.0).max() <= tol
+            )
+            one_hot = proba and one_hot and bool(((b == 0.0) | (b == 1.0)).all())
+        if log_proba:
+            top = b.max(axis=1, keepdims=True)
+            log_proba = bool(top.max() <= tol and np.isfinite(top).all())
+            if log_proba:
+                b -= top
+                np.exp(b, out=b)
+                lse = top[:, 0] + np.log(b.sum(axis=1))
+                log_proba = bool(np.abs(lse).max() <= 1e-3)
+        if not (proba or log_proba):
+            return "logits"
+    if proba and not one_hot:
+        return "proba"
+    return "log_proba" if log_proba and not proba else "logits"
+
+
+def detect_output_kind(values):
+    """Whether an array of model outputs holds logits, probabilities or log-probs.
+
+    Inspects up to :data:`_DETECT_ROWS` evenly spaced rows (never the whole
+    array; of a dask array, only rows of a few of its row chunks are
+    computed): ``'proba'`` when every entry is in ``[0, 1]`` and every row
+    sums to one (within :func:`proba_tolerance`), unless every inspected row
+    is one-hot (exact zeros and ones, as well read as logits: their logarithm
+    is the same up to a scale); ``'log_proba'`` when every entry is at most 0
+    and every row's log-sum-exp is 0 (within ``1e-3``); otherwise
+    ``'logits'``. Real logits essentially never pass either test on thousands
+    of rows. A 1-D array (binary scores) is ``'proba'`` when every inspected
+    value is in ``[0, 1]`` and not all are exactly 0 or 1, else ``'logits'``.
+
+    Parameters
+    ----------
+    values : array-like or dask array of shape (n_samples, n_classes) or \
+(n_samples,)
+
+    Returns
+    -------
+    {'logits', 'proba', 'log_proba'}
+    """
+    arr = values if is_dask_array(values) else np.asarray(values)
+    if arr.ndim not in (1, 2) or arr.shape[0] == 0 or arr.dtype.kind not in "fiu":
+        return "logits"
+    if arr.ndim == 2 and arr.shape[1] < 2:
+        return "logits"
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
+    sample = _inspected_rows(arr)
+    if arr.ndim == 2:
+        return _looks_like(sample, dtype)
+    s = np.asarray(sample, dtype=np.float64)
+    tol = proba_tolerance(dtype, 2)
+    in_range = bool(np.isfinite(s).all() and s.min() >= -tol and s.max() <= 1 + tol)
+    return "proba" if in_range and not ((s == 0.0) | (s == 1.0)).all() else "logits"
 
 
 def _rows_note(rows):
@@ -92,6 +185,8 @@ def proba_block_to_logits(block, tol, tiny, what, rows=None, out=None):
 #: log of the smallest positive normal float64: where ``-inf`` log-probabilities
 #: (probability exactly 0) are clipped.
 _LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
+_LOG_TINY_TEXT = "log(2.23e-308)"
+_LOG_ZERO_DETAIL = "hold log-probabilities of -inf, probability 0"
 
 
 def log_proba_block_to_logits(block, what, rows=None, check=True, out=None):
@@ -140,13 +235,26 @@ def _workspace(shape):
     Reusing it keeps the block loops from allocating (and page-faulting) a
     fresh block each time, which made them up to 6x slower than one pass.
     """
-    rows = _row_blocks(shape)
+    rows = row_blocks(shape)
     return np.empty((rows[0].stop if rows else 0, *shape[1:]))
 
 
-def _warn_saturated(frac, saturation_warn, message, stacklevel):
+def warn_saturated(frac, saturation_warn, what, detail, clip, *, scope, stacklevel):
+    """The one warning that rows of probabilities are saturated.
+
+    Issued when the fraction ``frac`` of saturated rows exceeds
+    ``saturation_warn``; ``stacklevel`` counts from the caller.
+    """
     if frac > saturation_warn:
-        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+        warnings.warn(
+            f"{frac:.1%} of the {scope} of {what[:1].lower() + what[1:]} are "
+            f"saturated ({detail}); their log-probabilities are clipped at {clip} "
+            "and the true logits cannot be recovered. Prefer a member output that "
+            "gives logits (decision_function, predict_log_proba, or the net's "
+            "logits).",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def proba_to_logits(
@@ -210,22 +318,21 @@ def proba_to_logits(
         out = np.empty(proba.shape, dtype=dtype)
         work = _workspace(proba.shape)  # reused: no allocation per block
         n_sat = 0
-        for rows in _row_blocks(proba.shape):
+        for rows in row_blocks(proba.shape):
             block = work[: rows.stop - rows.start]
             _, n = proba_block_to_logits(proba[rows], tol, tiny, what, rows, block)
             out[rows] = block
             n_sat += n
         n_rows, scope = proba.shape[0], "rows"
     frac = n_sat / n_rows if n_rows else 0.0
-    _warn_saturated(
+    warn_saturated(
         frac,
         saturation_warn,
-        f"{frac:.1%} of the {scope} of {_lower_first(what)} are saturated (hold an "
-        f"exact 0 or 1 in {in_dtype}); their log-probabilities are clipped at "
-        f"log({tiny:.3g}) and the true logits cannot be recovered. Prefer a member "
-        "output that gives logits (decision_function, predict_log_proba, or the "
-        "net's logits).",
-        stacklevel,
+        what,
+        f"hold an exact 0 or 1 in {in_dtype}",
+        f"log({tiny:.3g})",
+        scope=scope,
+        stacklevel=stacklevel,
     )
     return out
 
@@ -292,7 +399,7 @@ def log_proba_to_logits(
     else:
         out, n_zero = None, 0
         work = _workspace(lp.shape)  # reused: no allocation per block
-        for rows in _row_blocks(lp.shape):
+        for rows in row_blocks(lp.shape):
             block = work[: rows.stop - rows.start]
             _, n = log_proba_block_to_logits(lp[rows], what, rows, out=block)
             n_zero += n
@@ -304,13 +411,14 @@ def log_proba_to_logits(
         out = lp if out is None else out
         n_rows, scope = lp.shape[0], "rows"
     frac = n_zero / n_rows if n_rows else 0.0
-    _warn_saturated(
+    warn_saturated(
         frac,
         saturation_warn,
-        f"{frac:.1%} of the {scope} of {_lower_first(what)} hold log-probabilities "
-        "of -inf (probability 0); they are clipped at log(2.23e-308) and the true "
-        "logits cannot be recovered.",
-        stacklevel,
+        what,
+        _LOG_ZERO_DETAIL,
+        _LOG_TINY_TEXT,
+        scope=scope,
+        stacklevel=stacklevel,
     )
     return out
 
@@ -386,7 +494,7 @@ def as_logits(
                 UserWarning,
                 stacklevel=stacklevel + 1,
             )
-    dtype = _float_dtype(values.dtype)
+    dtype = float_dtype(values.dtype)
     if values.ndim == 1:
         out = _binary_as_logits(values, kind, what, dtype, stacklevel + 3)
     elif kind == "proba":
@@ -414,3 +522,155 @@ def _detected_message(what, kind, ndim):
         f"Declare outputs={kind!r} to silence this warning, or outputs='logits' if "
         "they really are logits."
     )
+
+
+# -- members' outputs: columns re-ordered and converted in row blocks --
+
+
+def _blockwise(arr, columns, dtype, convert, canonical, in_place=False):
+    """``convert`` applied to row blocks of ``arr[:, columns]``, into ``dtype``.
+
+    With ``dtype=None`` the blocks are only checked (nothing is stored); with
+    ``in_place`` (no re-ordering, same dtype) the blocks are written back into
+    ``arr``. A ``ValueError`` from a block is replaced by ``canonical()``'s
+    (the check on the whole array, whose message reports the whole array).
+    """
+    n_rows = arr.shape[0]
+    n_columns = arr.shape[1] if columns is None else len(columns)
+    if in_place and columns is None and dtype == arr.dtype:
+        out = arr
+    else:
+        out = None if dtype is None else np.empty((n_rows, n_columns), dtype=dtype)
+    for rows in row_blocks((n_rows, n_columns)):
+        block = arr[rows] if columns is None else arr[rows][:, columns]
+        try:
+            converted = convert(block)
+        except ValueError:
+            canonical()
+            raise
+        if out is not None:
+            out[rows] = converted
+    return out
+
+
+class LogProbaView:
+    """Log-probabilities of checked probabilities, computed row block by block.
+
+    What the weight fit reads from a member that returns probabilities: the
+    fit takes rows (``view[rows]``) chunk by chunk, so no ``n x K`` array of
+    log-probabilities is ever stored. ``view[rows]`` equals the same rows of
+    the array :func:`member_logits` returns (zeros clipped at the smallest
+    normal number of the input dtype, the logarithm taken in float64 and
+    stored in the output dtype).
+    """
+
+    ndim = 2
+    #: read by the weight fit like an array (``view[rows]``, chunk by chunk)
+    row_view = True
+
+    def __init__(self, proba, columns):
+        self.proba = proba
+        self.columns = columns
+        self.dtype = float_dtype(proba.dtype)
+        n_columns = proba.shape[1] if columns is None else len(columns)
+        self.shape = (proba.shape[0], n_columns)
+        self._tiny = float(np.finfo(proba.dtype).tiny)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        block = self.proba[rows]
+        if self.columns is not None:
+            block = block[..., self.columns]
+        p = np.array(block, dtype=np.float64)
+        np.clip(p, self._tiny, None, out=p)
+        np.log(p, out=p)
+        return p.astype(self.dtype, copy=False)
+
+
+def proba_member_logits(
+    arr, columns, what, saturation_warn, in_place=False, lazy=False
+):
+    """Checked probabilities -> log-probabilities, in the input's float dtype.
+
+    With ``in_place`` (a fresh array the member returned) the logarithm
+    overwrites the probabilities: no second array of the output's size.
+    """
+    _check_2d(arr, what)
+    in_dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
+    n_columns = arr.shape[1] if columns is None else len(columns)
+    tol = proba_tolerance(in_dtype, n_columns)
+    tiny = float(np.finfo(in_dtype).tiny)
+    saturated = 0
+
+    def convert(block):
+        nonlocal saturated
+        log_p, n_saturated = proba_block_to_logits(block, tol, tiny, what)
+        saturated += n_saturated
+        return log_p
+
+    out = _blockwise(
+        arr,
+        columns,
+        None if lazy else float_dtype(arr.dtype),
+        convert,
+        lambda: proba_to_logits(arr, what, 1.0),
+        in_place=in_place,
+    )
+    if lazy:
+        out = LogProbaView(arr, columns)
+    detail = f"hold an exact 0 or 1 in {arr.dtype}"
+    frac = saturated / max(1, len(arr))
+    warn_saturated(
+        frac,
+        saturation_warn,
+        what,
+        detail,
+        f"log({tiny:.3g})",
+        scope="rows",
+        stacklevel=3,
+    )
+    return out
+
+
+def log_proba_member_logits(arr, columns, what, saturation_warn):
+    """Checked log-probabilities; a copy only if -inf, re-ordering or dtype."""
+    _check_2d(arr, what)
+    n_zero_rows = 0
+
+    def check(block):
+        nonlocal n_zero_rows
+        # -inf is a legitimate log-probability (probability 0); NaN/+inf are not
+        check_finite(np.where(np.isneginf(block), 0.0, block), what)
+        log_p, n_zero = log_proba_block_to_logits(block, what)
+        n_zero_rows += n_zero
+        return log_p
+
+    def canonical():
+        check_finite(np.where(np.isneginf(arr), 0.0, arr), what)
+        log_proba_to_logits(arr, what, 1.0)
+
+    _blockwise(arr, columns, None, check, canonical)
+    frac = n_zero_rows / max(1, len(arr))
+    warn_saturated(
+        frac,
+        saturation_warn,
+        what,
+        _LOG_ZERO_DETAIL,
+        _LOG_TINY_TEXT,
+        scope="rows",
+        stacklevel=3,
+    )
+    dtype = float_dtype(arr.dtype)
+    if n_zero_rows == 0 and columns is None and dtype == arr.dtype:
+        return arr
+    return _blockwise(arr, columns, dtype, check, canonical)
+
+
+def reordered_logits(arr, columns):
+    """Logits ``arr[:, columns]`` as float32/float64; ``arr`` itself if possible."""
+    dtype = float_dtype(arr.dtype)
+    if columns is None and dtype == arr.dtype:
+        return arr
+    return _blockwise(arr, columns, dtype, lambda block: block, lambda: None)

@@ -10,8 +10,8 @@ a flat direction of the curvature for a recession direction of the NLL
 
 import numpy as np
 
-from skduo._fit_inputs import _raise_non_finite
-from skduo._objective import scan_rows
+from skduo._fit._inputs import _raise_non_finite
+from skduo._fit._objective import scan_rows
 
 #: Upper bound of each weight in units of ``1 / scale(z_m)``; only reached when the
 #: members separate the validation set (no finite optimum).

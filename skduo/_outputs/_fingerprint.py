@@ -130,7 +130,7 @@ def row_digests(X):
     Examples
     --------
     >>> import numpy as np
-    >>> from skduo._fingerprint import row_digests
+    >>> from skduo._outputs._fingerprint import row_digests
     >>> kind, keys = row_digests(np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]]))
     >>> kind, keys[0] == keys[2], keys[0] == keys[1]
     (('ndarray', '<f8', (2,)), True, False)
@@ -343,7 +343,7 @@ def member_fingerprint(estimator):
     --------
     >>> import numpy as np
     >>> from sklearn.preprocessing import StandardScaler
-    >>> from skduo._fingerprint import member_fingerprint
+    >>> from skduo._outputs._fingerprint import member_fingerprint
     >>> a = StandardScaler().fit(np.array([[0.0], [2.0]]))
     >>> b = StandardScaler().fit(np.array([[0.0], [4.0]]))
     >>> member_fingerprint(a) == member_fingerprint(b)

@@ -14,10 +14,14 @@ from functools import partial
 
 import numpy as np
 
-from skduo._logit_ops import _row_blocks, is_dask_array, proba_tolerance
-from skduo._output_detect import detect_output_kind
-from skduo._output_kinds import log_proba_block_to_logits, proba_block_to_logits
+from skduo._outputs._kinds import (
+    detect_output_kind,
+    log_proba_block_to_logits,
+    proba_block_to_logits,
+)
+from skduo._outputs._logit_ops import is_dask_array, proba_tolerance
 from skduo.metrics._selective import _confidence_from_proba
+from skduo.utils._arrays import row_blocks
 
 __all__ = ["OUTPUTS", "predict_rows"]
 
@@ -201,7 +205,7 @@ def _numpy_predict(
         out = np.empty((n, n_classes))
     else:
         out = np.empty(n, dtype=np.intp if output == "predict" else np.float64)
-    blocks = _row_blocks((n, n_classes))
+    blocks = row_blocks((n, n_classes))
     # three blocks of workspace, reused: the combined block, a temporary, and
     # the conversion of probabilities (allocating blocks anew each time is up
     # to 6x slower: fresh pages)

@@ -2,7 +2,7 @@
 
 This is the array API for precomputed logits (e.g. computed once on a GPU and
 analysed on a CPU): no estimator objects, the same numerical core
-(:mod:`skduo._weight_fit`) and therefore the same weights as
+(:mod:`skduo._fit._weight_fit`) and therefore the same weights as
 :class:`~skduo.DuoClassifier`, :class:`~skduo.TemperatureScalingClassifier` and
 :class:`~skduo.WeightedEnsembleClassifier` on identical logits.
 
@@ -15,10 +15,10 @@ probabilities or log-probabilities (``outputs``), and 1-D arrays are binary
 scores ``s`` (the logit of class 1), read as the logits ``(0, s)``.
 """
 
-from skduo._logit_checks import check_labels, check_members, n_columns
-from skduo._logit_ensemble import LogitEnsemble
-from skduo._mode_fits import FITS_BY_MODE
-from skduo._output_kinds import as_logits
+from skduo._arrays._checks import check_labels, check_members, n_columns
+from skduo._arrays._ensemble import LogitEnsemble
+from skduo._fit._modes import FITS_BY_MODE
+from skduo._outputs._kinds import as_logits
 from skduo._vocabulary import DUO_MODES, OUTPUT_KINDS
 
 __all__ = [

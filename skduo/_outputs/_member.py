@@ -18,13 +18,13 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from skduo import _torch_compat
-from skduo._logit_ops import (
-    binary_scores_to_logits,
-    check_finite,
-    log_proba_to_logits,
-    proba_to_logits,
+from skduo._outputs import _torch
+from skduo._outputs._kinds import (
+    log_proba_member_logits,
+    proba_member_logits,
+    reordered_logits,
 )
+from skduo._outputs._logit_ops import binary_scores_to_logits, check_finite
 from skduo._vocabulary import RESPONSE_METHODS
 from skduo.utils._sklearn_compat import num_samples
 
@@ -35,14 +35,6 @@ __all__ = [
     "member_logits",
     "resolve_classes",
 ]
-
-#: Elements (rows x classes) per row block of the conversions.
-_BLOCK_ELEMENTS = 2**18
-
-
-def _row_blocks(n_rows, n_columns):
-    step = max(1, _BLOCK_ELEMENTS // max(1, n_columns))
-    return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
 
 
 def is_fitted(estimator):
@@ -88,7 +80,7 @@ def member_classes(estimator, name):
         raise ValueError(
             f"The {name} member has no `classes_` attribute; the duo needs it to "
             "align the members' outputs with the labels."
-            + _torch_compat.missing_classes_hint(estimator)
+            + _torch.missing_classes_hint(estimator)
         )
     return np.asarray(classes)
 
@@ -174,10 +166,8 @@ def column_map(known, classes):
 def _raw_member_output(estimator, X, method, name, verbose):
     """Call the member and return (raw output, method used)."""
     if method == "auto":
-        if _torch_compat.is_torch_member(estimator):
-            out = _torch_compat.torch_member_logits(
-                estimator, X, verbose=verbose, name=name
-            )
+        if _torch.is_torch_member(estimator):
+            out = _torch.torch_member_logits(estimator, X, verbose=verbose, name=name)
             return out, "logits"
         for candidate in RESPONSE_METHODS:
             if hasattr(estimator, candidate):
@@ -212,154 +202,6 @@ def _is_fresh(arr):
         and arr.dtype in (np.float32, np.float64)
         and sys.getrefcount(arr) <= 3
     )
-
-
-def _float_dtype(dtype):
-    """float32/float64 are kept, float16 widens to float32, the rest to float64."""
-    if dtype in (np.float32, np.float64):
-        return np.dtype(dtype)
-    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
-
-
-def _blockwise(arr, columns, dtype, convert, canonical, in_place=False):
-    """``convert`` applied to row blocks of ``arr[:, columns]``, into ``dtype``.
-
-    With ``dtype=None`` the blocks are only checked (nothing is stored); with
-    ``in_place`` (no re-ordering, same dtype) the blocks are written back into
-    ``arr``. A ``ValueError`` from a block is replaced by ``canonical()``'s
-    (the check on the whole array, whose message reports the whole array).
-    """
-    n_rows = arr.shape[0]
-    n_columns = arr.shape[1] if columns is None else len(columns)
-    if in_place and columns is None and dtype == arr.dtype:
-        out = arr
-    else:
-        out = None if dtype is None else np.empty((n_rows, n_columns), dtype=dtype)
-    for rows in _row_blocks(n_rows, n_columns):
-        block = arr[rows] if columns is None else arr[rows][:, columns]
-        try:
-            converted = convert(block)
-        except ValueError:
-            canonical()
-            raise
-        if out is not None:
-            out[rows] = converted
-    return out
-
-
-def _saturation_warning(frac, what, detail, clip, saturation_warn):
-    if frac > saturation_warn:
-        warnings.warn(
-            f"{frac:.1%} of the rows of {what[:1].lower() + what[1:]} are saturated "
-            f"({detail}); their log-probabilities are clipped at {clip} and the "
-            "true logits cannot be recovered. Prefer a member output that gives "
-            "logits (decision_function, predict_log_proba, or the net's logits).",
-            UserWarning,
-            stacklevel=4,
-        )
-
-
-class LogProbaView:
-    """Log-probabilities of checked probabilities, computed row block by block.
-
-    What the weight fit reads from a member that returns probabilities: the
-    fit takes rows (``view[rows]``) chunk by chunk, so no ``n x K`` array of
-    log-probabilities is ever stored. ``view[rows]`` equals the same rows of
-    the array :func:`member_logits` returns (zeros clipped at the smallest
-    normal number of the input dtype, the logarithm taken in float64 and
-    stored in the output dtype).
-    """
-
-    ndim = 2
-    #: read by the weight fit like an array (``view[rows]``, chunk by chunk)
-    row_view = True
-
-    def __init__(self, proba, columns):
-        self.proba = proba
-        self.columns = columns
-        self.dtype = _float_dtype(proba.dtype)
-        n_columns = proba.shape[1] if columns is None else len(columns)
-        self.shape = (proba.shape[0], n_columns)
-        self._tiny = float(np.finfo(proba.dtype).tiny)
-
-    def __len__(self):
-        return self.shape[0]
-
-    def __getitem__(self, rows):
-        block = self.proba[rows]
-        if self.columns is not None:
-            block = block[..., self.columns]
-        p = np.array(block, dtype=np.float64)
-        np.clip(p, self._tiny, None, out=p)
-        np.log(p, out=p)
-        return p.astype(self.dtype, copy=False)
-
-
-def _proba_logits(arr, columns, what, saturation_warn, in_place=False, lazy=False):
-    """Checked probabilities -> log-probabilities, in the input's float dtype.
-
-    With ``in_place`` (a fresh array the member returned) the logarithm
-    overwrites the probabilities: no second array of the output's size.
-    """
-    if arr.ndim != 2:
-        proba_to_logits(arr, what)  # raises the canonical error
-    saturated = 0
-
-    def convert(block):
-        nonlocal saturated
-        saturated += int(((block <= 0) | (block >= 1)).any(axis=1).sum())
-        return proba_to_logits(block, what, saturation_warn=1.0)
-
-    out = _blockwise(
-        arr,
-        columns,
-        None if lazy else _float_dtype(arr.dtype),
-        convert,
-        lambda: proba_to_logits(arr, what, 1.0),
-        in_place=in_place,
-    )
-    if lazy:
-        out = LogProbaView(arr, columns)
-    tiny = float(np.finfo(arr.dtype if arr.dtype.kind == "f" else np.float64).tiny)
-    detail = f"hold an exact 0 or 1 in {arr.dtype}"
-    frac = saturated / max(1, len(arr))
-    _saturation_warning(frac, what, detail, f"log({tiny:.3g})", saturation_warn)
-    return out
-
-
-def _log_proba_logits(arr, columns, what, saturation_warn):
-    """Checked log-probabilities; a copy only if -inf, re-ordering or dtype."""
-    if arr.ndim != 2:
-        log_proba_to_logits(arr, what)  # raises the canonical error
-    n_zero_rows = 0
-
-    def check(block):
-        nonlocal n_zero_rows
-        # -inf is a legitimate log-probability (probability 0); NaN/+inf are not
-        check_finite(np.where(np.isneginf(block), 0.0, block), what)
-        n_zero_rows += int(np.isneginf(block).any(axis=1).sum())
-        return log_proba_to_logits(block, what, saturation_warn=1.0)
-
-    def canonical():
-        check_finite(np.where(np.isneginf(arr), 0.0, arr), what)
-        log_proba_to_logits(arr, what, 1.0)
-
-    _blockwise(arr, columns, None, check, canonical)
-    detail = "hold log-probabilities of -inf, probability 0"
-    frac = n_zero_rows / max(1, len(arr))
-    _saturation_warning(frac, what, detail, "log(2.23e-308)", saturation_warn)
-    dtype = _float_dtype(arr.dtype)
-    if n_zero_rows == 0 and columns is None and dtype == arr.dtype:
-        return arr
-    return _blockwise(arr, columns, dtype, check, canonical)
-
-
-def _reordered(arr, columns):
-    """Logits ``arr[:, columns]`` as float32/float64; ``arr`` itself if possible."""
-    dtype = _float_dtype(arr.dtype)
-    if columns is None and dtype == arr.dtype:
-        return arr
-    return _blockwise(arr, columns, dtype, lambda block: block, lambda: None)
 
 
 def _check_shape(logits, arr, what, n_samples, n_known):
@@ -457,12 +299,12 @@ def member_logits(
     if used not in ("predict_proba", "predict_log_proba"):
         check_finite(arr, what)
         _check_shape(arr, np.asarray(out), what, n_samples, len(known))
-        return _reordered(arr, columns)
+        return reordered_logits(arr, columns)
     if arr.ndim == 2:
         _check_shape(arr, np.asarray(out), what, n_samples, len(known))
     if used == "predict_proba":
         in_place = fresh and arr is out and not lazy
         if lazy and arr.ndim == 2:
-            return _proba_logits(arr, columns, what, saturation_warn, lazy=True)
-        return _proba_logits(arr, columns, what, saturation_warn, in_place)
-    return _log_proba_logits(arr, columns, what, saturation_warn)
+            return proba_member_logits(arr, columns, what, saturation_warn, lazy=True)
+        return proba_member_logits(arr, columns, what, saturation_warn, in_place)
+    return log_proba_member_logits(arr, columns, what, saturation_warn)

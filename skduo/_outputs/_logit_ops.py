@@ -4,14 +4,16 @@ Pure NumPy on arrays; no estimator code. Combined logits become probabilities
 here, binary scores ``s`` become ``(0, s)``, and the one tolerance for "these
 rows are probabilities" lives here (:func:`proba_tolerance`), shared by the
 estimators, the array API and the metrics. Every row-wise operation works in
-row blocks of :data:`_BLOCK_ELEMENTS`, so its temporaries stay at one block.
-The conversion of probabilities and log-probabilities to logits is in
-:mod:`skduo._output_kinds` (importable from here too).
+row blocks (:func:`skduo.utils._arrays.row_blocks`), so its temporaries stay
+at one block. The conversion of probabilities and log-probabilities to logits
+is in :mod:`skduo._outputs._kinds`.
 """
 
 import sys
 
 import numpy as np
+
+from skduo.utils._arrays import row_blocks
 
 __all__ = [
     "binary_scores_to_logits",
@@ -24,22 +26,10 @@ __all__ = [
 ]
 
 
-#: Elements (rows x classes) per block of the row-wise operations: their
-#: temporaries stay at one block, never an ``n x K`` array.
-_BLOCK_ELEMENTS = 2**18
-
-
 def is_dask_array(values):
     """Whether ``values`` is a dask array (without importing dask)."""
     da = sys.modules.get("dask.array")
     return da is not None and isinstance(values, da.Array)
-
-
-def _row_blocks(shape):
-    """Row slices of at most :data:`_BLOCK_ELEMENTS` elements."""
-    n_rows = shape[0]
-    step = max(1, _BLOCK_ELEMENTS // max(1, int(np.prod(shape[1:]))))
-    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
 def _output(z, out):
@@ -61,7 +51,7 @@ def log_softmax(z, *, out=None):
     """
     z = np.asarray(z)
     out = _output(z, out)
-    for rows in _row_blocks(z.shape):
+    for rows in row_blocks(z.shape):
         block = np.array(z[rows], dtype=np.float64)
         block -= block.max(axis=1, keepdims=True)
         block -= np.log(np.exp(block).sum(axis=1, keepdims=True))
@@ -77,7 +67,7 @@ def softmax(z, *, out=None):
     """
     z = np.asarray(z)
     out = _output(z, out)
-    for rows in _row_blocks(z.shape):
+    for rows in row_blocks(z.shape):
         block = np.array(z[rows], dtype=np.float64)
         block -= block.max(axis=1, keepdims=True)
         np.exp(block, out=block)
@@ -107,7 +97,7 @@ def combine_logits(logits, weights, *, out=None):
     arrays = [np.asarray(z) for z in logits]
     out = _output(arrays[0], out)
     parts = [(w, z) for w, z in zip(weights, arrays) if w != 0.0]
-    for rows in _row_blocks(out.shape):
+    for rows in row_blocks(out.shape):
         if not parts:
             out[rows] = 0.0
             continue
@@ -127,10 +117,6 @@ def binary_scores_to_logits(scores):
     """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     return np.column_stack([np.zeros_like(scores), scores])
-
-
-def _lower_first(text):
-    return text[:1].lower() + text[1:]
 
 
 #: Smallest tolerance of the probability checks (see :func:`proba_tolerance`).
@@ -184,19 +170,3 @@ def check_finite(values, what):
             f"{what} contains {n_nan} NaN and {n_inf} infinite value(s); member "
             "outputs must be finite."
         )
-
-
-#: The conversions of model outputs to logits live in
-#: :mod:`skduo._output_kinds` (which builds on this module); they are
-#: importable from here too, resolved on first use.
-_OUTPUT_KIND_NAMES = frozenset(
-    {"as_logits", "detect_output_kind", "log_proba_to_logits", "proba_to_logits"}
-)
-
-
-def __getattr__(name):
-    if name in _OUTPUT_KIND_NAMES:
-        from skduo import _output_kinds
-
-        return getattr(_output_kinds, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,10 +30,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from skduo import _torch_compat
-from skduo._fingerprint import Unhashable, member_fingerprint, row_digests
-from skduo._inputs import n_samples, take_rows
-from skduo._members import member_logits
+from skduo._outputs import _torch
+from skduo._outputs._fingerprint import Unhashable, member_fingerprint, row_digests
+from skduo._outputs._inputs import n_samples, take_rows
+from skduo._outputs._member import member_logits
 
 __all__ = ["LOGITS_CACHE", "LogitsCache", "cached_member_logits"]
 
@@ -87,7 +87,7 @@ class LogitsCache:
 
     Examples
     --------
-    >>> from skduo._cache import LogitsCache
+    >>> from skduo._outputs._cache import LogitsCache
     >>> cache = LogitsCache(max_bytes=1 << 20)
     >>> cache.info()["n_bytes"], cache.max_bytes
     (0, 1048576)
@@ -223,7 +223,7 @@ _NOT_IN_KEY = frozenset({"name", "verbose", "warn_saturation"})
 
 def _cache_key(estimator, X, classes, options):
     """``(entry key, row keys)``, or None when this call cannot be cached."""
-    if LOGITS_CACHE.max_bytes == 0 or not _torch_compat.is_torch_member(estimator):
+    if LOGITS_CACHE.max_bytes == 0 or not _torch.is_torch_member(estimator):
         return None
     try:
         if n_samples(X) < LOGITS_CACHE.min_rows:
@@ -265,7 +265,7 @@ def _announce_cached(key, name, n_rows):
 
 
 def cached_member_logits(estimator, X, classes, **kwargs):
-    """:func:`skduo._members.member_logits`, reusing cached rows of torch members.
+    """:func:`~skduo._outputs._member.member_logits`, reusing cached torch rows.
 
     Rows of ``X`` already computed by the same member (same contents) for the
     same classes and method are taken from :data:`LOGITS_CACHE`; only the

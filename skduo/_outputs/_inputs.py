@@ -47,7 +47,7 @@ def is_dataset(X):
     Examples
     --------
     >>> import numpy as np
-    >>> from skduo._inputs import is_dataset
+    >>> from skduo._outputs._inputs import is_dataset
     >>> is_dataset(np.zeros((2, 3)))
     False
     """
@@ -110,7 +110,7 @@ def n_samples(X):
     Examples
     --------
     >>> import numpy as np
-    >>> from skduo._inputs import n_samples
+    >>> from skduo._outputs._inputs import n_samples
     >>> n_samples(np.zeros((5, 3))), n_samples({"a": np.zeros((4, 2))})
     (5, 4)
     """
@@ -147,7 +147,7 @@ def take_rows(X, indices):
     Examples
     --------
     >>> import numpy as np
-    >>> from skduo._inputs import take_rows
+    >>> from skduo._outputs._inputs import take_rows
     >>> take_rows(np.arange(6).reshape(3, 2), [2, 0]).tolist()
     [[4, 5], [0, 1]]
     """
@@ -193,7 +193,7 @@ def dataset_labels(dataset):
     --------
     >>> import torch
     >>> from torch.utils.data import Subset, TensorDataset
-    >>> from skduo._inputs import dataset_labels
+    >>> from skduo._outputs._inputs import dataset_labels
     >>> ds = TensorDataset(torch.zeros(4, 2), torch.tensor([3, 1, 2, 0]))
     >>> dataset_labels(Subset(ds, [2, 0])).tolist()
     [2, 3]
@@ -252,7 +252,7 @@ def validate_X_y(X, y):
     Examples
     --------
     >>> import numpy as np
-    >>> from skduo._inputs import validate_X_y
+    >>> from skduo._outputs._inputs import validate_X_y
     >>> X, y = validate_X_y(np.zeros((2, 3)), [0, 1])
     >>> X.shape, list(y)
     ((2, 3), [0, 1])

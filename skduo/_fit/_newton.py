@@ -1,6 +1,6 @@
 """Projected Newton iterations with exact box-constrained subproblems.
 
-Minimises a convex objective (an :class:`skduo._objective.Objective`) over
+Minimises a convex objective (an :class:`skduo._fit._objective.Objective`) over
 ``0 <= w <= upper``: each step solves the quadratic model exactly over the box
 (bounded least squares, BVLS), third-order (Chebyshev) when the objective
 returns third derivatives; an Armijo line search that knows the objective's

@@ -1,10 +1,10 @@
 """Compiled (numba) float32 kernels of the weight fit's approach phase.
 
-An optional leaf beside :mod:`skduo._kernel` (``pip install skduo[fast]``):
-imported only by :func:`skduo._objective.compiled_kernel`, never by
+An optional leaf beside :mod:`skduo._fit._kernel` (``pip install skduo[fast]``):
+imported only by :func:`skduo._fit._objective.compiled_kernel`, never by
 ``import skduo``. For one or two members it evaluates, over a row chunk, the
 same packed terms as the float32 NumPy kernel
-(:func:`skduo._kernel._chunk_terms` with ``dtype=np.float32``, orders 0-3):
+(:func:`skduo._fit._kernel._chunk_terms` with ``dtype=np.float32``, orders 0-3):
 the loss, gradient, Hessian and third derivatives of the NLL at float32
 weights. Where the NumPy kernel makes a dozen passes over a chunk in memory
 (combination, maximum, exponential, one row dot product per moment), this one
@@ -15,7 +15,7 @@ instead of 1.1, its third-order evaluation 0.6 instead of 1.55
 (``benchmarks/bench_fit.py --passes``).
 
 Only the approach uses it: like every float32 value, its results never
-certify a fit (the float64 NumPy kernel does, see :mod:`skduo._kernel`), so a
+certify a fit (the float64 NumPy kernel does, see :mod:`skduo._fit._kernel`), so a
 compiled kernel changes the speed of a fit, not its result beyond the KKT
 tolerance.
 
@@ -264,7 +264,7 @@ def chunk_terms(logits, y, sw, weights, start, stop, order):
     ``logits`` are one or two members (arrays, memory maps or row views, without
     normalising factors; see :func:`_rows`), ``y`` integer labels, ``sw``
     sample weights, ``weights`` float32 numbers, ``order`` 0 to 3; the result
-    is laid out as :func:`skduo._objective._pack`'s.
+    is laid out as :func:`skduo._fit._objective._pack`'s.
     """
     n_members = len(logits)
     size = 1 + sum(n_members**j for j in range(1, order + 1))

@@ -4,8 +4,8 @@ import warnings
 
 from sklearn.utils.validation import check_is_fitted
 
-from skduo._base import _BaseLogitEnsemble
-from skduo._mode_fits import FITS_BY_MODE
+from skduo._estimators._base import _BaseLogitEnsemble
+from skduo._fit._modes import FITS_BY_MODE
 from skduo._vocabulary import DUO_MODES
 from skduo.utils._sklearn_compat import HasMethods, StrOptions, _fit_context
 

@@ -24,19 +24,20 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skduo import _torch_compat
-from skduo._cache import cached_member_logits
-from skduo._inputs import n_samples, take_rows, validate_X_y
-from skduo._logit_ops import combine_logits, log_softmax, softmax
-from skduo._members import (
+from skduo._estimators._routing import fit_router, route_fit_params, rows_of
+from skduo._outputs import _torch
+from skduo._outputs._cache import cached_member_logits
+from skduo._outputs._inputs import n_samples, take_rows, validate_X_y
+from skduo._outputs._logit_ops import combine_logits, log_softmax, softmax
+from skduo._outputs._member import (
     column_map,
     is_fitted,
     member_classes,
     member_logits,
     resolve_classes,
 )
-from skduo._routing import fit_router, route_fit_params, rows_of
 from skduo._vocabulary import RESPONSE_METHODS
+from skduo.utils._arrays import row_blocks
 from skduo.utils._sklearn_compat import StrOptions
 
 __all__ = []  # private module
@@ -70,9 +71,6 @@ def _check_sample_weight(sample_weight, n_samples):
     return sw
 
 
-#: Elements (rows x classes) per row block of the combination step.
-_BLOCK_ELEMENTS = 2**18
-
 #: How far below a row's other logits a class the member cannot predict is put.
 _ABSENT = 20.0
 
@@ -104,7 +102,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     members), ``_named_members()`` (list of ``(name, estimator)``),
     ``_fitted_named_members()``, ``_store_members(list)`` and
     ``_fit_weights(logits, y_enc, sample_weight)`` returning a
-    :class:`~skduo._weight_fit.WeightFitResult`.
+    :class:`~skduo._fit._weight_fit.WeightFitResult`.
     """
 
     _parameter_constraints: dict = {
@@ -150,7 +148,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         # a member of a type the duo cannot use (a raw nn.Module, ...) gets a
         # message that says what to do, before sklearn's generic one
         for name, member in self._named_members():
-            _torch_compat.check_member_type(member, name)
+            _torch.check_member_type(member, name)
         super()._validate_params()
 
     # -- fit -------------------------------------------------------------------
@@ -183,7 +181,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """The whole fit: checks, classes, member logits, then the weights."""
         named = self._named_members()
         methods = self._member_methods(len(named))
-        _torch_compat.check_torch_members_device(dict(named))
+        _torch.check_torch_members_device(dict(named))
         fitted = {name: is_fitted(est) for name, est in named}
         X, y, sample_weight = self._validate_fit_data(
             X, y, sample_weight, check_targets=not all(fitted.values())
@@ -264,7 +262,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _logits(
         self, estimator, X, name, method, classes, warn_saturation=False, lazy=False
     ):
-        if lazy and not _torch_compat.is_torch_member(estimator):
+        if lazy and not _torch.is_torch_member(estimator):
             # fit-time logits of a probability member: a lazy log view, read by
             # the weight fit chunk by chunk (not cached: no torch member)
             return member_logits(
@@ -363,7 +361,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         Each member's logits are in its own column order (so not copied);
         ``columns`` maps them to ``classes_`` (see
-        :func:`~skduo._members.column_map`). Members of weight exactly 0 are
+        :func:`~skduo._outputs._member.column_map`). Members of weight exactly 0 are
         not evaluated; with all weights 0 the first one still checks ``X``.
         """
         X = self._check_input(X)
@@ -384,10 +382,8 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _combined_blocks(self, parts):
         """Row blocks ``(rows, combined float64 logits of those rows)``."""
         n_rows, n_classes = parts[0][1].shape[0], len(self.classes_)
-        step = max(1, _BLOCK_ELEMENTS // n_classes)
         weights = [w for w, _, _ in parts]
-        for start in range(0, n_rows, step):
-            rows = slice(start, min(start + step, n_rows))
+        for rows in row_blocks((n_rows, n_classes)):
             blocks = [_aligned(z, rows, columns) for _, z, columns in parts]
             yield rows, combine_logits(blocks, weights)
 

@@ -1,12 +1,12 @@
 """The weight fit on dask arrays: every data pass runs on the dask workers.
 
-Imported by :mod:`skduo._weight_fit` only when a member's logits are a dask
+Imported by :mod:`skduo._fit._weight_fit` only when a member's logits are a dask
 array (``import skduo`` never imports dask). The fit itself is the in-memory
 one -- same phases, same Newton iterations, same kernel -- with the data
 behind :class:`DaskMembers`:
 
 - an objective evaluation is one ``blockwise`` map of
-  :func:`skduo._objective.block_terms` over the row blocks (each worker runs
+  :func:`skduo._fit._objective.block_terms` over the row blocks (each worker runs
   the in-memory chunk kernel on its block, single-threaded) followed by a tree
   sum of the packed per-block terms: a loss, ``M`` gradient entries, an
   ``M x M`` Hessian and ``M^3`` third derivatives. Only those few numbers
@@ -30,7 +30,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from skduo._objective import (
+from skduo._fit._objective import (
     block_terms,
     max_order,
     packed_size,
@@ -61,7 +61,7 @@ def _block_scan(*blocks, n_members, kernel, args, n_terms):
 class DaskMembers:
     """Dask members aligned on the first one's row blocks, one block of columns.
 
-    The dask counterpart of :class:`skduo._weight_fit._Members` (same methods).
+    The dask counterpart of :class:`skduo._fit._weight_fit._Members` (same methods).
     NumPy members mixed with dask ones are wrapped in the same row blocks.
     """
 
@@ -152,9 +152,9 @@ class DaskMembers:
 
 
 class DaskObjective:
-    """:class:`skduo._objective.Objective` evaluated on the dask workers.
+    """:class:`skduo._fit._objective.Objective` evaluated on the dask workers.
 
-    ``kernel`` (:func:`skduo._objective.fit_kernel`) is the workers' float32
+    ``kernel`` (:func:`skduo._fit._objective.fit_kernel`) is the workers' float32
     kernel: the compiled one where the client chose it and it loads there.
     """
 

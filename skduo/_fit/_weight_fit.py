@@ -30,7 +30,7 @@ multiplies every logit by a probability, and ``0 * inf`` is NaN), so the first
 evaluation that is not finite triggers one counting pass and the error. Logits
 may be NumPy arrays of any numeric dtype, memory maps (read in row chunks,
 never copied whole) or dask arrays (the passes then run on the dask workers,
-see :mod:`skduo._dask`; dask is imported only for them).
+see :mod:`skduo._fit._dask`; dask is imported only for them).
 
 Degenerate cases are detected, never fitted silently: members whose rows are
 constant up to rounding get weight 0 (with a warning), members of extreme
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from skduo._fit_checks import (
+from skduo._fit._checks import (
     _WEIGHT_CAP,
     SeparationWarning,
     _member_scales,
@@ -54,13 +54,13 @@ from skduo._fit_checks import (
     _recession_direction,
     _separation_message,
 )
-from skduo._fit_inputs import (
+from skduo._fit._inputs import (
     _Checked,
     _raise_non_finite,
     _validate_inputs,
 )
-from skduo._newton import kkt_residual, newton, scalar_search
-from skduo._objective import Objective, fit_kernel
+from skduo._fit._newton import kkt_residual, newton, scalar_search
+from skduo._fit._objective import Objective, fit_kernel
 
 __all__ = [
     "SeparationWarning",
@@ -384,7 +384,7 @@ def fit_logit_weights(
     Examples
     --------
     >>> import numpy as np
-    >>> from skduo._weight_fit import fit_logit_weights
+    >>> from skduo._fit._weight_fit import fit_logit_weights
     >>> rng = np.random.default_rng(0)
     >>> y = rng.integers(0, 3, 500)
     >>> z = rng.normal(size=(500, 3)) + 2 * np.eye(3)[y]

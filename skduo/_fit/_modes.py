@@ -2,7 +2,7 @@
 
 Every function takes the members' logits (NumPy arrays, memory maps or dask
 arrays), labels and sample weights and returns a
-:class:`~skduo._weight_fit.WeightFitResult`: the joint learned fit (the duo),
+:class:`~skduo._fit._weight_fit.WeightFitResult`: the joint learned fit (the duo),
 the paper's unweighted ablation (each member temperature-scaled alone, then
 averaged) and pool-then-calibrate (a deep ensemble). :data:`FITS_BY_MODE` maps
 each ``mode`` of :data:`skduo._vocabulary.FIT_MODES` to its fit.
@@ -12,14 +12,14 @@ import warnings
 
 import numpy as np
 
-from skduo._fit_inputs import (
+from skduo._fit._inputs import (
     _Checked,
     _MeanLogits,
     _Members,
     _members,
     _validate_inputs,
 )
-from skduo._weight_fit import WeightFitResult, _fit, fit_logit_weights
+from skduo._fit._weight_fit import WeightFitResult, _fit, fit_logit_weights
 
 __all__ = [
     "FITS_BY_MODE",

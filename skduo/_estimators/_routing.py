@@ -17,8 +17,8 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import has_fit_parameter
 
-from skduo._inputs import n_samples, take_rows
-from skduo._members import is_fitted
+from skduo._outputs._inputs import n_samples, take_rows
+from skduo._outputs._member import is_fitted
 
 __all__ = ["fit_router", "route_fit_params", "rows_of"]
 

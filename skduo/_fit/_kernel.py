@@ -7,8 +7,8 @@
 
 and of its gradient, Hessian and (in float32) third and fourth derivatives in
 ``w``, with buffers reused from chunk to chunk (:class:`_Workspace`). It is the
-one kernel of the objective: :class:`skduo._objective.Objective` runs it on a
-thread pool in memory, and :func:`skduo._objective.block_terms` on dask
+one kernel of the objective: :class:`skduo._fit._objective.Objective` runs it on a
+thread pool in memory, and :func:`skduo._fit._objective.block_terms` on dask
 workers.
 
 Precision
@@ -40,7 +40,7 @@ exponential is ~3x faster than the float64 one, and the data move at half the
 bytes); each row is shifted so that its label logit is 0 (no cancellation in
 the moments), sums over rows are float64. Its rounding errors (~1e-7 per row)
 average out over rows to ~1e-9 relative in the loss and gradient at weights
-that are float32 numbers (see :meth:`skduo._objective.Objective.snap`), which
+that are float32 numbers (see :meth:`skduo._fit._objective.Objective.snap`), which
 is what the approach needs; a float32 value never certifies anything.
 """
 

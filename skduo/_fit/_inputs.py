@@ -1,9 +1,9 @@
 """The weight fit's inputs: validation, and one interface to the members' data.
 
-Everything the fit (:mod:`skduo._weight_fit`) reads from the logits goes
+Everything the fit (:mod:`skduo._fit._weight_fit`) reads from the logits goes
 through a members object: :class:`_Members` for NumPy arrays, memory maps and
 the pooled mode's mean view (:class:`_MeanLogits`), and
-:class:`skduo._dask.DaskMembers` for dask arrays (dask is imported only
+:class:`skduo._fit._dask.DaskMembers` for dask arrays (dask is imported only
 then, by :func:`_members`). There is no finiteness scan here: the fit's data
 passes are checked (:class:`_Checked`) and only a non-finite one triggers the
 counting pass of :func:`_raise_non_finite`.
@@ -11,8 +11,8 @@ counting pass of :func:`_raise_non_finite`.
 
 import numpy as np
 
-from skduo._kernel import row_chunks
-from skduo._objective import Objective, scan_rows
+from skduo._fit._kernel import row_chunks
+from skduo._fit._objective import Objective, scan_rows
 
 
 def _is_dask(z):
@@ -49,7 +49,7 @@ class _Members:
 
     Everything the fit reads from the logits goes through :meth:`take` (rows of
     the subsample), :meth:`objective` (data passes) and :meth:`scan` (other
-    chunk kernels); :class:`skduo._dask.DaskMembers` is the same for dask.
+    chunk kernels); :class:`skduo._fit._dask.DaskMembers` is the same for dask.
     """
 
     def __init__(self, logits, names):
@@ -122,7 +122,7 @@ def _members(logits, names):
             f"All members' logits must have the same shape; got {sorted(shapes)}."
         )
     if any(dask):
-        from skduo._dask import DaskMembers  # dask only for dask input
+        from skduo._fit._dask import DaskMembers  # dask only for dask input
 
         return DaskMembers(logits, names)
     return _Members(logits, names)

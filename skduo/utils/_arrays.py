@@ -1,0 +1,64 @@
+"""Array plumbing shared by every layer: row blocks and the float dtype rule.
+
+Every row-wise operation of skduo (conversions of member outputs, softmax,
+combination, the metrics' checks) works in row blocks, so that its
+temporaries stay at one block, never an ``n x K`` array; :func:`row_blocks`
+is the one way to cut them. :func:`float_dtype` is the one rule for the dtype
+a conversion writes.
+"""
+
+import numpy as np
+
+__all__ = ["BLOCK_ELEMENTS", "float_dtype", "row_blocks"]
+
+#: Elements (rows x classes) per row block, unless a caller asks otherwise.
+BLOCK_ELEMENTS = 2**18
+
+
+def row_blocks(shape, elements=None):
+    """Row slices of an array of ``shape``, each of at most ``elements`` values.
+
+    A block holds at least one row. ``elements`` sets the size (the metrics
+    ask for about 1 MiB, i.e. ``2**20 // itemsize``).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the array; rows are the first axis.
+    elements : int, default=None
+        Largest number of values in a block; None means
+        :data:`BLOCK_ELEMENTS` (read at each call).
+
+    Returns
+    -------
+    list of slice
+
+    Examples
+    --------
+    >>> from skduo.utils._arrays import row_blocks
+    >>> row_blocks((5, 4), elements=8)
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    n_rows = shape[0]
+    if elements is None:
+        elements = BLOCK_ELEMENTS
+    step = max(1, int(elements) // max(1, int(np.prod(shape[1:], dtype=np.int64))))
+    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
+
+def float_dtype(dtype):
+    """The dtype a conversion writes: float32/float64 kept, float16 as float32.
+
+    Every other dtype (integers, booleans, extended precision) becomes float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skduo.utils._arrays import float_dtype
+    >>> float_dtype(np.float16), float_dtype(np.int64)
+    (dtype('float32'), dtype('float64'))
+    """
+    dtype = np.dtype(dtype)
+    if dtype in (np.float32, np.float64):
+        return dtype
+    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
