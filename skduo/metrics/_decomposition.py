@@ -13,7 +13,6 @@ from collections import namedtuple
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
-from scipy.special import logsumexp
 
 from skduo._logit_ops import softmax
 from skduo._mode_fits import fit_learned_weights
@@ -25,6 +24,7 @@ from skduo.metrics._base import (
     _check_y_true,
     _resolve_classes,
 )
+from skduo.metrics._classification import _nll_from_logits
 from skduo.utils._sklearn_compat import StrOptions, validate_params
 
 __all__ = [
@@ -88,8 +88,7 @@ def _mean(values, sw):
 
 
 def _nll(z, y_enc, sw):
-    rows = np.arange(z.shape[0])
-    return _mean(logsumexp(z, axis=1) - z[rows, y_enc], sw)
+    return _mean(_nll_from_logits(z, y_enc), sw)
 
 
 def _brier(z, y_enc, sw):
