@@ -1,6 +1,8 @@
 """The array API on precomputed logits: fit_duo, fit_temperature, ensembles."""
 
+import copy
 import math
+import pickle
 import tracemalloc
 import warnings
 
@@ -453,6 +455,27 @@ def test_logit_ensemble_valid_fields_normalised():
     zero = LogitEnsemble([0.0], "temperature", 2, np.nan, outputs="proba")
     assert_allclose(zero.predict_proba([[0.9, 0.1]]), [[0.5, 0.5]])
     assert zero.outputs == ("proba",)
+
+
+@pytest.mark.parametrize(
+    "restore",
+    [lambda e: pickle.loads(pickle.dumps(e)), copy.deepcopy, copy.copy],
+    ids=["pickle", "deepcopy", "copy"],
+)
+def test_logit_ensemble_weights_stay_read_only_when_restored(rng, restore):
+    # issue #22: pickle and deepcopy bypass __post_init__, and the restored
+    # array was writable
+    large, small, y = _synthetic(rng, n=200)
+    for ens in (fit_duo(large, small, y), LogitEnsemble([0.5, 1.0], "learned", 4, 0.3)):
+        restored = restore(ens)
+        assert_array_equal(restored.weights, ens.weights)
+        assert restored.weights.dtype == np.float64
+        assert (restored.mode, restored.outputs) == (ens.mode, ens.outputs)
+        with pytest.raises(ValueError, match="read-only"):
+            restored.weights[0] = np.nan
+        assert_array_equal(
+            restored.predict_proba(large, small), ens.predict_proba(large, small)
+        )
 
 
 # --------------------------------------------------------------------------
