@@ -311,7 +311,9 @@ class LogitEnsemble:
         Returns
         -------
         ndarray (dask array for dask inputs) of shape (n_samples,)
-            Higher means more confident.
+            Higher means more confident. A row's value does not depend on the
+            order of its columns (its sums run over the sorted row), so rows
+            that are permutations of each other tie exactly.
         """
         kind = check_confidence(kind, "kind")
         return self._predict(logits, "confidence", kind)
