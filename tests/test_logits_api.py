@@ -1,5 +1,8 @@
 """The array API on precomputed logits: fit_duo, fit_temperature, ensembles."""
 
+import copy
+import math
+import pickle
 import tracemalloc
 import warnings
 
@@ -119,6 +122,34 @@ def test_uq_only_predicts_large_class_with_duo_probabilities(rng):
     # entropy confidence: minus the entropy of the duo's probabilities
     neg_h = np.sum(proba * np.log(proba), axis=1)
     assert_allclose(uq.confidence(large, small, kind="neg_entropy"), neg_h, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["msp", "margin", "neg_entropy"])
+@pytest.mark.parametrize("mode", ["asymmetric", "uq_only"])
+def test_confidence_does_not_depend_on_column_order(kind, mode):
+    # issue #22: a row's confidence must not depend on its column order (a sum
+    # in column order broke ties between permuted rows in the last bit)
+    rng = np.random.default_rng(0)
+    n, k = 600, 400  # several row blocks
+    large, small = 3.0 * rng.normal(size=(2, n, k))
+    perm = np.argsort(rng.uniform(size=(n, k)), axis=1)
+    ens = LogitEnsemble([0.8, 0.3], mode, k, np.nan)
+    conf = ens.confidence(large, small, kind=kind)
+    shuffled = (np.take_along_axis(z, perm, axis=1) for z in (large, small))
+    assert_array_equal(ens.confidence(*shuffled, kind=kind), conf)
+    # and the values: float64 softmax, the entropy summed exactly (math.fsum)
+    p = softmax(0.8 * large + 0.3 * small)
+    pred = large.argmax(1) if mode == "uq_only" else p.argmax(1)
+    p_pred = p[np.arange(n), pred]
+    ref = {
+        "msp": p_pred,
+        "margin": p_pred - np.sort(p, axis=1)[:, -2],
+        "neg_entropy": [math.fsum(row * np.log(row)) for row in p],
+    }[kind]
+    if mode == "uq_only" and kind == "margin":  # the large's class: not the top
+        top = p.max(1)
+        ref = np.where(p_pred >= top, ref, p_pred - top)
+    assert_allclose(conf, ref, rtol=1e-12, atol=1e-15)
 
 
 def test_weighted_ensemble_of_two_equals_duo(rng):
@@ -424,6 +455,27 @@ def test_logit_ensemble_valid_fields_normalised():
     zero = LogitEnsemble([0.0], "temperature", 2, np.nan, outputs="proba")
     assert_allclose(zero.predict_proba([[0.9, 0.1]]), [[0.5, 0.5]])
     assert zero.outputs == ("proba",)
+
+
+@pytest.mark.parametrize(
+    "restore",
+    [lambda e: pickle.loads(pickle.dumps(e)), copy.deepcopy, copy.copy],
+    ids=["pickle", "deepcopy", "copy"],
+)
+def test_logit_ensemble_weights_stay_read_only_when_restored(rng, restore):
+    # issue #22: pickle and deepcopy bypass __post_init__, and the restored
+    # array was writable
+    large, small, y = _synthetic(rng, n=200)
+    for ens in (fit_duo(large, small, y), LogitEnsemble([0.5, 1.0], "learned", 4, 0.3)):
+        restored = restore(ens)
+        assert_array_equal(restored.weights, ens.weights)
+        assert restored.weights.dtype == np.float64
+        assert (restored.mode, restored.outputs) == (ens.mode, ens.outputs)
+        with pytest.raises(ValueError, match="read-only"):
+            restored.weights[0] = np.nan
+        assert_array_equal(
+            restored.predict_proba(large, small), ens.predict_proba(large, small)
+        )
 
 
 # --------------------------------------------------------------------------

@@ -133,6 +133,14 @@ class LogitEnsemble:
             )
         object.__setattr__(self, "outputs", self._checked_outputs())
 
+    def __setstate__(self, state):
+        # pickle and copy.deepcopy restore the fields without __post_init__,
+        # and an unpickled or copied array is writable: checked again, and
+        # made read-only as at construction
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "weights", self._checked_weights())
+
     def _checked_weights(self):
         try:
             weights = np.array(self.weights, dtype=np.float64)
@@ -303,7 +311,9 @@ class LogitEnsemble:
         Returns
         -------
         ndarray (dask array for dask inputs) of shape (n_samples,)
-            Higher means more confident.
+            Higher means more confident. A row's value does not depend on the
+            order of its columns (its sums run over the sorted row), so rows
+            that are permutations of each other tie exactly.
         """
         kind = check_confidence(kind, "kind")
         return self._predict(logits, "confidence", kind)

@@ -225,22 +225,40 @@ def _numpy_predict(
             if output == "predict":
                 out[rows] = pred
                 continue
+            out[rows] = _confidence_from_logits(z, pred, confidence, work[0])
+            continue
         z -= z.max(axis=1, keepdims=True)
         tmp = np.exp(z, out=work[0])
         total = tmp.sum(axis=1, keepdims=True)
         if output == "log_proba":
             z -= np.log(total)
-        elif output == "proba":
-            np.divide(tmp, total, out=z)
-        elif confidence == "neg_entropy":
-            # from the log-probabilities: exact where probabilities underflow
-            tmp /= total
-            z -= np.log(total)
-            out[rows] = np.multiply(tmp, z, out=tmp).sum(axis=1)
         else:
             np.divide(tmp, total, out=z)
-            out[rows] = _confidence_from_proba(z, pred, confidence)
     return out
+
+
+def _confidence_from_logits(z, pred, confidence, tmp):
+    """The confidence in class ``pred`` of each row of the logits ``z``.
+
+    ``z`` is overwritten, ``tmp`` (of its shape) is workspace. Each row is
+    sorted first, so that its sums run in an order set by its values alone: a
+    row and any permutation of its columns get the same confidence to the last
+    bit (and tie in a ranking by confidence).
+    """
+    z_pred = z[np.arange(z.shape[0]), pred]
+    z.sort(axis=1)
+    # the predicted class's place in its sorted row (the first of its value)
+    place = np.count_nonzero(z < z_pred[:, None], axis=1)
+    z -= z[:, -1:].copy()
+    np.exp(z, out=tmp)
+    total = tmp.sum(axis=1, keepdims=True)
+    if confidence == "neg_entropy":
+        # from the log-probabilities: exact where probabilities underflow
+        tmp /= total
+        z -= np.log(total)
+        return np.multiply(tmp, z, out=tmp).sum(axis=1)
+    np.divide(tmp, total, out=z)
+    return _confidence_from_proba(z, place, confidence)
 
 
 def _chunk_predict(*blocks, block_info=None, **kw):

@@ -20,8 +20,8 @@ import numpy as np
 from scipy.sparse import csc_matrix
 from scipy.special import digamma
 
+from skduo.metrics._classification import _nll_from_logits
 from skduo.metrics._selective import _confidence_from_proba
-from skduo.utils._arrays import row_blocks
 
 __all__ = []  # private module
 
@@ -259,15 +259,8 @@ class _Predictions:
 
 
 def _nll_rows(logits, y_enc):
-    """Per-row ``logsumexp(z) - z[y]`` in float64, in row blocks (exact)."""
-    z = np.asarray(logits)
-    out = np.empty(z.shape[0])
-    for rows in row_blocks(z.shape):
-        block = np.asarray(z[rows], dtype=np.float64)
-        top = block.max(axis=1)
-        lse = top + np.log(np.exp(block - top[:, None]).sum(axis=1))
-        out[rows] = lse - block[np.arange(block.shape[0]), y_enc[rows]]
-    return out
+    """Per-row ``logsumexp(z) - z[y]`` in float64: :func:`nll_loss`'s values."""
+    return _nll_from_logits(np.asarray(logits), y_enc)
 
 
 def _run_starts(sorted_values):

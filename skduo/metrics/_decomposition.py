@@ -13,7 +13,6 @@ from collections import namedtuple
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
-from scipy.special import logsumexp
 
 from skduo._fit._modes import fit_learned_weights
 from skduo._outputs._logit_ops import softmax
@@ -25,6 +24,7 @@ from skduo.metrics._base import (
     _check_y_true,
     _resolve_classes,
 )
+from skduo.metrics._classification import _nll_from_logits
 from skduo.utils._sklearn_compat import StrOptions, validate_params
 
 __all__ = [
@@ -88,8 +88,7 @@ def _mean(values, sw):
 
 
 def _nll(z, y_enc, sw):
-    rows = np.arange(z.shape[0])
-    return _mean(logsumexp(z, axis=1) - z[rows, y_enc], sw)
+    return _mean(_nll_from_logits(z, y_enc), sw)
 
 
 def _brier(z, y_enc, sw):
@@ -273,13 +272,29 @@ def _grid_masses(f, r, w, n_points):
     return mass
 
 
+def _even_extension(mass):
+    """The masses and their mirror images on the period-2 grid.
+
+    A mass at ``t_l`` has its mirror image at ``2 - t_l`` (and ``-t_l``);
+    the kernel at ``f`` is ``phi(t - f) + phi(t + f)`` summed over periods.
+    At the end points the image falls on the point itself, so the masses at
+    0 and 1 count twice -- ``K(t, 1) = 2 sum_k phi(t - 1 - 2k)`` -- while the
+    interior points appear once on each side.
+    """
+    ext = np.concatenate([mass, mass[-2:0:-1]])
+    ext[0] *= 2.0
+    ext[mass.shape[0] - 1] *= 2.0
+    return ext
+
+
 def _smoothed_at(spectrum, n_points, sigma):
     """``int_0^1 |sum_l mass_l K(t, t_l)| dt`` with the reflected Gaussian ``K``.
 
-    ``spectrum`` is the real FFT of the masses' even extension (period 2):
-    reflection at 0 and 1 makes the kernel the period-2 sum of Gaussians,
-    whose Fourier coefficients are ``exp(-(pi sigma m)^2 / 2)`` (the grid
-    is at least 20 points per sigma, so sampling aliases nothing).
+    ``spectrum`` is the real FFT of the masses' even extension (period 2,
+    :func:`_even_extension`): reflection at 0 and 1 makes the kernel the
+    period-2 sum of Gaussians, whose Fourier coefficients are
+    ``exp(-(pi sigma m)^2 / 2)`` (the grid is at least 20 points per sigma,
+    so sampling aliases nothing).
     """
     h = 1.0 / (n_points - 1)
     m = np.arange(spectrum.shape[0])
@@ -299,7 +314,7 @@ def _smooth_ece(conf, residual, w):
             n_points = 4 * (n_points - 1) + 1
         if n_points not in spectra:
             mass = _grid_masses(conf, residual, w, n_points)
-            spectra[n_points] = np.fft.rfft(np.concatenate([mass, mass[-2:0:-1]]))
+            spectra[n_points] = np.fft.rfft(_even_extension(mass))
         return _smoothed_at(spectra[n_points], n_points, sigma)
 
     lo, hi = 1e-3, 1.0

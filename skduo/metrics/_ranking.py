@@ -86,8 +86,13 @@ def _confidence_from_proba(proba, pred, confidence, *, top=None):
             conf[rows] = p_pred - np.where(p_pred >= first, second, first)
         else:
             # neg_entropy: sum_k p log p (0 log 0 = 0); tiny negatives clipped.
+            # The terms are summed sorted, so that the sum does not depend on
+            # the column order: a row and any permutation of it get the same
+            # value to the last bit (and tie, as they should, in the ranking).
             np.clip(block, 0.0, None, out=block)
-            conf[rows] = xlogy(block, block) @ np.ones(n_classes)
+            terms = xlogy(block, block, out=block)
+            terms.sort(axis=1)
+            conf[rows] = terms.sum(axis=1)
     return conf
 
 

@@ -12,10 +12,12 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 from skduo.metrics import (
     aurc,
+    calibration_refinement_decomposition,
     expected_calibration_error,
     multiclass_brier_score,
     nll_loss,
 )
+from skduo.metrics._bootstrap_engine import _nll_rows
 
 
 def test_toy_example_matches_paper(toy):
@@ -92,6 +94,55 @@ def test_nll_from_logits(rng):
     assert nll_loss(y, logits=z + 100, labels=[0, 1, 2]) == pytest.approx(
         nll_loss(y, logits=np.log(softmax(z, axis=1)), labels=[0, 1, 2])
     )
+
+
+def _mp_nll(row, label):
+    """``logsumexp(row) - row[label]`` in 50-digit arithmetic (mpmath)."""
+    from mpmath import mp
+
+    with mp.workdps(50):
+        z = [mp.mpf(float(v)) for v in row]
+        return float(mp.log(mp.fsum(mp.exp(v) for v in z)) - z[label])
+
+
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        # issue #22: log1p(exp(-25)) = 1.388794386486758e-11 (was 1.455e-11)
+        ([1e4, 1e4 - 25], 1.3887943864867583e-11),
+        # log1p(exp(-30)) = 9.357622968839737e-14 (was 0.0)
+        ([1e5, 1e5 - 30], 9.357622968839737e-14),
+        # a tied runner-up: log 2 + log1p(exp(-40) / 2)
+        ([0.0, 0.0, -40.0], 0.6931471805599453),
+    ],
+)
+def test_nll_from_logits_keeps_tiny_losses_accurate(row, expected):
+    # expected: the exact expressions, evaluated (and checked) with mpmath
+    assert _mp_nll(row, 0) == pytest.approx(expected, rel=1e-15, abs=0)
+    labels = list(range(len(row)))
+    got = nll_loss([0], logits=[row], labels=labels)
+    assert got == pytest.approx(expected, rel=4e-16, abs=0)
+    # the same values in the decomposition's score and the bootstrap's rows
+    split = calibration_refinement_decomposition([0], logits=[row], labels=labels)
+    assert split.score == got
+    assert _nll_rows(np.array([row]), np.array([0]))[0] == got
+
+
+def test_nll_from_logits_against_an_arbitrary_precision_reference():
+    # rows of every regime: tiny, moderate and large losses, wide logit ranges
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(60, 5)) * np.array([[0.1], [3.0], [40.0]]).repeat(20, 0)
+    z[::7] += 1e4
+    y = np.where(np.arange(60) % 3 == 0, z.argmax(1), rng.integers(0, 5, 60))
+    ref = np.array([_mp_nll(row, label) for row, label in zip(z, y)])
+    for i in range(60):
+        got = nll_loss([y[i]], logits=z[i : i + 1], labels=range(5))
+        # the bound of the problem's conditioning: each difference z_j - z_a
+        # is rounded to half an ulp of the logits (2^-53 max|z| absolute), which
+        # moves exp(z_j - z_a), so a loss below 1, by as much relatively
+        scale = 2.0**-52 * np.abs(z[i]).max()
+        tol = 4.5e-16 * ref[i] + scale * min(ref[i], 1.0)
+        assert abs(got - ref[i]) <= tol, (i, got, ref[i])
 
 
 def test_nll_from_saturated_logits_is_exact():

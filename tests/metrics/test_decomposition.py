@@ -127,7 +127,7 @@ def _direct_smece(conf, resid, sigma):
         )
         return abs(np.mean(k * resid))
 
-    return quad(integrand, 0, 1, points=sorted(set(conf)), limit=200)[0]
+    return quad(integrand, 0, 1, points=sorted(set(conf)), limit=1000)[0]
 
 
 def test_smooth_ece_constant_confidence_is_the_gap():
@@ -148,6 +148,50 @@ def test_smooth_ece_matches_the_definition():
     # literal: the fixed point of the quadrature above, to the 1e-7 relative
     # tolerance of the root search
     assert value == pytest.approx(0.1320880, abs=1e-6)
+
+
+def test_smooth_ece_mass_at_confidence_one_has_full_weight():
+    # issue #22: the reflected kernel at f = 1 is 2 sum_k phi(t - 1 - 2k) (the
+    # point is its own mirror image); the FFT's even extension counted it once.
+    # Two wrong rows at confidence 1: residual -1 everywhere, and the kernel
+    # integrates to 1 over [0, 1] for any width, so smECE_sigma = 1 for every
+    # sigma and the fixed point is the bound sigma = 1 (exact; relplot gives
+    # 0.9997; the half-weight bug gave 0.5).
+    value, sigma = smooth_ece(
+        [0, 0], [[0, 1], [0, 1]], labels=[0, 1], return_sigma=True
+    )
+    assert value == pytest.approx(1.0, abs=1e-9) and sigma == 1.0
+    assert _direct_smece(np.ones(2), -np.ones(2), 1.0) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("top", [1.0, 1.0 - 1e-4])  # at 1, and within a grid step
+def test_smooth_ece_with_most_rows_at_confidence_one_matches_the_quadrature(top):
+    # the realistic case of issue #22: n = 200, 60 % of rows at confidence 1
+    rng = np.random.default_rng(0)
+    conf = np.concatenate([np.full(120, top), rng.uniform(0.5, 1.0, 80)])
+    correct = rng.uniform(size=200) < np.concatenate([np.full(120, 0.9), conf[120:]])
+    y = np.where(correct, 0, 1)
+    value, sigma = smooth_ece(y, np.column_stack([conf, 1 - conf]), return_sigma=True)
+    # the definition by quadrature at the returned width, and its fixed point
+    assert value == pytest.approx(_direct_smece(conf, correct - conf, sigma), abs=1e-6)
+    assert value == pytest.approx(sigma, abs=1e-6)
+    if top == 1.0:
+        # literal: the root of _direct_smece(conf, correct - conf, s) - s by
+        # scipy.optimize.brentq on [1e-3, 1] (xtol = rtol = 1e-12, quad limit
+        # 1000): 0.12769188794321 (the half-weight bug gave 0.0780)
+        assert value == pytest.approx(0.1276918879432, abs=1e-9)
+
+
+def test_smooth_ece_mass_at_zero_has_full_weight():
+    # the other end point, through the private core (a top-label confidence
+    # is never 0): against the quadrature of the definition
+    from skduo.metrics._decomposition import _smooth_ece
+
+    conf = np.array([0.0, 0.0, 0.3, 0.5])
+    resid = np.array([0.5, 0.2, -0.1, 0.3])
+    value, sigma = _smooth_ece(conf, resid, np.full(4, 0.25))
+    assert value == pytest.approx(_direct_smece(conf, resid, sigma), abs=1e-6)
+    assert value == pytest.approx(sigma, abs=1e-6)
 
 
 def test_smooth_ece_weights_are_repetitions_and_calibrated_is_small():

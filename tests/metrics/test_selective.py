@@ -1,12 +1,14 @@
 """Tests for the selective-classification metrics in skduo.metrics._selective."""
 
 import itertools
+import math
 import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.special import xlogy
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import roc_auc_score
 
@@ -226,6 +228,33 @@ def test_selective_metrics_equals_individual_calls(rng):
 # --------------------------------------------------------------------------
 # Confidence and prediction options
 # --------------------------------------------------------------------------
+@pytest.mark.parametrize("confidence", ["msp", "margin", "neg_entropy"])
+def test_confidence_does_not_depend_on_column_order(confidence):
+    # issue #22: xlogy(p, p) @ ones summed in column order, so a row and a
+    # permutation of it differed in the last bit and broke their tie. These
+    # two rows are permutations of each other (the first was off by 2 ulp);
+    # one is right, one wrong: tied, every ranking gives the tie average
+    # AURC = 1/2 (exact: both rows are at risk 1/2 at every coverage).
+    p = [0.40751181517972845, 0.33984824239655975, 0.25263994242371185]
+    q = [p[1], p[2], p[0]]
+    for y, proba in (([0, 0], [p, q]), ([0, 0], [q, p])):
+        assert aurc(y, proba, labels=[0, 1, 2], confidence=confidence) == 0.5
+    # many rows, many classes, in several row blocks: each row's confidence is
+    # bitwise that of its column permutation
+    from skduo.metrics._ranking import _confidence_from_proba
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.full(1000, 0.05), size=300)
+    perm = np.argsort(rng.uniform(size=proba.shape), axis=1)
+    permuted = np.take_along_axis(proba, perm, axis=1)
+    conf = _confidence_from_proba(proba, proba.argmax(1), confidence)
+    conf_perm = _confidence_from_proba(permuted, permuted.argmax(1), confidence)
+    np.testing.assert_array_equal(conf, conf_perm)
+    if confidence == "neg_entropy":  # the value: float64 reference, math.fsum
+        ref = [math.fsum(xlogy(r, r)) for r in proba]
+        np.testing.assert_allclose(conf, ref, rtol=1e-13)
+
+
 def test_confidence_options_hand_computed():
     proba = np.array([[0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.5, 0.5, 0.0]])
     y = np.array([0, 2, 1])
