@@ -21,6 +21,16 @@ the metrics has no way to know that an arbitrary estimator's ``predict`` is
 the arg-max of its probabilities, and a wrong guess would silently score the
 wrong predictions, so it always asks. ``make_proba_scorer(...,
 prediction='argmax')`` makes the one-pass arg-max scorer.
+
+The scorers are scikit-learn scorer objects: under multi-metric scoring
+(``cross_validate(scoring={...})``, ``GridSearchCV`` with several scorers)
+scikit-learn hands them one shared cache, and every skduo scorer of the call
+reads the same ``predict_proba`` (and ``predict``) result: one prediction per
+method, fold and split, however many skduo scorers are asked for. The full
+probability array is cached under a key of skduo's own (scikit-learn's own
+entry keeps only the positive column of a binary problem); for more than two
+classes it also fills scikit-learn's entry, so built-in scorers such as
+``neg_log_loss`` share it too.
 """
 
 import copy
@@ -32,7 +42,13 @@ from sklearn.utils.metadata_routing import MetadataRequest
 
 from skduo._vocabulary import CONFIDENCES
 from skduo.metrics._operating_points import coverage_at_accuracy
-from skduo.utils._sklearn_compat import Interval, StrOptions, validate_params
+from skduo.utils._sklearn_compat import (
+    BaseScorer,
+    Interval,
+    StrOptions,
+    scoring_cache,
+    validate_params,
+)
 
 __all__ = ["make_coverage_at_accuracy_scorer", "make_proba_scorer"]
 
@@ -79,10 +95,35 @@ def _takes_y_pred(score_func):
     )
 
 
-class _ProbaScorer:
+#: Key of the full ``predict_proba`` array in scikit-learn's scoring cache.
+_PROBA_KEY = ("skduo", "predict_proba")
+
+
+def _direct_call(estimator, method, X):
+    """What a scorer called on its own uses: the estimator's method, uncached."""
+    return getattr(estimator, method)(X)
+
+
+def _shared_proba(method_caller, estimator, X):
+    """``estimator.predict_proba(X)``, computed once per multi-metric call."""
+    cache = scoring_cache(method_caller)
+    if cache is not None and _PROBA_KEY in cache:
+        return cache[_PROBA_KEY]
+    proba = estimator.predict_proba(X)
+    if cache is not None:
+        cache[_PROBA_KEY] = proba
+        if np.ndim(proba) == 2 and np.shape(proba)[1] > 2:
+            # what scikit-learn's own scorers read for a multiclass problem
+            cache.setdefault("predict_proba", proba)
+    return proba
+
+
+class _ProbaScorer(BaseScorer):
     """Scorer ``scorer(estimator, X, y_true, sample_weight=None) -> float``.
 
-    Built by :func:`make_proba_scorer`; see there for the parameters.
+    Built by :func:`make_proba_scorer`; see there for the parameters. A
+    scikit-learn scorer object: its ``_score`` takes scikit-learn's shared
+    ``method_caller`` under multi-metric scoring.
     """
 
     def __init__(self, score_func, sign, kwargs, prediction):
@@ -90,6 +131,8 @@ class _ProbaScorer:
         self._sign = sign
         self._kwargs = kwargs
         self._prediction = prediction
+        # read by scikit-learn's multi-metric scorer to decide on sharing
+        self._response_method = "predict_proba"
         self._pass_y_pred = prediction == "predict" and _takes_y_pred(score_func)
         self._metadata_request = MetadataRequest(owner=type(self).__name__)
         self._metadata_request.score.add_request(param="sample_weight", alias=True)
@@ -116,9 +159,15 @@ class _ProbaScorer:
         score : float
             The metric, negated for losses (greater is better).
         """
-        if kwargs:
+        return self._score(
+            _direct_call, estimator, X, y_true, sample_weight=sample_weight, **kwargs
+        )
+
+    def _score(self, method_caller, estimator, X, y_true, sample_weight=None, **kw):
+        """The score, with predictions from ``method_caller`` (possibly shared)."""
+        if kw:
             raise TypeError(
-                f"{self!r} got unexpected parameters {sorted(kwargs)}; only "
+                f"{self!r} got unexpected parameters {sorted(kw)}; only "
                 "sample_weight is supported."
             )
         if not hasattr(estimator, "predict_proba"):
@@ -127,13 +176,13 @@ class _ProbaScorer:
                 "need probabilities (e.g. SVC(probability=True), or wrap the model "
                 "in sklearn.calibration.CalibratedClassifierCV)."
             )
-        proba = estimator.predict_proba(X)
+        proba = _shared_proba(method_caller, estimator, X)
         labels, proba = _labels_and_proba(estimator, y_true, proba)
-        kw = dict(self._kwargs)
+        params = dict(self._kwargs)
         if self._pass_y_pred:
-            kw["y_pred"] = estimator.predict(X)
+            params["y_pred"] = method_caller(estimator, "predict", X)
         score = self._score_func(
-            y_true, proba, labels=labels, sample_weight=sample_weight, **kw
+            y_true, proba, labels=labels, sample_weight=sample_weight, **params
         )
         return self._sign * score
 

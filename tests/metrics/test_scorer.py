@@ -414,3 +414,51 @@ def test_each_scorer_object_has_its_own_docstring():
     assert sphinx_inspect.getdoc(neg_aurc_scorer) == neg_aurc_scorer.__doc__
     # copies made by get_scorer keep it
     assert get_scorer("neg_aurc").__doc__ == neg_aurc_scorer.__doc__
+
+
+class _CountingLogisticRegression(LogisticRegression):
+    """Counts its prediction calls (class-level, shared by clones)."""
+
+    calls = {"predict_proba": 0, "predict": 0}
+
+    def predict_proba(self, X):
+        type(self).calls["predict_proba"] += 1
+        return super().predict_proba(X)
+
+    def predict(self, X):
+        type(self).calls["predict"] += 1
+        return super().predict(X)
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "multiclass"])
+def test_multimetric_scoring_shares_one_prediction_per_fold(binary, data):
+    X, y = data
+    if binary:
+        y = (y > 0).astype(int)
+    scoring = {name: get_scorer(name) for name in SCORERS}
+    scoring["sac98"] = make_coverage_at_accuracy_scorer(0.98)
+    scoring["neg_log_loss"] = "neg_log_loss"
+    calls = _CountingLogisticRegression.calls
+    calls.update(predict_proba=0, predict=0)
+    res = cross_validate(
+        _CountingLogisticRegression(max_iter=500),
+        X,
+        y,
+        cv=KFold(3),
+        scoring=scoring,
+        return_train_score=True,
+        error_score="raise",
+    )
+    # 3 folds x (train, test): one predict_proba and one predict each for all
+    # eight skduo scorers; scikit-learn's neg_log_loss reads the shared
+    # multiclass array, and makes its own (positive-column) call when binary
+    assert calls["predict_proba"] == 6 * (2 if binary else 1)
+    assert calls["predict"] == 6
+    # the shared predictions give exactly what each scorer computes alone
+    for i, (train, test) in enumerate(KFold(3).split(X)):
+        est = LogisticRegression(max_iter=500).fit(X[train], y[train])
+        for name, scorer in scoring.items():
+            if name == "neg_log_loss":
+                continue
+            assert res[f"test_{name}"][i] == scorer(est, X[test], y[test]), name
+            assert res[f"train_{name}"][i] == scorer(est, X[train], y[train]), name

@@ -47,3 +47,16 @@ def test_nothing_else_imports_private_sklearn_names():
             if any(n.startswith("_") for n in names):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_scoring_cache_reads_the_shared_dict_only():
+    from functools import partial
+
+    from sklearn.metrics import get_scorer
+
+    shared = {}
+    assert _sklearn_compat.scoring_cache(partial(print, shared)) is shared
+    assert _sklearn_compat.scoring_cache(partial(print, None)) is None
+    assert _sklearn_compat.scoring_cache(print) is None
+    # scikit-learn's own scorers are of the class skduo's scorers extend
+    assert isinstance(get_scorer("neg_log_loss"), _sklearn_compat.BaseScorer)
