@@ -15,7 +15,6 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from skduo._fit._modes import fit_learned_weights
-from skduo._outputs._logit_ops import softmax
 from skduo.metrics._base import (
     _as_float_array,
     _check_length,
@@ -25,6 +24,7 @@ from skduo.metrics._base import (
     _resolve_classes,
 )
 from skduo.metrics._classification import _nll_from_logits
+from skduo.utils._arrays import row_blocks
 from skduo.utils._sklearn_compat import StrOptions, validate_params
 
 __all__ = [
@@ -91,10 +91,53 @@ def _nll(z, y_enc, sw):
     return _mean(_nll_from_logits(z, y_enc), sw)
 
 
+def _brier_terms(z, y_enc, sw, beta=1.0, order=0):
+    """The Brier score of ``softmax(beta * z)`` and its derivatives in ``beta``.
+
+    One pass over ``z`` in row blocks (float64 temporaries of one block, no
+    ``n x K`` copy). With ``p = softmax(beta * z)``, ``m = E_p[z]`` and
+    ``v = Var_p(z)``, a row's score is ``sum_k p_k^2 - 2 p_y + 1``, its first
+    derivative ``2 sum_k p_k^2 (z_k - m) - 2 p_y (z_y - m)`` and its second
+    ``2 sum_k p_k^2 (2 (z_k - m)^2 - v) - 2 p_y ((z_y - m)^2 - v)``.
+    Returns ``(score, d1, d2)``; the derivatives are 0.0 below ``order``.
+    """
+    z = np.asarray(z)
+    n = z.shape[0]
+    rows_score = np.empty(n)
+    rows_d1 = np.empty(n) if order >= 1 else None
+    rows_d2 = np.empty(n) if order >= 2 else None
+    for rows in row_blocks(z.shape):
+        zb = np.asarray(z[rows], dtype=np.float64)
+        idx = np.arange(zb.shape[0])
+        p = np.multiply(zb, beta)
+        p -= p.max(axis=1, keepdims=True)
+        np.exp(p, out=p)
+        p /= p.sum(axis=1, keepdims=True)
+        p_y = p[idx, y_enc[rows]]
+        sq = np.einsum("ij,ij->i", p, p)
+        rows_score[rows] = sq - 2.0 * p_y + 1.0
+        if order >= 1:
+            m = np.einsum("ij,ij->i", p, zb)
+            zb -= m[:, None]  # z - m
+            dy = zb[idx, y_enc[rows]]
+            if order >= 2:
+                dev2 = zb * zb  # (z - m)^2
+                v = np.einsum("ij,ij->i", p, dev2)
+            p *= p  # p^2
+            rows_d1[rows] = 2.0 * np.einsum("ij,ij->i", p, zb) - 2.0 * p_y * dy
+            if order >= 2:
+                p2_dev2 = np.einsum("ij,ij->i", p, dev2)
+                rows_d2[rows] = 2.0 * (2.0 * p2_dev2 - v * sq) - 2.0 * p_y * (
+                    dy * dy - v
+                )
+    score = _mean(rows_score, sw)
+    d1 = _mean(rows_d1, sw) if order >= 1 else 0.0
+    d2 = _mean(rows_d2, sw) if order >= 2 else 0.0
+    return score, d1, d2
+
+
 def _brier(z, y_enc, sw):
-    p = softmax(z)
-    p[np.arange(p.shape[0]), y_enc] -= 1.0
-    return _mean(np.einsum("ij,ij->i", p, p), sw)
+    return _brier_terms(z, y_enc, sw)[0]
 
 
 def _nll_fit(z, y_enc, sw):
@@ -108,23 +151,71 @@ def _nll_fit(z, y_enc, sw):
     return beta, min(float(fit.nll), _nll(beta * z, y_enc, sw))
 
 
+def _newton_in_bracket(terms, lo, hi, d_lo, tol=1e-10, max_iter=50):
+    """A root of the slope in ``log beta`` in ``[lo, hi]`` (``d_lo`` at ``lo``).
+
+    Safeguarded Newton (rtsafe): a Newton step from the second derivative
+    when it stays inside the bracket, bisection otherwise; the bracket
+    shrinks at every step. ``terms(log_beta)`` gives the score and its first
+    two derivatives in ``log beta``. Returns ``(log_beta, score)``.
+    """
+    x = 0.5 * (lo + hi)
+    best = (np.inf, x)
+    for _ in range(max_iter):
+        value, d1, d2 = terms(x)
+        best = min(best, (value, x))
+        if d1 == 0.0:
+            break
+        if (d1 < 0) == (d_lo < 0):
+            lo, d_lo = x, d1
+        else:
+            hi = x
+        step = x - d1 / d2 if d2 > 0 else np.nan
+        x_new = step if lo < step < hi else 0.5 * (lo + hi)
+        if abs(x_new - x) <= tol * max(1.0, abs(x)) or hi - lo <= tol:
+            x = x_new
+            break
+        x = x_new
+    value, _, _ = terms(x)
+    return min(best, (value, x))[::-1]
+
+
 def _brier_fit(z, y_enc, sw, beta_nll):
     """``(beta, brier)`` of the Brier-optimal inverse temperature (beta >= 0)."""
 
+    def terms(log_beta, order=2):
+        # the score and its derivatives in log beta (chain rule)
+        beta = float(np.exp(log_beta))
+        value, d1, d2 = _brier_terms(z, y_enc, sw, beta, order)
+        return value, beta * d1, beta * d1 + beta * beta * d2
+
     def brier(log_beta):
-        return _brier(np.exp(log_beta) * z, y_enc, sw)
+        return terms(log_beta, order=0)[0]
 
     # the Brier score is smooth but not convex in beta: a grid around the
-    # NLL-optimal beta, then a bounded search around the best grid point
+    # NLL-optimal beta (value and slope at each point, one pass each), then
+    # the minimum next to the best grid point -- a safeguarded Newton search
+    # where the slope changes sign around it, else a bounded search
     centre = np.log(beta_nll) if beta_nll > 0 else 0.0
     grid = centre + np.log(2.0) * np.arange(-5, 6)
-    values = [brier(g) for g in grid]
+    values, slopes = zip(*(terms(g, order=1)[:2] for g in grid))
     i = int(np.argmin(values))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-    res = minimize_scalar(
-        brier, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6}
-    )
-    best, beta = min((values[i], np.exp(grid[i])), (float(res.fun), np.exp(res.x)))
+    lo_i, hi_i = max(i - 1, 0), min(i + 1, len(grid) - 1)
+    if slopes[i] > 0 and i > 0 and slopes[i - 1] < 0:
+        lo_i, hi_i = i - 1, i
+    elif slopes[i] < 0 and i < len(grid) - 1 and slopes[i + 1] > 0:
+        lo_i, hi_i = i, i + 1
+    else:
+        lo_i = hi_i = None
+    if lo_i is not None:
+        x, fun = _newton_in_bracket(terms, grid[lo_i], grid[hi_i], slopes[lo_i])
+    else:
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+        res = minimize_scalar(
+            brier, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6}
+        )
+        x, fun = res.x, float(res.fun)
+    best, beta = min((values[i], np.exp(grid[i])), (float(fun), np.exp(x)))
     uniform = float(1.0 - 1.0 / z.shape[1])  # beta = 0
     if uniform < best:
         return 0.0, uniform

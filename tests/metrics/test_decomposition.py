@@ -209,3 +209,40 @@ def test_smooth_ece_weights_are_repetitions_and_calibrated_is_small():
     hot = np.exp(3 * np.log(proba))
     hot /= hot.sum(1, keepdims=True)
     assert smooth_ece(y, hot) > 2 * smooth_ece(y, proba)
+
+
+def test_brier_derivatives_match_central_differences():
+    # the one-pass analytic first and second derivatives in beta, against
+    # central finite differences of the score (step 1e-4: truncation ~1e-8)
+    from skduo.metrics._decomposition import _brier_terms
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 7, 200)
+    z = rng.normal(size=(200, 7)) * 2.0
+    sw = rng.uniform(0.5, 2.0, 200)
+    h = 1e-4
+    for beta in (0.3, 1.0, 2.5):
+        value, d1, d2 = _brier_terms(z, y, sw, beta, order=2)
+        up, down = (_brier_terms(z, y, sw, beta + s * h)[0] for s in (1, -1))
+        assert d1 == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
+        assert d2 == pytest.approx((up - 2 * value + down) / h**2, rel=1e-4)
+
+
+def test_brier_refinement_at_the_minimum_of_a_fine_search():
+    # the Newton refinement against scipy's bounded search on the directly
+    # computed score (xatol 1e-12 in beta), on a 1,000-row, 50-class problem
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 50, 1000)
+    z = rng.normal(size=(1000, 50)).astype(np.float32) * 3
+    z[np.arange(1000), y] += 2.0
+
+    def brier(beta):
+        p = np.exp(log_softmax(beta * z.astype(np.float64), axis=1))
+        return ((p - np.eye(50)[y]) ** 2).sum(1).mean()
+
+    got = decompose(y, logits=z, score="brier")
+    ref = minimize_scalar(
+        brier, bounds=(0.05, 5), method="bounded", options={"xatol": 1e-12}
+    )
+    assert got.refinement == pytest.approx(ref.fun, rel=1e-12)
+    assert got.temperature == pytest.approx(1 / ref.x, rel=1e-6)
