@@ -18,6 +18,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE / "_ext"))  # the local extensions
 
 import skduo  # noqa: E402
 
@@ -39,9 +40,18 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
+    # local: the command-line reference and the example report
+    "skduo_cli",
 ]
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
+exclude_patterns = [
+    "_build",
+    "Thumbs.db",
+    ".DS_Store",
+    "**.ipynb_checkpoints",
+    "data",
+    "generated/cli",
+]
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 default_role = "literal"
@@ -51,6 +61,8 @@ pygments_style = "sphinx"
 autosummary_generate = True
 autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
+# "fit()" rather than "DuoClassifier.fit()" in a class page's "On this page"
+toc_object_entries_show_parents = "hide"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
@@ -68,7 +80,8 @@ sphinx_gallery_conf = {
     "gallery_dirs": [str(HERE / "auto_examples")],
     # plot_* scripts are executed; the others are rendered, not run.
     "filename_pattern": r"/plot_",
-    "within_subsection_order": "FileNameSortKey",
+    # plot_<n>_ by n (plain file names sort plot_10 before plot_2)
+    "within_subsection_order": "gallery_order.ExampleNumberSortKey",
     "doc_module": ("skduo",),
     "backreferences_dir": str(HERE / "generated" / "backreferences"),
     "image_scrapers": ("matplotlib",),
@@ -80,16 +93,45 @@ sphinx_gallery_conf = {
     "min_reported_time": 1,
     "download_all_examples": False,
     "plot_gallery": "True",
+    # the "Computation times" pages load jQuery and DataTables from a CDN
+    "write_computation_times": False,
 }
 
 # -- HTML ----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"skduo {release}"
-html_static_path = []
+html_short_title = "skduo"
+html_static_path = ["_static"]
+html_css_files = ["skduo.css"]
 html_theme_options = {
+    "logo": {"text": "skduo"},
     "navigation_with_keys": False,
+    # the top bar: every entry of the root toctree, none under "More"
+    "header_links_before_dropdown": 8,
+    "navbar_align": "left",
+    "navbar_center": ["navbar-nav"],
+    "navbar_end": ["theme-switcher"],
+    "navbar_persistent": ["search-button"],
     "show_toc_level": 2,
+    "show_nav_level": 1,
+    "navigation_depth": 3,
+    "collapse_navigation": False,
+    # one "On this page" (the pages have no ``.. contents::`` of their own)
     "secondary_sidebar_items": ["page-toc"],
+    "show_prev_next": True,
+    "footer_start": ["copyright"],
+    "footer_center": [],
+    "footer_end": ["sphinx-version"],
+}
+# pages without a section to navigate get no (empty) left sidebar
+html_sidebars = {
+    "index": [],
+    "install": [],
+    "cli": [],
+    "changelog": [],
+    "developers": [],
+    "search": [],
+    "genindex": [],
 }
 html_show_sourcelink = False
 
@@ -133,6 +175,125 @@ def _check_api_reference(app):
         logging.getLogger(__name__).warning(
             "docs/api.rst does not list these public names: %s", ", ".join(missing)
         )
+
+
+# -- "Read more in the User Guide" ----------------------------------------------
+# The user-guide section of each public object: its API page gets the line
+# "Read more in the User Guide." right after the summary (as scikit-learn's
+# docstrings have it). One entry per public name; a name without an entry
+# simply gets no link.
+_GUIDE = {
+    "guide_method": ["skduo.DuoClassifier"],
+    "guide_estimators_workflow": [
+        "skduo.TemperatureScalingClassifier",
+        "skduo.WeightedEnsembleClassifier",
+        "skduo.metrics.RiskCoverageDisplay",
+    ],
+    "guide_arrays": [
+        "skduo.LogitEnsemble",
+        "skduo.fit_duo",
+        "skduo.fit_temperature",
+        "skduo.fit_weighted_ensemble",
+        "skduo.fit_deep_ensemble",
+    ],
+    "guide_metrics_reading": [
+        f"skduo.metrics.{name}"
+        for name in (
+            "expected_calibration_error",
+            "reliability_curve",
+            "multiclass_brier_score",
+            "nll_loss",
+            "risk_coverage_curve",
+            "aurc",
+            "eaurc",
+            "augrc",
+            "coverage_at_accuracy",
+            "risk_at_coverage",
+            "correctness_auroc",
+            "selective_metrics",
+            "ReliabilityDisplay",
+        )
+    ],
+    "guide_metrics_scorers": [
+        f"skduo.metrics.{name}"
+        for name in (
+            "neg_aurc_scorer",
+            "neg_eaurc_scorer",
+            "neg_augrc_scorer",
+            "neg_ece_scorer",
+            "neg_nll_scorer",
+            "neg_brier_scorer",
+            "correctness_auroc_scorer",
+            "make_proba_scorer",
+            "make_coverage_at_accuracy_scorer",
+            "get_scorer",
+            "get_scorer_names",
+        )
+    ],
+    "guide_evaluation_bootstrap": [
+        "skduo.metrics.paired_bootstrap",
+        "skduo.metrics.PairedBootstrapResult",
+        "skduo.metrics.ConfidenceInterval",
+    ],
+    "guide_evaluation_decomposition": [
+        "skduo.metrics.calibration_refinement_decomposition",
+        "skduo.metrics.ScoreDecomposition",
+    ],
+    "guide_evaluation_smece": ["skduo.metrics.smooth_ece"],
+    "guide_torch": [
+        "skduo.torch.as_member",
+        "skduo.torch.InferenceNet",
+        "skduo.torch.make_timm_classifier",
+        "skduo.torch.check_same_device",
+    ],
+    "guide_torch_precomputed": [
+        "skduo.torch.precompute_logits",
+        "skduo.torch.restore_members",
+        "skduo.torch.PrecomputedMember",
+    ],
+    "guide_torch_cache": ["skduo.torch.logits_cache"],
+    "guide_torch_gpu_cpu": ["skduo.torch.net_logits"],
+    "guide_choosing_sidekick": [
+        "skduo.torch.count_flops",
+        "skduo.torch.duo_compute_report",
+        "skduo.torch.FlopCount",
+        "skduo.torch.DuoComputeReport",
+        "skduo.evaluation.select_sidekick",
+        "skduo.evaluation.SidekickSelection",
+    ],
+    "guide_serving_torch": ["skduo.torch.export_duo_module"],
+    "guide_serving_onnx": ["skduo.onnx.register_converters"],
+    "guide_evaluation": [
+        f"skduo.evaluation.{name}"
+        for name in (
+            "evaluate_zoo",
+            "ZooReport",
+            "compute_metrics",
+            "plot_metric_vs_balance",
+            "plot_risk_coverage",
+            "METRICS",
+            "BALANCE_BRACKETS",
+        )
+    ],
+    "guide_evaluation_folder": [
+        "skduo.evaluation.LogitZoo",
+        "skduo.evaluation.ModelLogits",
+        "skduo.evaluation.load_logits_dir",
+        "skduo.evaluation.save_logits_dir",
+    ],
+}
+GUIDE_SECTION = {name: label for label, names in _GUIDE.items() for name in names}
+
+
+def _add_guide_link(app, what, name, obj, options, lines):
+    """Insert "Read more in the User Guide." after the summary paragraph."""
+    label = GUIDE_SECTION.get(name)
+    if label is None or what not in ("class", "function", "data"):
+        return
+    end = 0
+    while end < len(lines) and lines[end].strip():
+        end += 1
+    lines[end:end] = ["", f"Read more in the :ref:`User Guide <{label}>`."]
 
 
 # -- Docstring hygiene ----------------------------------------------------------
@@ -228,9 +389,26 @@ def _check_api_summaries(app, exc):
             log.warning("api.html: %s share the summary %r", names, summary)
 
 
+def _wbr_names(html):
+    """``<wbr>`` after each dot and underscore inside the text of ``html``."""
+    from markupsafe import Markup
+
+    def text(match):
+        return ">" + re.sub(r"([._])(?=\w)", r"\1<wbr>", match.group(1)) + "<"
+
+    return Markup(re.sub(r">([^<]+)<", text, str(html)))
+
+
+def _register_filters(app):
+    if hasattr(app.builder, "templates"):
+        app.builder.templates.environment.filters["wbr_names"] = _wbr_names
+
+
 def setup(app):
+    app.connect("builder-inited", _register_filters)
     app.connect("builder-inited", _check_api_reference)
     app.connect("build-finished", _check_api_summaries)
     app.connect("build-finished", _check_rendered_methods)
     app.connect("autodoc-process-docstring", _fix_docstring, priority=100)
+    app.connect("autodoc-process-docstring", _add_guide_link, priority=110)
     app.connect("autodoc-skip-member", _skip_member)

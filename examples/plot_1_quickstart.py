@@ -170,8 +170,8 @@ for name in ("duo", "duo (unweighted)"):
     model = models[name]
     confidence = model.predict_proba(X_test).max(axis=1).mean()
     print(
-        f"{name:17s} validation NLL {model.validation_nll_:.4f}   test NLL "
-        f"{table[name]['NLL']:.4f}   mean confidence {confidence:.3f}   accuracy "
+        f"{name:17s} NLL validation {model.validation_nll_:.4f}, test "
+        f"{table[name]['NLL']:.4f}; mean confidence {confidence:.3f}, accuracy "
         f"{table[name]['accuracy']:.3f}"
     )
 
@@ -233,19 +233,19 @@ summary.round(4)
 # %%
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(1, len(BETTER), figsize=(13, 3.6))
-for ax, (metric, sign) in zip(axes, BETTER.items()):
+fig, axes = plt.subplots(2, 3, figsize=(9, 6), layout="constrained")
+for ax, (metric, sign) in zip(axes.flat, BETTER.items()):
     for x, mode in enumerate(("asymmetric", "unweighted")):
         values = diffs["diff"][(diffs["metric"] == metric) & (diffs["mode"] == mode)]
         ax.bar(x, values.mean(), color=f"C{x}", alpha=0.35, width=0.6)
         ax.plot(np.full(len(values), x), values, "o", color=f"C{x}", ms=4)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks([0, 1], ["duo", "unweighted"], fontsize=8)
+    ax.set_xticks([0, 1], ["duo", "unweighted duo"])
     better = "higher" if sign > 0 else "lower"
-    ax.set_title(f"{metric} ({better} is better)", fontsize=9)
-axes[0].set_ylabel("minus the large model, TS")
+    ax.set_title(f"{metric} ({better} is better)")
+for ax in axes[:, 0]:
+    ax.set_ylabel("minus the large model, TS")
 fig.suptitle("Five seeds: each duo minus the temperature-scaled large model")
-fig.tight_layout()
 
 # %%
 # The duo's gains in accuracy, NLL, Brier score and AURC are larger than
@@ -271,7 +271,8 @@ fig.tight_layout()
 #   temperature) on random subsets of the validation split, members unchanged.
 #   For many refits the array API is handy: :func:`skduo.fit_duo` and
 #   :func:`skduo.fit_temperature` run the same fits on saved logits (here the
-#   members' ``predict_log_proba`` outputs).
+#   members' ``predict_log_proba`` outputs, declared with
+#   ``outputs="log_proba"``).
 from skduo import fit_duo, fit_temperature
 
 rng = np.random.default_rng(0)
@@ -283,8 +284,8 @@ for parts in logits.values():
     for n in sizes:
         for _ in range(10 if n < len(y_va) else 1):
             idx = rng.choice(len(y_va), n, replace=False)
-            ts = fit_temperature(z_large[idx], y_va[idx])
-            pair = fit_duo(z_large[idx], z_small[idx], y_va[idx])
+            ts = fit_temperature(z_large[idx], y_va[idx], outputs="log_proba")
+            pair = fit_duo(z_large[idx], z_small[idx], y_va[idx], outputs="log_proba")
             gains[n].append(
                 nll_loss(y_te, ts.predict_proba(t_large))
                 - nll_loss(y_te, pair.predict_proba(t_large, t_small))

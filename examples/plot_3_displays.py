@@ -95,7 +95,7 @@ styles = {"large, TS": ":", "unweighted duo": "--", "duo": "-"}
 # coverage: below zero, the duo is better.
 from skduo.metrics import risk_coverage_curve
 
-fig, (ax_curve, ax_diff) = plt.subplots(1, 2, figsize=(11, 4.5))
+fig, (ax_curve, ax_diff) = plt.subplots(1, 2, figsize=(9.5, 4.2))
 for name, style in styles.items():
     RiskCoverageDisplay.from_estimator(
         models[name], X_test, y_test, name=name, ax=ax_curve, linestyle=style, lw=2
@@ -142,7 +142,7 @@ fig.tight_layout()
 # drawn): equal-width bins on the left, bins of equal mass
 # (``strategy="quantile"``) on the right. On the diagonal, the confidence is
 # the accuracy.
-fig, (ax_uniform, ax_quantile) = plt.subplots(1, 2, figsize=(11, 5))
+fig, (ax_uniform, ax_quantile) = plt.subplots(1, 2, figsize=(9.5, 4.6))
 for name, style in styles.items():
     for ax, strategy in ((ax_uniform, "uniform"), (ax_quantile, "quantile")):
         ReliabilityDisplay.from_estimator(

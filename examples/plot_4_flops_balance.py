@@ -110,7 +110,7 @@ results = pd.DataFrame(records)
 # Each point is the mean change over the three splits, the error bar the
 # standard deviation; the dotted line is the temperature-scaled large model.
 summary = results.groupby(["mode", "width"]).agg(["mean", "std"])
-fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
 for ax, (metric, better) in zip(
     axes, [("NLL", "lower"), ("AURC", "lower"), ("accuracy", "higher")]
 ):

@@ -155,18 +155,18 @@ import matplotlib.pyplot as plt
 wide = results.pivot_table(index=["seed", "metric"], columns="model", values="value")
 base = wide["single MLP-128, TS"]
 contenders = ["deep ensemble 2 x MLP-64", "duo MLP-112 + MLP-16"]
-fig, axes = plt.subplots(1, len(METRICS), figsize=(13, 3.6))
-for ax, (metric, (_, higher)) in zip(axes, METRICS.items()):
+fig, axes = plt.subplots(2, 3, figsize=(9, 6), layout="constrained")
+for ax, (metric, (_, higher)) in zip(axes.flat, METRICS.items()):
     for x, name in enumerate(contenders):
         change = (wide[name] - base).xs(metric, level="metric")
         ax.bar(x, change.mean(), color=f"C{x}", alpha=0.35, width=0.6)
         ax.plot(np.full(len(change), x), change, "o", color=f"C{x}", ms=4)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks([0, 1], ["ensemble", "duo"], fontsize=8)
-    ax.set_title(f"{metric} ({'higher' if higher else 'lower'} is better)", fontsize=9)
-axes[0].set_ylabel("change over the single model, TS")
+    ax.set_xticks([0, 1], ["deep ensemble", "duo"])
+    ax.set_title(f"{metric} ({'higher' if higher else 'lower'} is better)")
+for ax in axes[:, 0]:
+    ax.set_ylabel("change over the single model, TS")
 fig.suptitle("Same compute: deep ensemble and duo against one temperature-scaled MLP")
-fig.tight_layout()
 plt.show()
 
 # %%

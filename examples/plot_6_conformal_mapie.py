@@ -135,7 +135,7 @@ pd.DataFrame(
 # %%
 import matplotlib.pyplot as plt
 
-fig, (ax_size, ax_hist) = plt.subplots(1, 2, figsize=(11, 4))
+fig, (ax_size, ax_hist) = plt.subplots(1, 2, figsize=(9.5, 3.8))
 for offset, name in zip((-0.004, 0.004), models):
     part = summary.xs(name, level="model")["set size"]
     ax_size.errorbar(

@@ -177,6 +177,9 @@ print("same logits and cost ratios in both layouts")
 # logits and return a :class:`~skduo.LogitEnsemble`, whose methods take the
 # members' logits in the fitting order (large, then small). It is a small
 # frozen record: its weights can be stored and the ensemble rebuilt later.
+# Both networks' arrays are log-probabilities (``predict_log_proba``), which
+# ``outputs="log_proba"`` declares (undeclared, they are recognised, with a
+# warning that asks for the declaration).
 from skduo import LogitEnsemble, fit_duo, fit_temperature
 from skduo.metrics import nll_loss
 
@@ -184,8 +187,8 @@ zl = from_npz.models["mlp256_s0"].logits
 zs = from_npz.models["mlp16"].logits
 y_val, y_test = from_npz.labels["val"], from_npz.labels["test"]
 
-baseline = fit_temperature(zl["val"], y_val)
-duo = fit_duo(zl["val"], zs["val"], y_val)
+baseline = fit_temperature(zl["val"], y_val, outputs="log_proba")
+duo = fit_duo(zl["val"], zs["val"], y_val, outputs="log_proba")
 print(f"baseline: temperature {baseline.temperature:.3f}")
 print(f"duo:      weights {duo.weights.round(3)} (large, small)")
 for label, ens, members in (
@@ -198,7 +201,9 @@ for label, ens, members in (
         f"{label:30s} test accuracy {accuracy:.3f}  NLL {nll_loss(y_test, proba):.4f}"
     )
 
-rebuilt = LogitEnsemble(duo.weights, duo.mode, duo.n_classes, duo.validation_nll)
+rebuilt = LogitEnsemble(
+    duo.weights, duo.mode, duo.n_classes, duo.validation_nll, outputs=duo.outputs
+)
 assert np.array_equal(
     rebuilt.predict(zl["test"], zs["test"]), duo.predict(zl["test"], zs["test"])
 )
@@ -291,9 +296,10 @@ plt.show()
 # of the layouts and writes ``report.csv``, ``report.json`` and (without
 # ``--no-plots``) two PNG plots; ``--budget PCT`` adds a sidekick
 # recommendation (see :ref:`sphx_glr_auto_examples_plot_9_select_sidekick.py`)
-# and ``--paper-units`` prints the paper's units. Its text output is a wide
-# table; here it runs in a subprocess and the JSON it writes is compared with
-# the report above.
+# and ``--paper-units`` prints the paper's units. Here it runs in a
+# subprocess at a width of 88 columns (the ``COLUMNS`` environment variable;
+# by default it fits the terminal), and the JSON it writes is compared with
+# the report above. :ref:`cli_report` explains each part of the output.
 import os
 import subprocess
 import sys
@@ -303,7 +309,7 @@ import skduo
 command = ["evaluate", "logits_npz", "--output", "report", "--no-plots"]
 print("$ python -m skduo", " ".join(command))
 # PYTHONPATH: the subprocess imports the same skduo as this page
-env = dict(os.environ, PYTHONPATH=str(Path(skduo.__file__).parents[1]))
+env = dict(os.environ, PYTHONPATH=str(Path(skduo.__file__).parents[1]), COLUMNS="88")
 done = subprocess.run(
     [sys.executable, "-m", "skduo", *command],
     cwd=root,
@@ -312,8 +318,7 @@ done = subprocess.run(
     text=True,
     check=True,
 )
-print(f"exit status {done.returncode}, {len(done.stdout.splitlines())} lines of text")
-show_tree(root / "report")
+print(done.stdout)
 
 saved = json.loads((root / "report" / "report.json").read_text())
 saved_nll = {

@@ -89,7 +89,8 @@ def build_zoo(seed):
 zoos = {seed: build_zoo(seed) for seed in range(3)}
 zoo = zoos[0]
 print(zoo)
-print({name: model.cost for name, model in zoo.models.items()})
+print("multiply-adds per sample:")
+print(", ".join(f"{name} {model.cost:.0f}" for name, model in zoo.models.items()))
 
 # %%
 # The selection within 10 % extra compute
@@ -106,8 +107,12 @@ def test_gain(zoo, large, small):
     """Test NLL of the baseline minus that of the duo (both fitted on val)."""
     y_val, y_test = zoo.labels["val"], zoo.labels["test"]
     zl, zs = zoo.models[large].logits, zoo.models[small].logits
-    base = fit_temperature(zl["val"], y_val).predict_proba(zl["test"])
-    duo = fit_duo(zl["val"], zs["val"], y_val).predict_proba(zl["test"], zs["test"])
+    # a zoo's arrays are logits (the MLPs' log-probabilities are logits up to a
+    # per-row shift, which the softmax ignores): declared as such
+    base = fit_temperature(zl["val"], y_val, outputs="logits")
+    duo = fit_duo(zl["val"], zs["val"], y_val, outputs="logits")
+    base = base.predict_proba(zl["test"])
+    duo = duo.predict_proba(zl["test"], zs["test"])
     return nll_loss(y_test, base) - nll_loss(y_test, duo)
 
 

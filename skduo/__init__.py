@@ -16,6 +16,9 @@ skduo.evaluation
     The paper's experiment as a tool: a zoo of precomputed logits, every
     (large, small) pair and baseline, reports, harm rates, sidekick selection
     (imported explicitly; also ``python -m skduo``).
+skduo.onnx
+    Conversion of fitted duos and baselines to ONNX with skl2onnx
+    (imported explicitly; needs the ``onnx`` extra).
 """
 
 from skduo._arrays._fits import (

@@ -13,8 +13,8 @@ estimator builds them: ``decision_function`` outputs through the converter's
 ``raw_scores`` option (binary scores ``s`` as the logits ``(0, s)``),
 ``predict_proba`` (and ``predict_log_proba``) outputs by the logarithm of the
 converted probabilities, exact zeros at the value the estimator uses
-(``log`` of the smallest positive normal number of the member's output dtype,
-see :func:`skduo._outputs._member.member_logits`). Naive Bayes members, read through
+(``log`` of the smallest positive normal number of the member's output
+dtype). Naive Bayes members, read through
 ``predict_log_proba``, cannot be converted: their log-probabilities reach
 ``-1e9``, which skl2onnx's float32 probabilities cannot hold (``-87`` is the
 floor); fit the duo with ``response_method='predict_proba'`` for them to serve

@@ -87,8 +87,8 @@ class LogitsCache:
 
     Examples
     --------
-    >>> from skduo._outputs._cache import LogitsCache
-    >>> cache = LogitsCache(max_bytes=1 << 20)
+    >>> from skduo.torch import logits_cache
+    >>> cache = type(logits_cache)(max_bytes=1 << 20)  # a private cache
     >>> cache.info()["n_bytes"], cache.max_bytes
     (0, 1048576)
     """

@@ -107,9 +107,9 @@ for label, model in (("temperature-scaled large", ts), ("duo", duo)):
 info = logits_cache.info()
 print(
     f"rows through the backbones: {info['misses']} "
-    f"({len(X_val)} validation images x 2 members); served from the cache: "
-    f"{info['hits']}"
+    f"({len(X_val)} validation images x 2 members)"
 )
+print(f"rows served from the cache: {info['hits']}")
 
 # %%
 # Test metrics
@@ -126,6 +126,21 @@ for label, model in (("large (T-scaled)", ts), ("duo", duo)):
         f"ECE {expected_calibration_error(y_test, proba):.4f}  "
         f"AURC {aurc(y_test, proba):.5f}"
     )
+
+# %%
+# The risk-coverage curves of both on the test images: the error rate among
+# the predictions each keeps, as it abstains on its least confident ones (the
+# area under each curve is its AURC).
+import matplotlib.pyplot as plt
+
+from skduo.metrics import RiskCoverageDisplay
+
+fig, ax = plt.subplots(figsize=(6.5, 4))
+RiskCoverageDisplay.from_estimator(ts, X_test, y_test, name="large (T-scaled)", ax=ax)
+RiskCoverageDisplay.from_estimator(duo, X_test, y_test, name="duo", ax=ax)
+ax.set_title("test_resnet + test_efficientnet sidekick, digits test images")
+fig.tight_layout()
+plt.show()
 
 # %%
 # Logits once (on the GPU), everything else on a CPU
