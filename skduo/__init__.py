@@ -27,12 +27,14 @@ from skduo._logits import (
     fit_temperature,
     fit_weighted_ensemble,
 )
+from skduo._selective_classifier import SelectiveClassifier
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DuoClassifier",
     "LogitEnsemble",
+    "SelectiveClassifier",
     "TemperatureScalingClassifier",
     "WeightedEnsembleClassifier",
     "__version__",
