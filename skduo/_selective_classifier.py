@@ -274,9 +274,9 @@ class SelectiveClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or any input the
-            estimator accepts
-            Calibration inputs, not used to fit the estimator.
+        X : array-like of shape (n_samples, n_features)
+            Calibration inputs (or any input the estimator accepts), not used
+            to fit the estimator.
         y : array-like of shape (n_samples,)
             Calibration labels. Labels the estimator does not know count as
             errors.
@@ -369,15 +369,14 @@ class SelectiveClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``, or ``abstain_label_``. The dtype holds
             both (e.g. ``'<U7'`` for one-letter string classes and
-            ``'abstain'``).
+            ``'abstain'``; ``object`` when no other dtype does).
         """
         labels, accepted = self.predict_selective(X)
-        abstain = np.asarray(self.abstain_label_)
-        dtype = (
-            np.dtype(object)
-            if labels.dtype == object or abstain.dtype == object
-            else np.result_type(labels.dtype, abstain.dtype)
-        )
+        kinds = labels.dtype.kind + np.asarray(self.abstain_label_).dtype.kind
+        if set(kinds) <= set("biuf") or set(kinds) <= set("US"):
+            dtype = np.result_type(labels, np.asarray(self.abstain_label_))
+        else:  # never turn numbers into strings or the reverse
+            dtype = np.dtype(object)
         out = labels.astype(dtype)
         out[~accepted] = self.abstain_label_
         return out

@@ -92,6 +92,9 @@ def test_string_labels_abstain_with_a_string(digits):
     custom = SelectiveClassifier(lr, target_risk=0.05, abstain_label=None)
     custom.set_params(abstain_label="?").fit(X_cal, names[y_cal])
     assert set(custom.predict(X_test)) <= {*names, "?"}
+    numeric = SelectiveClassifier(lr, target_risk=0.05, abstain_label=-1)
+    pred = numeric.fit(X_cal, names[y_cal]).predict(X_test)
+    assert pred.dtype == object and set(pred) <= {*names, -1} and -1 in set(pred)
 
 
 def test_abstain_label_must_not_be_a_class(digits):
