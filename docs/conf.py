@@ -184,6 +184,12 @@ def _check_api_reference(app):
 # simply gets no link.
 _GUIDE = {
     "guide_method": ["skduo.DuoClassifier"],
+    "guide_selective": [
+        "skduo.SelectiveClassifier",
+        "skduo.metrics.certified_threshold",
+        "skduo.metrics.CertifiedThreshold",
+        "skduo.metrics.CertificationWarning",
+    ],
     "guide_estimators_workflow": [
         "skduo.TemperatureScalingClassifier",
         "skduo.WeightedEnsembleClassifier",

@@ -33,12 +33,14 @@ from skduo._estimators._baselines import (
     WeightedEnsembleClassifier,
 )
 from skduo._estimators._duo import DuoClassifier
+from skduo._estimators._selective import SelectiveClassifier
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DuoClassifier",
     "LogitEnsemble",
+    "SelectiveClassifier",
     "TemperatureScalingClassifier",
     "WeightedEnsembleClassifier",
     "__version__",

@@ -92,6 +92,14 @@ def _parser():
             help="confidence level of the significance, in %% (default: 95)",
         )
         p.add_argument(
+            "--target-risk",
+            type=float,
+            default=2.0,
+            metavar="PCT",
+            help="report the coverage certified at a selective risk of PCT%% per "
+            "model and duo, with probability --level (default: 2; 0: skip)",
+        )
+        p.add_argument(
             "--all-modes",
             action="store_true",
             help="print unweighted and UQ-only duo rows too (always in the CSV)",
@@ -180,6 +188,10 @@ def _checked_args(zoo, args):
         raise ValueError(f"--resamples {args.resamples}: must be >= 0.")
     if not 0 < args.level < 100:
         raise ValueError(f"--level {args.level:g}: must be between 0 and 100.")
+    if not 0 <= args.target_risk < 100:
+        raise ValueError(
+            f"--target-risk {args.target_risk:g}: must be in [0, 100) (0: skip)."
+        )
     if args.confidence == "entropy":
         print(
             "python -m skduo: --confidence entropy is deprecated; use --confidence "
@@ -202,6 +214,8 @@ def _analyse(zoo, args, echo):
         progress=sys.stderr.isatty(),
         n_resamples=args.resamples,
         confidence_level=args.level / 100,
+        target_risk=args.target_risk / 100 or None,
+        delta=(100 - args.level) / 100,
     )
     methods = None if args.all_modes else TABLE_METHODS
     n_duos = sum(
@@ -250,6 +264,19 @@ def _analyse(zoo, args, echo):
             echo(report.format_harm_rates(mode, split, width=width))
 
     extra, selection = {}, None
+    if args.target_risk:
+        from skduo.evaluation._certified import format_certified
+
+        certify = dict(
+            target_risk=args.target_risk / 100, delta=(100 - args.level) / 100
+        )
+        for split in splits:
+            width = echo.width or 1000  # --wide: one line each
+            text = format_certified(report, split=split, width=width, **certify)
+            if text:
+                echo()
+                echo(text)
+        extra["certification"] = certify
     large = args.large or _default_large(zoo)
     if args.budget is not None:
         selection = select_sidekick(zoo, large, budget=args.budget)

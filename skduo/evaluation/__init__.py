@@ -12,8 +12,9 @@ once per model on a validation and a test split:
   cost(large)`` in each mode, deep ensembles (pool-then-calibrate) and a
   learned-weight ensemble, and scores them on the test split: Acc, macro-F1,
   Brier, NLL, ECE, correctness AUROC, AURC, E-AURC, SAC@98, the smooth ECE,
-  the calibration / refinement parts of NLL and Brier, FLOPs balance and the
-  learned weights, and compares every duo with its temperature-scaled large
+  the calibration / refinement parts of NLL and Brier, FLOPs balance, the
+  learned weights and (``target_risk=``) the coverage certified at a selective
+  risk, and compares every duo with its temperature-scaled large
   model by a paired bootstrap over the test rows; :class:`ZooReport` prints
   them (optionally in the paper's units, fitted to a terminal width), writes
   CSV/JSON, summarises the **harm rate** (fraction of duos worse than their

@@ -19,6 +19,7 @@ from skduo._arrays._fits import (
 )
 from skduo._outputs._logit_ops import softmax
 from skduo._vocabulary import CONFIDENCES, DUO_MODES, check_confidence
+from skduo.evaluation._certified import certified_columns
 from skduo.evaluation._metrics import (
     BOOTSTRAP_NAMES,
     METRICS,
@@ -146,8 +147,18 @@ class _Scorer:
     probabilities).
     """
 
-    def __init__(self, zoo, splits, confidence, n_resamples, confidence_level, seed):
+    def __init__(
+        self,
+        zoo,
+        splits,
+        confidence,
+        n_resamples,
+        confidence_level,
+        seed,
+        certify=None,
+    ):
         self.zoo, self.confidence = zoo, confidence
+        self.certify = certify  # (target_risk, delta) or None
         self.n_resamples, self.level = n_resamples, confidence_level
         self.resamplers = {
             s: _Resampler(len(zoo.labels[s]), n_resamples, seed)
@@ -199,6 +210,19 @@ class _Scorer:
             "n_classes": int(z.shape[1]),
         }
         row.update(observed_metrics(prepared))
+        if self.certify is not None:
+            logits = [models[m].logits[split] for m in members]
+            target_risk, delta = self.certify
+            row.update(
+                certified_columns(
+                    y,
+                    proba,
+                    ens.predict(*logits),
+                    confidence=self.confidence,
+                    target_risk=target_risk,
+                    delta=delta,
+                )
+            )
         top = proba.argmax(axis=1)
         conf = proba[np.arange(len(y)), top]
         row["smece"] = _smooth_ece(
@@ -251,6 +275,8 @@ def evaluate_zoo(
     n_resamples=1000,
     confidence_level=0.95,
     random_state=0,
+    target_risk=None,
+    delta=0.05,
 ):
     """Evaluate every duo of a zoo and every baseline, fitted on validation only.
 
@@ -289,6 +315,13 @@ def evaluate_zoo(
         Level of the comparison intervals.
     random_state : int, default=0
         Seed of the resamples (the report is reproducible).
+    target_risk : float, default=None
+        When given, every row also gets the coverage certified at this
+        selective risk on its split (columns ``certified_coverage``,
+        ``certified_threshold``, ``certified_risk_bound``; see Notes).
+    delta : float, default=0.05
+        Allowed probability that a certificate is wrong (with
+        ``target_risk``).
 
     Returns
     -------
@@ -309,6 +342,12 @@ def evaluate_zoo(
     model), ``<key>_low``, ``<key>_high`` (its percentile interval) and
     ``<key>_p`` (its p-value). Cost: one pass over the resamples per scored
     row, i.e. about ``n_resamples * n_test`` weighted sums per row and metric.
+
+    With ``target_risk``: :func:`skduo.metrics.certified_threshold` on the
+    row's own split (the rows are held out from every weight fit), with the
+    row's predictions and the report's confidence; ``certified_coverage`` is
+    the share of the split's rows answered at the certified threshold (0,
+    threshold inf and a NaN bound when nothing is certified).
 
     Examples
     --------
@@ -342,8 +381,16 @@ def evaluate_zoo(
     fits = _single_fits(zoo) + _duo_fits(zoo, duo_modes, progress)
     if ensembles:
         fits += _ensemble_fits(zoo)
+    certify = None
+    if target_risk is not None:
+        if not (0 < target_risk < 1 and 0 < delta < 1):
+            raise ValueError(
+                f"target_risk and delta must be in (0, 1); got {target_risk!r} "
+                f"and {delta!r}."
+            )
+        certify = (float(target_risk), float(delta))
     scorer = _Scorer(
-        zoo, splits, confidence, n_resamples, confidence_level, random_state
+        zoo, splits, confidence, n_resamples, confidence_level, random_state, certify
     )
     rows, fitted = [], {}
     for method, members, ens, large, small, balance in _progress(

@@ -25,6 +25,8 @@ Selective classification: :func:`risk_coverage_curve`, :func:`aurc`,
 :func:`eaurc`, :func:`augrc`, :func:`coverage_at_accuracy`,
 :func:`risk_at_coverage`, :func:`correctness_auroc`, and
 :func:`selective_metrics` (all of them from one sort).
+Certified abstention: :func:`certified_threshold` (a threshold whose selective
+risk is certified from calibration data, :class:`CertifiedThreshold`).
 Scorers: ``neg_aurc_scorer``, ``neg_eaurc_scorer``, ``neg_augrc_scorer``,
 ``neg_ece_scorer``, ``neg_nll_scorer``, ``neg_brier_scorer``,
 ``correctness_auroc_scorer``, :func:`make_coverage_at_accuracy_scorer`,
@@ -37,6 +39,11 @@ from skduo.metrics._bootstrap import (
     paired_bootstrap,
 )
 from skduo.metrics._calibration import expected_calibration_error, reliability_curve
+from skduo.metrics._certified import (
+    CertificationWarning,
+    CertifiedThreshold,
+    certified_threshold,
+)
 from skduo.metrics._classification import multiclass_brier_score, nll_loss
 from skduo.metrics._decomposition import (
     ScoreDecomposition,
@@ -71,6 +78,8 @@ from skduo.metrics._selective import (
 )
 
 __all__ = [
+    "CertificationWarning",
+    "CertifiedThreshold",
     "ConfidenceInterval",
     "PairedBootstrapResult",
     "ReliabilityDisplay",
@@ -79,6 +88,7 @@ __all__ = [
     "aurc",
     "augrc",
     "calibration_refinement_decomposition",
+    "certified_threshold",
     "correctness_auroc",
     "correctness_auroc_scorer",
     "coverage_at_accuracy",

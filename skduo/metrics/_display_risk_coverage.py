@@ -1,5 +1,6 @@
 """RiskCoverageDisplay: the risk-coverage curve of a selective classifier."""
 
+from skduo.metrics._certified import certified_threshold
 from skduo.metrics._display import (
     _add_legend,
     _FromEstimatorMixin,
@@ -37,10 +38,23 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
     name : str, default=None
         Name of the classifier, used in the legend.
 
+    certificate : CertifiedThreshold, default=None
+        A certified operating point of the same predictions
+        (:func:`~skduo.metrics.certified_threshold`), drawn with its bound
+        and the target risk.
+
     Attributes
     ----------
     line_ : matplotlib Line2D
         The curve.
+
+    certified_point_ : matplotlib Line2D or None
+        The certified operating point (coverage, empirical risk) with a bar up
+        to its risk bound; None without a certificate or when nothing is
+        certified.
+
+    target_line_ : matplotlib Line2D or None
+        The target risk, a horizontal line; None without a certificate.
 
     ax_ : matplotlib Axes
         Axes the curve is drawn on.
@@ -67,14 +81,20 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
     >>> disp = RiskCoverageDisplay.from_estimator(clf, X_test, y_test)
     >>> float(disp.line_.get_xdata()[-1])  # full coverage at the end
     1.0
+    >>> # the operating point certified at 5 % risk on these rows
+    >>> disp = RiskCoverageDisplay.from_estimator(clf, X_test, y_test,
+    ...                                           target_risk=0.05)
+    >>> disp.certificate.certified, disp.certified_point_ is not None
+    (True, True)
     >>> plt.show()  # doctest: +SKIP
     """
 
-    def __init__(self, *, coverage, risk, aurc=None, name=None):
+    def __init__(self, *, coverage, risk, aurc=None, name=None, certificate=None):
         self.coverage = coverage
         self.risk = risk
         self.aurc = aurc
         self.name = name
+        self.certificate = certificate
 
     def plot(self, ax=None, *, name=None, **kwargs):
         """Plot the curve.
@@ -115,8 +135,41 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
             ylabel="Selective risk (error rate of accepted)",
             xlim=(-0.01, 1.01),
         )
+        self._plot_certificate(name)
         _add_legend(self.ax_, loc="upper left")
         return self
+
+    def _plot_certificate(self, name):
+        """The target risk, and the certified point with a bar up to its bound."""
+        self.certified_point_ = self.target_line_ = None
+        cert = self.certificate
+        if cert is None:
+            return
+        self.target_line_ = self.ax_.axhline(
+            cert.target_risk,
+            color="0.5",
+            linestyle=":",
+            linewidth=1,
+            label=f"target risk {cert.target_risk:.3g}",
+        )
+        if not cert.certified:
+            return
+        color = self.line_.get_color()
+        self.ax_.vlines(
+            cert.coverage, cert.risk, cert.risk_bound, colors=color, linewidth=1.5
+        )
+        who = "" if name is None else f"{name}: "
+        (self.certified_point_,) = self.ax_.plot(
+            [cert.coverage],
+            [cert.risk],
+            marker="o",
+            linestyle="none",
+            color=color,
+            label=(
+                f"{who}certified coverage {cert.coverage:.1%}, risk bound "
+                f"{cert.risk_bound:.2%} (1 - delta = {1 - cert.delta:g})"
+            ),
+        )
 
     @classmethod
     def from_estimator(
@@ -128,6 +181,8 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
         sample_weight=None,
         confidence="msp",
         prediction="predict",
+        target_risk=None,
+        delta=0.05,
         name=None,
         ax=None,
         **kwargs,
@@ -162,6 +217,15 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
             large member's predictions, scored with the duo's confidence in
             them. ``'argmax'``: the arg-max of ``predict_proba`` (one pass).
 
+        target_risk : float, default=None
+            When given, also draw the operating point certified at this risk
+            from ``(X, y)`` (:func:`~skduo.metrics.certified_threshold`), its
+            risk bound and the target.
+
+        delta : float, default=0.05
+            Allowed probability that the certificate is wrong (with
+            ``target_risk``).
+
         name : str, default=None
             Legend name; defaults to the estimator's class name.
 
@@ -183,6 +247,8 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
             name=name,
             sample_weight=sample_weight,
             confidence=confidence,
+            target_risk=target_risk,
+            delta=delta,
             ax=ax,
             **kwargs,
         )
@@ -197,6 +263,8 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
         sample_weight=None,
         confidence="msp",
         y_pred=None,
+        target_risk=None,
+        delta=0.05,
         name=None,
         ax=None,
         **kwargs,
@@ -227,6 +295,16 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
         y_pred : array-like of shape (n_samples,), default=None
             Predicted labels; default: the arg-max of ``y_proba``.
 
+        target_risk : float, default=None
+            When given, also draw the operating point certified at this risk
+            from these predictions (:func:`~skduo.metrics.certified_threshold`;
+            they are then the calibration data), its risk bound and the
+            target.
+
+        delta : float, default=0.05
+            Allowed probability that the certificate is wrong (with
+            ``target_risk``).
+
         name : str, default=None
             Legend name of the curve.
 
@@ -249,5 +327,12 @@ class RiskCoverageDisplay(_FromEstimatorMixin):
         )
         coverage, risk, _ = risk_coverage_curve(y_true, y_proba, **common)
         area = aurc(y_true, y_proba, **common)
-        display = cls(coverage=coverage, risk=risk, aurc=area, name=name)
+        certificate = None
+        if target_risk is not None:
+            certificate = certified_threshold(
+                y_true, y_proba, target_risk=target_risk, delta=delta, **common
+            )
+        display = cls(
+            coverage=coverage, risk=risk, aurc=area, name=name, certificate=certificate
+        )
         return display.plot(ax=ax, **kwargs)

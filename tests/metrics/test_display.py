@@ -250,3 +250,37 @@ def test_reliability_reference_line_once(pyplot, fitted):
     _, ax2 = pyplot.subplots()
     ReliabilityDisplay.from_estimator(large, X, y, ax=ax2, ref_line=False)
     assert len(ax2.get_lines()) == 1
+
+
+def test_risk_coverage_certified_point(pyplot, fitted):
+    from skduo.metrics import certified_threshold
+
+    _, _, duo, X, y = fitted
+    disp = RiskCoverageDisplay.from_estimator(
+        duo, X, y, target_risk=0.05, delta=0.1, name="duo"
+    )
+    expected = certified_threshold(
+        y, duo.predict_proba(X), labels=duo.classes_, y_pred=duo.predict(X),
+        target_risk=0.05, delta=0.1,
+    )  # fmt: skip
+    assert disp.certificate == expected and expected.certified
+    x, r = _xy(disp.certified_point_)
+    assert_allclose([x[0], r[0]], [expected.coverage, expected.risk])
+    assert_allclose(_xy(disp.target_line_)[1], [0.05, 0.05])
+    # the bar from the risk up to the bound, in the curve's colour
+    (bar,) = disp.ax_.collections
+    assert_allclose(bar.get_segments()[0][:, 1], [expected.risk, expected.risk_bound])
+    labels = disp.ax_.get_legend_handles_labels()[1]
+    assert "target risk 0.05" in labels
+    assert any(lab.startswith("duo: certified coverage") for lab in labels)
+
+
+def test_risk_coverage_uncertified_draws_only_the_target(pyplot):
+    from skduo.metrics import CertificationWarning
+
+    with pytest.warns(CertificationWarning):
+        disp = RiskCoverageDisplay.from_predictions(Y4, P4, target_risk=0.02)
+    assert disp.certified_point_ is None and disp.target_line_ is not None
+    plain = RiskCoverageDisplay.from_predictions(Y4, P4)
+    assert plain.certificate is None
+    assert plain.certified_point_ is None and plain.target_line_ is None
