@@ -1,0 +1,210 @@
+"""The practitioner's path (issue 25): Datasets through model selection, score
+without y, members to a logits folder and the CLI, the comparison with
+verdicts, weights-only saving, and the warnings of silent slow paths.
+
+Tiny random-weight torch modules on 8 features and tens of rows.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from torch import nn  # noqa: E402
+from torch.utils.data import Dataset, TensorDataset  # noqa: E402
+
+from skduo import DuoClassifier  # noqa: E402
+from skduo.evaluation import load_logits_dir, save_member_logits  # noqa: E402
+from skduo.torch import IndexableDataset, as_member, logits_cache  # noqa: E402
+
+N_FEATURES, CLASSES = 8, [0, 1, 2]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    logits_cache.clear()
+    yield
+    logits_cache.clear()
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(60, N_FEATURES, generator=g)
+    y = torch.randint(0, 3, (60,), generator=g)
+    return X, y
+
+
+def _modules(seed=0):
+    torch.manual_seed(seed)
+    large = nn.Sequential(nn.Linear(N_FEATURES, 16), nn.ReLU(), nn.Linear(16, 3))
+    small = nn.Linear(N_FEATURES, 3)
+    return large, small
+
+
+@pytest.fixture(scope="module")
+def members():
+    return tuple(as_member(m, classes=CLASSES, batch_size=16) for m in _modules())
+
+
+class TransformDataset(Dataset):
+    """Items ``(transform(x), label)``, labels in ``targets`` (torchvision style)."""
+
+    def __init__(self, X, y, transform):
+        self.X, self.targets, self.transform = X, [int(v) for v in y], transform
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.transform(self.X[i]), self.targets[i]
+
+
+def double(x):
+    return 2.0 * x
+
+
+# -- 1. Datasets through scikit-learn's model selection -----------------------
+
+
+def test_plain_dataset_in_cross_val_score_names_the_route(members, data):
+    X, y = data
+    with pytest.raises(TypeError, match=r"IndexableDataset\(dataset\)"):
+        cross_val_score(
+            DuoClassifier(*members),
+            TensorDataset(X, y),
+            y.numpy(),
+            cv=3,
+            error_score="raise",
+        )
+
+
+@pytest.mark.parametrize("kind", ["tensor", "transform"])
+def test_indexable_dataset_cross_validates_with_the_cache(members, data, kind):
+    X, y = data
+    if kind == "tensor":
+        ds, X_ref = TensorDataset(X, y), X.numpy()
+    else:
+        ds, X_ref = TransformDataset(X, y, double), 2.0 * X.numpy()
+    wrapped = IndexableDataset(ds)
+    duo = DuoClassifier(*members)
+    scores = cross_val_score(duo, wrapped, y.numpy(), cv=3, scoring="neg_log_loss")
+    expected = cross_val_score(duo, X_ref, y.numpy(), cv=3, scoring="neg_log_loss")
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    logits_cache.clear()
+    search = GridSearchCV(duo, {"mode": ["asymmetric", "unweighted"]}, cv=3)
+    search.fit(wrapped, y.numpy())
+    # every row through every member once, over 3 folds x 2 candidates + refit
+    assert logits_cache.info()["misses"] == 2 * len(X)
+    assert logits_cache.info()["hits"] > 0
+    # labels from the dataset, and the fit on all rows equal to the array fit
+    ref = DuoClassifier(*members).fit(X_ref, y.numpy())
+    np.testing.assert_allclose(
+        DuoClassifier(*members).fit(wrapped).weights_, ref.weights_, rtol=1e-6
+    )
+
+
+def test_indexable_dataset_indexing(data):
+    X, y = data
+    ds = IndexableDataset(TensorDataset(X, y))
+    sub = ds[np.array([5, 1, 7])]
+    assert isinstance(sub, IndexableDataset) and sub.shape == (3,)
+    assert sub[np.array([2, 0])].indices.tolist() == [7, 5]
+    assert sub[ds.indices[:3] < 1].indices.tolist() == [5]
+    assert sub[(np.array([1]), Ellipsis)].indices.tolist() == [1]
+    torch.testing.assert_close(sub[0][0], X[5])
+    np.testing.assert_array_equal(sub.targets, y.numpy()[[5, 1, 7]])
+    assert IndexableDataset(sub).indices.tolist() == [5, 1, 7]
+    with pytest.raises(TypeError, match="map-style"):
+        IndexableDataset(X.numpy())
+
+
+# -- 2. score without y --------------------------------------------------------
+
+
+def test_score_reads_labels_from_a_dataset(members, data):
+    X, y = data
+    ds = TensorDataset(X, y)
+    duo = DuoClassifier(*members).fit(ds)
+    assert duo.score(ds) == duo.score(X.numpy(), y.numpy())
+    assert duo.score(IndexableDataset(ds)) == duo.score(ds)
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        duo.score(X.numpy())
+
+
+# -- 3. members -> logits folder -> CLI ----------------------------------------
+
+
+def test_save_member_logits_round_trips_and_the_cli_reads_it(
+    members, data, tmp_path, capsys
+):
+    X, y = data
+    Xn, yn = X.numpy(), y.numpy()
+    large_module, _ = _modules()
+    logreg = LogisticRegression(max_iter=200).fit(Xn[:20], yn[:20])
+    splits = {
+        "val": TransformDataset(X[:40], y[:40], double),
+        "test": (2.0 * Xn[40:], yn[40:]),
+    }
+    zoo = save_member_logits(
+        tmp_path / "logits",
+        {"large": large_module, "small": members[1]},
+        splits,
+        classes=CLASSES,
+    )
+    back = load_logits_dir(tmp_path / "logits")
+    costs = json.loads((tmp_path / "logits" / "costs.json").read_text())
+    # multiply-adds per sample: 8*16 + 16*3 and 8*3
+    assert costs == {"large": 176.0, "small": 24.0}
+    np.testing.assert_array_equal(back.labels["val"], yn[:40])
+    np.testing.assert_array_equal(back.labels["test"], yn[40:])
+    np.testing.assert_array_equal(
+        back.models["small"].logits["val"], zoo.models["small"].logits["val"]
+    )
+    np.testing.assert_allclose(
+        back.models["small"].logits["test"],
+        members[1].forward(torch.from_numpy(2.0 * Xn[40:])).numpy(),
+        rtol=1e-6,
+    )
+    from skduo._cli import main
+
+    out = tmp_path / "report"
+    code = main(
+        [
+            "evaluate",
+            str(tmp_path / "logits"),
+            "--no-plots",
+            "--resamples",
+            "20",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code in (0, None)
+    assert (out / "report.csv").exists()
+    assert "large" in capsys.readouterr().out
+    # scikit-learn members, string classes, no costs
+    names = np.array(["a", "b", "c"])[yn]
+    save_member_logits(
+        tmp_path / "sk",
+        {"lr": LogisticRegression(max_iter=200).fit(Xn, names)},
+        {"val": (Xn[:30], names[:30]), "test": (Xn[30:], names[30:])},
+        costs="flops",
+    )
+    assert not (tmp_path / "sk" / "costs.json").exists()
+    np.testing.assert_array_equal(
+        load_logits_dir(tmp_path / "sk").labels["val"], yn[:30]
+    )
+    with pytest.raises(ValueError, match="'val' and 'test'"):
+        save_member_logits(tmp_path / "x", {"lr": logreg}, {"val": (Xn, yn)})
+    with pytest.raises(ValueError, match="not among the classes"):
+        save_member_logits(
+            tmp_path / "y",
+            {"lr": logreg},
+            {"val": (Xn, yn + 5), "test": (Xn, yn)},
+        )
