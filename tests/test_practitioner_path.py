@@ -208,3 +208,50 @@ def test_save_member_logits_round_trips_and_the_cli_reads_it(
             {"lr": logreg},
             {"val": (Xn, yn + 5), "test": (Xn, yn)},
         )
+
+
+# -- 4. the comparison with verdicts ---------------------------------------------
+
+
+def test_compare_duo_with_baselines(members, data):
+    from skduo import TemperatureScalingClassifier
+    from skduo.evaluation import compare
+    from skduo.metrics import paired_bootstrap
+
+    X, y = data
+    val, test = TensorDataset(X[:30], y[:30]), TensorDataset(X[30:], y[30:])
+    duo = DuoClassifier(*members).fit(val)
+    result = compare(duo, test, X_val=val, n_resamples=50, metrics=("nll", "accuracy"))
+    assert result.models == ["duo", "temperature", "large", "small"]
+    ts = TemperatureScalingClassifier(members[0]).fit(val)
+    y_test = y[30:].numpy()
+    expected = paired_bootstrap(
+        y_test,
+        duo.predict_proba(test),
+        ts.predict_proba(test),
+        "nll",
+        logits_a=duo.predict_log_proba(test),
+        logits_b=ts.predict_log_proba(test),
+        n_resamples=50,
+        random_state=0,
+    )
+    row = result.differences[0]
+    assert (row["baseline"], row["metric"]) == ("temperature", "nll")
+    np.testing.assert_allclose(row["difference"], expected.statistic, rtol=1e-10)
+    np.testing.assert_allclose(
+        (row["low"], row["high"]), expected.confidence_interval, rtol=1e-10
+    )
+    assert result.values["large"]["accuracy"] == np.mean(
+        members[0].predict(X[30:].numpy()) == y_test
+    )
+    assert set(result.verdicts["small"].values()) <= {"better", "worse", "same"}
+    assert "duo - temperature" in result.table and "NLL" in str(result)
+    frame = result.to_frame()
+    assert frame.shape == (8, 8) and frame["verdict"].iloc[:2].isna().all()
+    # a tie band larger than every difference makes every verdict 'same'
+    loose = compare(duo, test, baselines=["large"], tie=1e9, n_resamples=20)
+    assert set(loose.verdicts["large"].values()) == {"same"}
+    with pytest.raises(ValueError, match="pass X_val and y_val"):
+        compare(duo, test)
+    with pytest.raises(ValueError, match="Unknown baseline 'huge'"):
+        compare(duo, test, baselines=["huge"])

@@ -21,6 +21,9 @@ once per model on a validation and a test split:
   CSV/JSON, summarises the **harm rate** (fraction of duos worse than their
   temperature-scaled large model, and significantly worse / better) by
   FLOPs-balance bracket, and states what to conclude;
+- :func:`compare` scores one fitted duo against the temperature-scaled large
+  model and the members alone on a test set, with paired bootstrap verdicts
+  (:class:`Comparison`: a text table and a DataFrame);
 - :func:`select_sidekick` recommends a sidekick under a compute budget by
   validation NLL;
 - :func:`plot_risk_coverage` and :func:`plot_metric_vs_balance` save PNGs
@@ -29,6 +32,7 @@ once per model on a validation and a test split:
 The command line ``python -m skduo evaluate PATH`` runs all of this.
 """
 
+from skduo.evaluation._compare import Comparison, compare
 from skduo.evaluation._fits import evaluate_zoo
 from skduo.evaluation._io import load_logits_dir, save_logits_dir
 from skduo.evaluation._members import save_member_logits
@@ -40,11 +44,13 @@ from skduo.evaluation._zoo import LogitZoo, ModelLogits
 
 __all__ = [
     "BALANCE_BRACKETS",
+    "Comparison",
     "LogitZoo",
     "METRICS",
     "ModelLogits",
     "SidekickSelection",
     "ZooReport",
+    "compare",
     "compute_metrics",
     "evaluate_zoo",
     "load_logits_dir",
