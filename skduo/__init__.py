@@ -30,6 +30,7 @@ from skduo._estimators._baselines import (
     WeightedEnsembleClassifier,
 )
 from skduo._estimators._duo import DuoClassifier
+from skduo._persist import load_weights, save_weights
 
 __version__ = "0.1.0.dev0"
 
@@ -43,4 +44,6 @@ __all__ = [
     "fit_duo",
     "fit_temperature",
     "fit_weighted_ensemble",
+    "load_weights",
+    "save_weights",
 ]

@@ -255,3 +255,71 @@ def test_compare_duo_with_baselines(members, data):
         compare(duo, test)
     with pytest.raises(ValueError, match="Unknown baseline 'huge'"):
         compare(duo, test, baselines=["huge"])
+
+
+# -- 5. saving without pickle ----------------------------------------------------
+
+
+def _checkpoint(module):
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(module.state_dict(), buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_weights_only_rebuild_from_checkpoints_is_identical(members, data, tmp_path):
+    from skduo import load_weights, save_weights
+
+    X, y = data
+    duo = DuoClassifier(*members, mode="uq_only").fit(X[:40].numpy(), y[:40].numpy())
+    save_weights(duo, tmp_path / "duo.json")
+    record = json.loads((tmp_path / "duo.json").read_text())
+    assert record["weights"] == duo.weights_.tolist()
+    assert record["params"]["mode"] == "uq_only"
+    # rebuild the members from their checkpoints, in fresh modules
+    rebuilt = []
+    for member in members:
+        fresh = _modules(seed=1)[0 if member is members[0] else 1]
+        fresh.load_state_dict(torch.load(_checkpoint(member.module_)))
+        rebuilt.append(as_member(fresh, classes=CLASSES, batch_size=64))
+    again = load_weights(tmp_path / "duo.json", large=rebuilt[0], small=rebuilt[1])
+    assert again.mode == "uq_only" and again.classes_.dtype == duo.classes_.dtype
+    Xt = X[40:].numpy()
+    np.testing.assert_array_equal(again.predict_proba(Xt), duo.predict_proba(Xt))
+    np.testing.assert_array_equal(again.predict(Xt), duo.predict(Xt))
+    # a different checkpoint is refused; verify=False takes it
+    other = as_member(_modules(seed=2)[1], classes=CLASSES)
+    with pytest.raises(ValueError, match="not the one the weights were fitted"):
+        load_weights(tmp_path / "duo.json", large=rebuilt[0], small=other)
+    load_weights(tmp_path / "duo.json", large=rebuilt[0], small=other, verify=False)
+    with pytest.raises(ValueError, match=r"need the members \['large', 'small'\]"):
+        load_weights(tmp_path / "duo.json", large=rebuilt[0])
+
+
+def test_weights_only_and_skops_for_sklearn_members(data, tmp_path):
+    from sklearn.naive_bayes import GaussianNB
+
+    from skduo import WeightedEnsembleClassifier, load_weights, save_weights
+
+    X, y = data
+    Xn, names = X.numpy(), np.array(["cat", "dog", "eel"])[y.numpy()]
+    lr = LogisticRegression(max_iter=200).fit(Xn[:30], names[:30])
+    nb = GaussianNB().fit(Xn[:30], names[:30])
+    for est, kwargs in (
+        (DuoClassifier(lr, nb), {"large": lr, "small": nb}),
+        (WeightedEnsembleClassifier([("nb", nb), ("lr", lr)]), {"lr": lr, "nb": nb}),
+    ):
+        est.fit(Xn[30:], names[30:])
+        save_weights(est, tmp_path / "w.json")
+        again = load_weights(tmp_path / "w.json", **kwargs)
+        np.testing.assert_array_equal(again.predict_proba(Xn), est.predict_proba(Xn))
+        assert list(again.classes_) == ["cat", "dog", "eel"]
+    sio = pytest.importorskip("skops.io")
+    duo = DuoClassifier(lr, nb).fit(Xn[30:], names[30:])
+    sio.dump(duo, tmp_path / "duo.skops")
+    trusted = sio.get_untrusted_types(file=tmp_path / "duo.skops")
+    assert trusted == ["skduo._estimators._duo.DuoClassifier"]
+    loaded = sio.load(tmp_path / "duo.skops", trusted=trusted)
+    np.testing.assert_array_equal(loaded.predict_proba(Xn), duo.predict_proba(Xn))

@@ -49,7 +49,16 @@ class Comparison:
 
     Examples
     --------
-    See :func:`compare`.
+    >>> import numpy as np
+    >>> from skduo.evaluation import Comparison
+    >>> result = Comparison(
+    ...     ["duo", "large"], ["nll"],
+    ...     {"duo": {"nll": 0.50}, "large": {"nll": 0.55}},
+    ...     [{"baseline": "large", "metric": "nll", "difference": -0.05,
+    ...       "low": -0.08, "high": -0.02, "pvalue": 0.002, "verdict": "better"}],
+    ...     n_samples=1000, n_resamples=1000, confidence_level=0.95, tie=0.0)
+    >>> result.verdicts
+    {'large': {'nll': 'better'}}
     """
 
     def __init__(
