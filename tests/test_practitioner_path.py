@@ -6,6 +6,7 @@ Tiny random-weight torch modules on 8 features and tens of rows.
 """
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -323,3 +324,75 @@ def test_weights_only_and_skops_for_sklearn_members(data, tmp_path):
     assert trusted == ["skduo._estimators._duo.DuoClassifier"]
     loaded = sio.load(tmp_path / "duo.skops", trusted=trusted)
     np.testing.assert_array_equal(loaded.predict_proba(Xn), duo.predict_proba(Xn))
+
+
+# -- 6. silent slow paths say so, once -------------------------------------------
+
+
+def test_reduced_precision_on_cpu_warns_once(data):
+    X, _ = data
+    member = as_member(_modules()[1], classes=CLASSES, precision="bfloat16")
+    with pytest.warns(UserWarning, match="precision='bfloat16' on a CPU") as record:
+        member.predict_proba(X.numpy())
+        member.predict_proba(X.numpy())
+    assert sum("on a CPU" in str(w.message) for w in record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        as_member(_modules()[1], classes=CLASSES).predict_proba(X.numpy())
+
+
+class Recorder:
+    """A forward hook that keeps what it saw: part of the member's state."""
+
+    def __init__(self):
+        self.n_calls = 0
+
+    def __call__(self, module, inputs, output):
+        self.n_calls += 1
+
+
+def test_forward_hook_that_records_warns_that_the_cache_is_off(data):
+    X, y = data
+    large, small = _modules()
+    handle = large[1].register_forward_hook(Recorder())
+    members = [as_member(m, classes=CLASSES) for m in (large, small)]
+    with pytest.warns(UserWarning, match="cache is off for the large member") as rec:
+        cross_val_score(DuoClassifier(*members), X.numpy(), y.numpy(), cv=3)
+    assert sum("cache is off" in str(w.message) for w in rec) == 1
+    # no dead entries: only the small member's rows are kept
+    assert logits_cache.info()["n_entries"] == 1
+    handle.remove()
+    logits_cache.clear()
+    # a hook that keeps nothing changes nothing: cached, no warning
+    large[1].register_forward_hook(lambda module, inputs, output: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cross_val_score(DuoClassifier(*members), X.numpy(), y.numpy(), cv=3)
+    assert logits_cache.info()["misses"] == 2 * len(X)
+
+
+def test_hook_that_cannot_be_fingerprinted_warns_and_a_lock_elsewhere_does_not(data):
+    import threading
+
+    X, _ = data
+    _, small = _modules()
+
+    class Locked:
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def __call__(self, module, args):
+            pass
+
+    small.register_forward_pre_hook(Locked())
+    member = as_member(small, classes=CLASSES)
+    from skduo._outputs._cache import cached_member_logits
+
+    with pytest.warns(UserWarning, match=r"small member: .*\(Linear: .*Locked\)"):
+        cached_member_logits(member, X.numpy(), CLASSES, name="small")
+    _, other = _modules()
+    other.lock = threading.Lock()  # not a hook: not blamed
+    other.register_forward_pre_hook(lambda module, args: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cached_member_logits(as_member(other, classes=CLASSES), X.numpy(), CLASSES)
