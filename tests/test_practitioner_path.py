@@ -138,6 +138,27 @@ def test_score_reads_labels_from_a_dataset(members, data):
         duo.score(X.numpy())
 
 
+def test_displays_read_labels_from_a_dataset(members, data):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skduo.metrics import ReliabilityDisplay, RiskCoverageDisplay
+
+    X, y = data
+    ds = TensorDataset(X, y)
+    duo = DuoClassifier(*members).fit(ds)
+    for display in (RiskCoverageDisplay, ReliabilityDisplay):
+        from_dataset = display.from_estimator(duo, ds)
+        from_arrays = display.from_estimator(duo, X.numpy(), y.numpy())
+        np.testing.assert_array_equal(
+            from_dataset.line_.get_ydata(), from_arrays.line_.get_ydata()
+        )
+    plt.close("all")
+
+
 # -- 3. members -> logits folder -> CLI ----------------------------------------
 
 
