@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("skorch")
@@ -103,6 +103,12 @@ def test_indexable_dataset_cross_validates_with_the_cache(members, data, kind):
     # every row through every member once, over 3 folds x 2 candidates + refit
     assert logits_cache.info()["misses"] == 2 * len(X)
     assert logits_cache.info()["hits"] > 0
+    # without y (so unstratified folds): fits and the default scoring (score)
+    # read the dataset's labels
+    np.testing.assert_allclose(
+        cross_val_score(duo, wrapped, cv=3),
+        cross_val_score(duo, X_ref, y.numpy(), cv=KFold(3)),
+    )
     # labels from the dataset, and the fit on all rows equal to the array fit
     ref = DuoClassifier(*members).fit(X_ref, y.numpy())
     np.testing.assert_allclose(
