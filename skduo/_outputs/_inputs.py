@@ -64,7 +64,7 @@ def _is_dict(X):
     return isinstance(X, dict) and not hasattr(X, "shape")
 
 
-def _is_dataset_rows(X, data):
+def _is_dataset_rows(X):
     """A list of ``(x, y)`` tuples of tensors: a Dataset after ``_safe_indexing``."""
     if not isinstance(X, list) or not X:
         return False
@@ -94,7 +94,7 @@ def _check_input_type(X):
             "needs a map-style Dataset (with len() and dataset[i]) so that rows can "
             "be counted and split, or an array."
         )
-    if _is_dataset_rows(X, data):
+    if _is_dataset_rows(X):
         raise TypeError(
             "X is a list of (input, label) pairs of tensors: what scikit-learn's "
             "model selection (cross_val_score, GridSearchCV, train_test_split) "
