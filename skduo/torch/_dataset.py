@@ -80,9 +80,11 @@ class IndexableDataset(Dataset):
     >>> from skduo import DuoClassifier
     >>> from skduo.torch import IndexableDataset, as_member
     >>> _ = torch.manual_seed(0)
-    >>> X, y = torch.randn(30, 4), torch.arange(30) % 3
-    >>> large = as_member(torch.nn.Linear(4, 3), classes=[0, 1, 2])
-    >>> small = as_member(torch.nn.Linear(4, 3), classes=[0, 1, 2])
+    >>> large_net, small_net = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    >>> X = torch.randn(30, 4)
+    >>> y = (large_net(X) + small_net(X) + torch.randn(30, 3)).argmax(1).detach()
+    >>> large = as_member(large_net, classes=[0, 1, 2])
+    >>> small = as_member(small_net, classes=[0, 1, 2])
     >>> data = IndexableDataset(TensorDataset(X, y))
     >>> data[[0, 2]].indices.tolist(), data.shape
     ([0, 2], (30,))
