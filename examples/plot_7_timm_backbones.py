@@ -10,7 +10,11 @@ scikit-learn classifier in one line (no training, no optimizer);
 :class:`~skduo.DuoClassifier` combines their logits; cross-validation on the
 validation set compares the duo with the temperature-scaled large model, the
 baseline it must beat. Each backbone runs over each validation image once: the
-folds, scorers and candidates reuse its cached logits.
+folds, scorers and candidates reuse its cached logits. Then the rest of the
+path: a Dataset through model selection, the fitted duo against its baselines
+on the test set with paired bootstrap verdicts, a logits folder for
+``python -m skduo evaluate``, and the duo saved as JSON next to its
+checkpoints.
 
 To run anywhere in seconds, the backbones are timm's tiny test architectures
 (``test_resnet`` as the large member, ``test_efficientnet`` as the sidekick),
@@ -35,7 +39,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import cross_val_score, train_test_split
 
 from skduo import DuoClassifier, TemperatureScalingClassifier
-from skduo.metrics import aurc, expected_calibration_error, get_scorer, nll_loss
+from skduo.metrics import get_scorer
 from skduo.torch import as_member, duo_compute_report, logits_cache
 
 torch.manual_seed(0)
@@ -112,25 +116,67 @@ print(
 print(f"rows served from the cache: {info['hits']}")
 
 # %%
-# Test metrics
-# ------------
-# Fitted on the whole validation set, evaluated on the test images.
-duo.fit(X_val, y_val)
-ts.fit(X_val, y_val)
-print("duo weights (large, small):", duo.weights_.round(3))
-for label, model in (("large (T-scaled)", ts), ("duo", duo)):
-    proba = model.predict_proba(X_test)
-    acc = np.mean(model.classes_[proba.argmax(1)] == y_test)
-    print(
-        f"{label:17s} accuracy {acc:.4f}  NLL {nll_loss(y_test, proba):.4f}  "
-        f"ECE {expected_calibration_error(y_test, proba):.4f}  "
-        f"AURC {aurc(y_test, proba):.5f}"
-    )
+# A Dataset through model selection
+# ---------------------------------
+# Images usually come as a ``Dataset`` with a transform. scikit-learn splits
+# ``X`` by indexing it, which turns a plain Dataset into a list of ``(x, y)``
+# tuples; :class:`~skduo.torch.IndexableDataset` splits into Datasets instead
+# and keys the cache by the dataset's contents and row positions (the labels
+# are read from the dataset).
+from sklearn.model_selection import GridSearchCV
+from torch.utils.data import Dataset
+
+from skduo.torch import IndexableDataset
+
+
+class Digits(Dataset):
+    """uint8 images, converted to float by the transform when an item is read."""
+
+    def __init__(self, images, labels):
+        self.images = torch.from_numpy((images * 16).astype(np.uint8))
+        self.targets = labels
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i].float() / 16.0, int(self.targets[i])
+
+
+val_data = IndexableDataset(Digits(X_val, y_val))
+logits_cache.clear()
+search = GridSearchCV(duo, {"mode": ["asymmetric", "unweighted"]}, scoring=scoring)
+search.fit(val_data, y_val)
+print(
+    f"best mode {search.best_params_['mode']!r}; rows through the backbones: "
+    f"{logits_cache.info()['misses']} ({len(val_data)} images x 2 members)"
+)
 
 # %%
-# The risk-coverage curves of both on the test images: the error rate among
-# the predictions each keeps, as it abstains on its least confident ones (the
-# area under each curve is its AURC).
+# The fitted duo against its baselines, with verdicts
+# ---------------------------------------------------
+# Fitted on the whole validation set, evaluated on the test images:
+# :func:`skduo.evaluation.compare` scores the duo, the temperature-scaled
+# large model (fitted on the same validation data) and each member alone, and
+# gives each difference a paired bootstrap interval and a verdict for the duo.
+from skduo.evaluation import compare
+
+duo.fit(X_val, y_val)
+print("duo weights (large, small):", duo.weights_.round(3))
+result = compare(duo, X_test, y_test, X_val=X_val, y_val=y_val, random_state=0)
+print(result.table)
+
+# %%
+# ``result.to_frame()`` is the same as a pandas DataFrame, one row per model
+# and metric.
+print(result.to_frame().query("model == 'temperature'").round(4).to_string())
+
+# %%
+# The risk-coverage curves of the duo and the temperature-scaled large
+# model on the test images: the error rate among the predictions each keeps,
+# as it abstains on its least confident ones (the area under each curve is
+# its AURC).
+ts.fit(X_val, y_val)
 import matplotlib.pyplot as plt
 
 from skduo.metrics import RiskCoverageDisplay
@@ -142,35 +188,63 @@ ax.set_title("test_resnet + test_efficientnet sidekick, digits test images")
 fig.tight_layout()
 plt.show()
 
+
 # %%
-# Logits once (on the GPU), everything else on a CPU
-# --------------------------------------------------
+# A logits folder for the command line
+# ------------------------------------
 # The backbones are the only part that needs an accelerator. Compute the
 # validation and test logits once where the GPU is (``device="cuda"`` in
-# ``as_member``; here the CPU), save them, and fit and evaluate anywhere
-# with the array API: the same weights as the estimator above.
-from skduo import fit_duo, fit_temperature
-from skduo.torch import net_logits
+# ``as_member``; here the CPU): :func:`skduo.evaluation.save_member_logits`
+# writes them with the labels and each backbone's multiply-adds per image
+# (``costs.json``, by :func:`~skduo.torch.count_flops`), the layout that
+# ``python -m skduo evaluate`` reads anywhere, GPU or not.
+import subprocess
+import sys
 
-saved = tempfile.mkdtemp()
-for name, member in (("large", large), ("small", small)):
-    for split, images in (("val", X_val), ("test", X_test)):
-        z = net_logits(member, images).astype(np.float32)
-        np.save(os.path.join(saved, f"{name}_{split}.npy"), z)
+from skduo.evaluation import load_logits_dir, save_member_logits
 
-
-def saved_logits(name, split):
-    return np.load(os.path.join(saved, f"{name}_{split}.npy"))
-
-
-duo_arrays = fit_duo(saved_logits("large", "val"), saved_logits("small", "val"), y_val)
-ts_arrays = fit_temperature(saved_logits("large", "val"), y_val)
-print("weights from the saved logits:", duo_arrays.weights.round(3))
-proba_duo = duo_arrays.predict_proba(
-    saved_logits("large", "test"), saved_logits("small", "test")
+saved = os.path.join(tempfile.mkdtemp(), "logits")
+save_member_logits(
+    saved,
+    {"large": large, "small": small},
+    {"val": (X_val, y_val), "test": (X_test, y_test)},
 )
-proba_ts = ts_arrays.predict_proba(saved_logits("large", "test"))
+cli = subprocess.run(
+    [sys.executable, "-m", "skduo", "evaluate", saved, "--no-plots",
+     "--output", os.path.join(saved, "report")],
+    capture_output=True, text=True, check=True,
+)  # fmt: skip
+print(cli.stdout[: cli.stdout.index("Harm rate")])
+
+# %%
+# The same folder feeds the array API: the same weights as the estimator.
+from skduo import fit_duo
+
+zoo = load_logits_dir(saved)
+large_val, small_val = (zoo.models[m].logits["val"] for m in ("large", "small"))
 print(
-    f"test NLL from the saved logits: large (T-scaled) "
-    f"{nll_loss(y_test, proba_ts):.4f}, duo {nll_loss(y_test, proba_duo):.4f}"
+    "weights from the saved logits:",
+    fit_duo(large_val, small_val, y_val).weights.round(3),
 )
+
+# %%
+# Saving and serving without pickle
+# ---------------------------------
+# The duo is its two checkpoints plus two weights. :func:`skduo.save_weights`
+# writes the weights, classes and fit results as JSON with a digest of each
+# member's ``state_dict``; :func:`skduo.load_weights` rebuilds the fitted duo
+# over members loaded from the checkpoints, checks the digests and refits
+# nothing: its probabilities are bitwise the same (with the same batch size:
+# a batched forward pass rounds differently in other batches).
+from skduo import load_weights, save_weights
+
+weights_file = os.path.join(checkpoints, "duo.json")
+save_weights(duo, weights_file)
+served = load_weights(
+    weights_file,
+    large=as_member(load("test_resnet"), classes=range(10), batch_size=256),
+    small=as_member(load("test_efficientnet"), classes=range(10), batch_size=256),
+)
+same = np.array_equal(served.predict_proba(X_test), duo.predict_proba(X_test))
+print(f"rebuilt from checkpoints + {os.path.getsize(weights_file)} bytes of JSON:",
+      "identical probabilities" if same else "DIFFERENT")  # fmt: skip

@@ -34,6 +34,7 @@ from skduo._estimators._baselines import (
 )
 from skduo._estimators._duo import DuoClassifier
 from skduo._estimators._selective import SelectiveClassifier
+from skduo._persist import load_weights, save_weights
 
 __version__ = "0.1.0.dev0"
 
@@ -48,4 +49,6 @@ __all__ = [
     "fit_duo",
     "fit_temperature",
     "fit_weighted_ensemble",
+    "load_weights",
+    "save_weights",
 ]

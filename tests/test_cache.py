@@ -268,6 +268,7 @@ def test_changed_rows_in_place_are_recomputed(X):
     assert not np.array_equal(second[5], first[5])
 
 
+@pytest.mark.filterwarnings("ignore:precision=.* on a CPU:UserWarning")
 def test_pipelines_and_precision_are_part_of_the_key(X):
     member, count = counted_member()
     scaled = make_pipeline(StandardScaler().fit(X), member)

@@ -321,6 +321,7 @@ def test_pickle_is_the_size_of_the_state_dict(digits):
     assert_forward_close(net_logits(slim, X_val), net.forward(X_val).double().numpy())
 
 
+@pytest.mark.filterwarnings("ignore:precision=.* on a CPU:UserWarning")
 @pytest.mark.parametrize(
     "precision, atol",
     # bfloat16 keeps 8 significant bits (2**-8 relative), float16 11 bits

@@ -479,3 +479,24 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             Labels from ``classes_``.
         """
         return self._predict_from(self._member_parts(X))
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples (or any input the members accept).
+        y : array-like of shape (n_samples,), default=None
+            True labels. None reads them from a torch ``Dataset`` ``X``, as
+            ``fit`` does; any other ``X`` needs ``y``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy.
+        """
+        X, y = validate_X_y(X, y)
+        return super().score(X, y, sample_weight=sample_weight)

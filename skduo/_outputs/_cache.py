@@ -21,7 +21,8 @@ cannot be hashed by content (Datasets, lists, DataFrames) and calls with fewer
 than ``min_rows`` rows (a prediction loop over single images would pay the
 member's fingerprint, ~45 ms for a resnet50 on a CPU, on every call) are
 computed every time; :func:`skduo.torch.precompute_logits` is the explicit
-route for those.
+route for those. A Dataset wrapped in :class:`skduo.torch.IndexableDataset`
+is keyed by a digest of the dataset and the rows' positions in it.
 """
 
 import sys
@@ -32,6 +33,7 @@ import numpy as np
 
 from skduo._outputs import _torch
 from skduo._outputs._fingerprint import Unhashable, member_fingerprint, row_digests
+from skduo._outputs._hooks import forward_hooks, warn_cache_off
 from skduo._outputs._inputs import n_samples, take_rows
 from skduo._outputs._member import member_logits
 
@@ -221,7 +223,7 @@ LOGITS_CACHE = LogitsCache()
 _NOT_IN_KEY = frozenset({"name", "verbose", "warn_saturation"})
 
 
-def _cache_key(estimator, X, classes, options):
+def _cache_key(estimator, X, classes, options, name="member"):
     """``(entry key, row keys)``, or None when this call cannot be cached."""
     if LOGITS_CACHE.max_bytes == 0 or not _torch.is_torch_member(estimator):
         return None
@@ -232,8 +234,12 @@ def _cache_key(estimator, X, classes, options):
         return None
     try:
         kind, keys = row_digests(X)
+    except Unhashable:
+        return None
+    try:
         member = member_fingerprint(estimator)
     except Unhashable:
+        warn_cache_off(estimator, name, "unhashable")  # says so when hooks are why
         return None
     classes = np.asarray(classes)
     classes_key = (classes.dtype.str, tuple(classes.tolist()))
@@ -243,6 +249,16 @@ def _cache_key(estimator, X, classes, options):
     except TypeError:  # an option that cannot be a key: compute
         return None
     return (member, kind, classes_key, options_key), keys
+
+
+def _changed_by_hooks(estimator, fingerprint):
+    """Whether a member with forward hooks changed over its forward pass."""
+    if not forward_hooks(estimator)[1]:
+        return False
+    try:
+        return member_fingerprint(estimator) != fingerprint
+    except Unhashable:
+        return True
 
 
 def _announce_cached(key, name, n_rows):
@@ -292,7 +308,7 @@ def cached_member_logits(estimator, X, classes, **kwargs):
     """
     options = {k: v for k, v in kwargs.items() if k not in _NOT_IN_KEY}
     options.setdefault("method", "auto")
-    keyed = _cache_key(estimator, X, classes, options)
+    keyed = _cache_key(estimator, X, classes, options, kwargs.get("name", "member"))
     if keyed is None:
         return member_logits(estimator, X, classes, **kwargs)
     key, row_keys = keyed
@@ -306,7 +322,10 @@ def cached_member_logits(estimator, X, classes, **kwargs):
     missing = np.flatnonzero(~found)
     X_missing = X if len(missing) == n else take_rows(X, missing)
     z_missing = member_logits(estimator, X_missing, classes, **kwargs)
-    LOGITS_CACHE.insert(key, [row_keys[i] for i in missing], z_missing)
+    if _changed_by_hooks(estimator, key[0]):  # its rows would never be met again
+        warn_cache_off(estimator, kwargs.get("name", "member"), "changes")
+    else:
+        LOGITS_CACHE.insert(key, [row_keys[i] for i in missing], z_missing)
     LOGITS_CACHE._count(n - len(missing), len(missing))
     if len(missing) == n:
         return z_missing

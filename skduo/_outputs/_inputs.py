@@ -64,6 +64,18 @@ def _is_dict(X):
     return isinstance(X, dict) and not hasattr(X, "shape")
 
 
+def _is_dataset_rows(X):
+    """A list of ``(x, y)`` tuples of tensors: a Dataset after ``_safe_indexing``."""
+    if not isinstance(X, list) or not X:
+        return False
+    item = X[0]
+    return (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], sys.modules["torch"].Tensor)
+    )
+
+
 def _check_input_type(X):
     """Raise for inputs that have no rows to count or index."""
     data = _torch_data()
@@ -81,6 +93,16 @@ def _check_input_type(X):
             f"X is an iterable-style torch dataset ({type(X).__name__}); the duo "
             "needs a map-style Dataset (with len() and dataset[i]) so that rows can "
             "be counted and split, or an array."
+        )
+    if _is_dataset_rows(X):
+        raise TypeError(
+            "X is a list of (input, label) pairs of tensors: what scikit-learn's "
+            "model selection (cross_val_score, GridSearchCV, train_test_split) "
+            "makes of a torch Dataset, taking its items one by one. Wrap the "
+            "dataset so that every split is a Dataset again: "
+            "cross_val_score(duo, skduo.torch.IndexableDataset(dataset), y) "
+            "(logits cached across folds), or compute the logits once with "
+            "skduo.torch.precompute_logits and select on them."
         )
     if is_dataset(X) and not hasattr(X, "__len__"):
         raise TypeError(
@@ -153,6 +175,8 @@ def take_rows(X, indices):
     """
     _check_input_type(X)
     if is_dataset(X):
+        if hasattr(X, "shape"):  # skduo.torch.IndexableDataset: X[rows] keeps it
+            return X[np.asarray(indices, dtype=np.int64)]
         return _torch_data().Subset(X, np.asarray(indices, dtype=np.int64).tolist())
     if _is_dict(X):
         return {key: safe_indexing(value, indices) for key, value in X.items()}
@@ -263,7 +287,8 @@ def validate_X_y(X, y):
             return X, dataset_labels(X)
         raise ValueError(
             "This estimator requires y to be passed, but the target y is None: "
-            "give the validation labels (y of shape (n_samples,))."
+            "give the labels (y of shape (n_samples,)), or a torch Dataset X "
+            "whose items are (x, y) pairs."
         )
     if is_dataset(X) or _is_dict(X):
         n_rows, n_labels = n_samples(X), num_samples(y)

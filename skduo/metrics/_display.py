@@ -13,6 +13,7 @@ matplotlib is imported only when something is drawn, and no global style
 (``rcParams``) is ever changed.
 """
 
+from skduo._outputs._inputs import validate_X_y
 from skduo.metrics._scorer import _labels_and_proba
 from skduo.utils._optional import check_matplotlib_support
 
@@ -69,6 +70,7 @@ class _FromEstimatorMixin:
                 f"{type(estimator).__name__} has no predict_proba; the displays need "
                 "probabilities (e.g. wrap the model in CalibratedClassifierCV)."
             )
+        X, y = validate_X_y(X, y)  # y=None: the labels of a torch Dataset
         labels, proba = _labels_and_proba(estimator, y, estimator.predict_proba(X))
         if prediction == "predict":
             kwargs["y_pred"] = estimator.predict(X)

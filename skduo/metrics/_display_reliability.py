@@ -147,7 +147,7 @@ class ReliabilityDisplay(_FromEstimatorMixin):
         cls,
         estimator,
         X,
-        y,
+        y=None,
         *,
         sample_weight=None,
         n_bins=15,
@@ -167,8 +167,9 @@ class ReliabilityDisplay(_FromEstimatorMixin):
         X : array-like of shape (n_samples, n_features)
             Input samples.
 
-        y : array-like of shape (n_samples,)
-            True labels.
+        y : array-like of shape (n_samples,), default=None
+            True labels; None reads them from a torch ``Dataset`` ``X`` (as
+            the estimators' ``fit`` and ``score`` do).
 
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.

@@ -15,6 +15,9 @@ in one) as members and uses their true logits; this subpackage adds
 - :func:`precompute_logits`, :class:`PrecomputedMember` and
   :func:`restore_members`, the explicit route: logits once, model selection on
   them, then the fitted duo over the real members;
+- :class:`IndexableDataset`, a Dataset that cross-validation and grid
+  searches split into Datasets (``cross_val_score(duo, IndexableDataset(ds),
+  y)``), its rows cached across folds;
 - :func:`net_logits`, the logit extraction the duo uses, for direct use;
 - :func:`make_timm_classifier`, a skorch classifier around a timm backbone;
 - :func:`count_flops` and :class:`FlopCount`, multiply-adds and FLOPs of a module;
@@ -41,6 +44,7 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
 
 from skduo._outputs._cache import LOGITS_CACHE as logits_cache
 from skduo.torch._as_member import as_member
+from skduo.torch._dataset import IndexableDataset
 from skduo.torch._export import export_duo_module
 from skduo.torch._flops import FlopCount, count_flops
 from skduo.torch._member import InferenceNet
@@ -56,6 +60,7 @@ from skduo.torch._timm import make_timm_classifier
 __all__ = [
     "DuoComputeReport",
     "FlopCount",
+    "IndexableDataset",
     "InferenceNet",
     "PrecomputedMember",
     "as_member",
