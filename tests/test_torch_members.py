@@ -606,6 +606,30 @@ def test_threaded_predictions_of_helper_members_equal_serial(modules, digits):
     )
 
 
+def test_two_wrappers_of_one_module_predict_from_threads(modules, digits):
+    # issue 22 item 5: eval-mode bookkeeping was keyed by the wrapper, so two
+    # as_member() wrappers of one module (a duo beside a temperature-scaled
+    # member on the same backbone) restored each other's flags mid-prediction:
+    # logits off by up to 1.6, flags flipped, BatchNorm statistics changed.
+    # Reference: the module's own forward in eval mode (eval_logits).
+    _, _, X_val, _ = digits
+    large = pickle.loads(pickle.dumps(modules[0]))
+    large.train()  # BatchNorm + Dropout in train mode
+    state = state_of(large)
+    members = [as_member(large, classes=range(10), batch_size=16) for _ in "ab"]
+    reference = eval_logits(large, X_val)
+    logits_cache.max_bytes = 0  # every call runs the module
+
+    def predict(i):
+        return members[i % 2].predict_proba(X_val)
+
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(predict, range(16)))
+    for part in parts:
+        np.testing.assert_allclose(part, softmax(reference), rtol=1e-5, atol=1e-7)
+    assert_state(large, state)
+
+
 def test_model_selection_never_mutates_helper_members(modules, digits):
     _, _, X_val, y_val = digits
     large = pickle.loads(pickle.dumps(modules[0]))
