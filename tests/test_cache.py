@@ -36,6 +36,32 @@ def test_row_keys_are_exact_for_short_rows_and_digests_for_long_ones():
     assert keys[0] == keys[2] != keys[1] and len(keys[0]) == 20  # SHA-1
 
 
+@pytest.mark.parametrize("start", ["fork", "forkserver", "spawn", "loky"])
+def test_large_fingerprints_in_worker_processes(start):
+    # issue 22 item 6: after fork the module's hashing pool exists without its
+    # threads, so any input of more than 4 MB waited forever in a forked worker
+    # (joblib's multiprocessing backend). Reference: the parent's own keys
+    # (SHA-1 of each row's bytes, checked against hashlib here).
+    import hashlib
+    import multiprocessing
+
+    big = np.random.default_rng(0).normal(size=(1200, 1024)).astype(np.float32)
+    kind, keys = row_digests(big)  # 4.9 MB: hashed on the pool (started here)
+    assert keys[7] == hashlib.sha1(big[7].tobytes()).digest()
+    if start == "loky":
+        from joblib import Parallel, delayed
+
+        (got,) = Parallel(n_jobs=2, backend="loky", timeout=120)(
+            [delayed(row_digests)(big)]
+        )
+    else:
+        if start not in multiprocessing.get_all_start_methods():
+            pytest.skip(f"no {start} start method here")
+        with multiprocessing.get_context(start).Pool(1) as pool:
+            got = pool.apply_async(row_digests, (big,)).get(timeout=120)
+    assert got == (kind, keys)
+
+
 def test_row_keys_of_views_and_non_contiguous_arrays():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(6, 40))

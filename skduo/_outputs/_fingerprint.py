@@ -41,6 +41,22 @@ class Unhashable(Exception):
     """This object cannot be fingerprinted by content: do not cache it."""
 
 
+def _after_fork_in_child():
+    """A forked child has the pool object but none of its threads: start anew.
+
+    (joblib's ``multiprocessing`` backend, a ``fork`` context: without this
+    every fingerprint above :data:`_PARALLEL_BYTES` waited forever on the
+    parent's dead workers.) The lock too: another thread may have held it
+    at the fork.
+    """
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _pool():
     global _POOL
     with _POOL_LOCK:
