@@ -213,3 +213,23 @@ def test_fresh_probabilities_are_logged_in_place(rng):
     kept = p.copy()
     member_logits(held, X, np.arange(20))
     np.testing.assert_array_equal(p, kept)
+
+
+def test_arrays_a_member_holds_are_never_overwritten(rng):
+    # issue 22 item 13: ownership is explicit (the call that created the array,
+    # unless the member holds it), not CPython's reference count, whose value
+    # differs across versions (3.10: the fresh array was copied, peak 2.21x)
+    p = softmax(_logits(rng, n=1000, k=4, dtype=np.float64))
+    kept = p.copy()
+
+    class Caching(FreshProba):
+        def predict_proba(self, X):
+            out = self.p.copy()
+            self.history = {"last": [(X, out)]}  # held deep inside an attribute
+            return out
+
+    member = Caching(p)
+    out = member_logits(member, np.zeros((len(p), 1)), np.arange(4))
+    np.testing.assert_array_equal(member.history["last"][0][1], kept)
+    # reference (exact): the float64 logarithm of the probabilities
+    np.testing.assert_array_equal(out, np.log(kept))
