@@ -284,6 +284,57 @@ def test_changed_members_never_get_stale_logits(X):
     module.eval()
 
 
+class Scaled(nn.Module):
+    """A module whose output depends on its class: an attribute read in forward."""
+
+    factor = 1.0
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(12, 4)
+
+    def forward(self, x):
+        return self.linear(x) * type(self).factor
+
+
+def test_changes_to_the_class_or_global_hooks_never_get_stale_logits(X):
+    # issue 22 item 7: what decides the output beyond the instance's state --
+    # a class attribute read in forward (stale by 0.34), forward replaced on
+    # the class (0.47), a global register_module_forward_hook (0.22) -- served
+    # stale logits. Reference: the module's own forward, uncached.
+    class Local(Scaled):
+        pass
+
+    module = Local().eval()
+    member = as_member(module, classes=[0, 1, 2, 3])
+
+    def fresh():
+        with torch.inference_mode():
+            return module(torch.as_tensor(X)).double().numpy()
+
+    def check():
+        np.testing.assert_allclose(logits(member, X), fresh(), rtol=1e-6, atol=1e-6)
+
+    check()
+    Local.factor = 2.0
+    check()
+    Local.forward = lambda self, x: self.linear(x) - 1.0
+    check()
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda mod, args, out: out * 3.0 if mod is module else None
+    )
+    try:
+        check()
+    finally:
+        handle.remove()
+    check()
+    # unchanged: served from the cache
+    hits = LOGITS_CACHE.info()["hits"]
+    check()
+    assert LOGITS_CACHE.info()["hits"] == hits + 40
+
+
 def test_changed_rows_in_place_are_recomputed(X):
     member, count = counted_member()
     first = logits(member, X)
