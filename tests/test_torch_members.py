@@ -577,6 +577,46 @@ def test_precomputed_route_then_back_to_the_real_members(modules, digits):
         restore_members(real)
 
 
+def test_precomputed_members_read_the_array_in_place():
+    # issue 22 item 9: PrecomputedMember cast its columns to float64, so
+    # DuoClassifier.fit took 4.28x one member array of extra memory and
+    # predict_proba 4.02x beyond its output (0.21x for fit_duo on the same
+    # arrays). Reference: the array API on the same arrays, and its weights.
+    import tracemalloc
+
+    from skduo.torch import PrecomputedMember
+
+    def peak(fn):
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            out = fn()
+            return out, tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+
+    n, k = 20_000, 500
+    rng = np.random.default_rng(0)
+    z_l = (2 * rng.normal(size=(n, k))).astype(np.float32)
+    z_s = (z_l + 2 * rng.normal(size=(n, k))).astype(np.float32)
+    y = np.argmax(z_l + rng.gumbel(size=(n, k)), axis=1)
+    Z, one = np.hstack([z_l, z_s]), z_l.nbytes
+    classes = np.arange(k)
+    large = PrecomputedMember(None, start=0, stop=k, classes=classes).fit(Z)
+    small = PrecomputedMember(None, start=k, stop=2 * k, classes=classes).fit(Z)
+    z = large.decision_function(Z)
+    assert z.dtype == np.float32 and np.shares_memory(z, Z) and not z.flags.writeable
+    duo = DuoClassifier(large, small)
+    _, fit_peak = peak(lambda: duo.fit(Z, y))
+    api, api_peak = peak(lambda: fit_duo(z_l, z_s, y))
+    assert (fit_peak - api_peak) / one <= 0.5, (fit_peak / one, api_peak / one)
+    np.testing.assert_allclose(duo.weights_, api.weights, rtol=1e-6)
+    proba, predict_peak = peak(lambda: duo.predict_proba(Z))
+    assert (predict_peak - proba.nbytes) / one <= 0.5, predict_peak / one
+    np.testing.assert_allclose(proba, api.predict_proba(z_l, z_s), rtol=1e-6)
+
+
 # --------------------------------------------------------------------------
 # members are never mutated
 
