@@ -163,15 +163,11 @@ def column_map(known, classes):
 
 
 def _raw_member_output(estimator, X, method, name, verbose):
-    """Call the member; returns ``(raw output, method used, owned)``.
-
-    ``owned`` says that the output is ours to overwrite (see :func:`_owned`):
-    this function made the call that created it.
-    """
+    """Call the member and return (raw output, method used)."""
     if method == "auto":
         if _torch.is_torch_member(estimator):
             out = _torch.torch_member_logits(estimator, X, verbose=verbose, name=name)
-            return out, "logits", False
+            return out, "logits"
         for candidate in RESPONSE_METHODS:
             if hasattr(estimator, candidate):
                 method = candidate
@@ -186,8 +182,7 @@ def _raw_member_output(estimator, X, method, name, verbose):
             f"The {name} member has no method {method!r} (response_method)."
         )
     with np.errstate(divide="ignore"):  # log(0) inside predict_log_proba is fine
-        out = getattr(estimator, method)(X)
-    return out, method, _owned(out, estimator)
+        return getattr(estimator, method)(X), method
 
 
 #: Objects visited when looking for the returned array among a member's
@@ -298,7 +293,7 @@ def member_logits(
         Or a :class:`LogProbaView` of that shape with ``lazy=True``.
     """
     saturation_warn = 0.01 if warn_saturation else 1.0
-    out, used, owned = _raw_member_output(estimator, X, method, name, verbose)
+    out, used = _raw_member_output(estimator, X, method, name, verbose)
     what = f"The {name} member's {used} output"
     arr = np.asarray(out)
     if arr.dtype == np.float16:
@@ -330,7 +325,8 @@ def member_logits(
     if arr.ndim == 2:
         _check_shape(arr, np.asarray(out), what, n_samples, len(known))
     if used == "predict_proba":
-        in_place = owned and arr is out and not lazy
+        # this call created ``out``: ours to overwrite unless the member holds it
+        in_place = arr is out and not lazy and _owned(out, estimator)
         if lazy and arr.ndim == 2:
             return proba_member_logits(arr, columns, what, saturation_warn, lazy=True)
         return proba_member_logits(arr, columns, what, saturation_warn, in_place)
