@@ -646,7 +646,7 @@ def test_threaded_predictions_of_helper_members_equal_serial(modules, digits):
     )
 
 
-def test_two_wrappers_of_one_module_predict_from_threads(modules, digits):
+def test_two_wrappers_of_one_module_predict_from_threads(modules, digits, monkeypatch):
     # issue 22 item 5: eval-mode bookkeeping was keyed by the wrapper, so two
     # as_member() wrappers of one module (a duo beside a temperature-scaled
     # member on the same backbone) restored each other's flags mid-prediction:
@@ -658,7 +658,7 @@ def test_two_wrappers_of_one_module_predict_from_threads(modules, digits):
     state = state_of(large)
     members = [as_member(large, classes=range(10), batch_size=16) for _ in "ab"]
     reference = eval_logits(large, X_val)
-    logits_cache.max_bytes = 0  # every call runs the module
+    monkeypatch.setattr(logits_cache, "max_bytes", 0)  # every call runs the module
 
     def predict(i):
         return members[i % 2].predict_proba(X_val)
