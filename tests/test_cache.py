@@ -4,6 +4,7 @@ The store and the row keys need only NumPy; the members are torch modules
 (skipped without torch and skorch).
 """
 
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,6 +35,32 @@ def test_row_keys_are_exact_for_short_rows_and_digests_for_long_ones():
     kind, keys = row_digests(images)
     assert kind == ("ndarray", "<f4", (3, 8, 8))
     assert keys[0] == keys[2] != keys[1] and len(keys[0]) == 20  # SHA-1
+
+
+@pytest.mark.parametrize("start", ["fork", "forkserver", "spawn", "loky"])
+def test_large_fingerprints_in_worker_processes(start):
+    # issue 22 item 6: after fork the module's hashing pool exists without its
+    # threads, so any input of more than 4 MB waited forever in a forked worker
+    # (joblib's multiprocessing backend). Reference: the parent's own keys
+    # (SHA-1 of each row's bytes, checked against hashlib here).
+    import hashlib
+    import multiprocessing
+
+    big = np.random.default_rng(0).normal(size=(1200, 1024)).astype(np.float32)
+    kind, keys = row_digests(big)  # 4.9 MB: hashed on the pool (started here)
+    assert keys[7] == hashlib.sha1(big[7].tobytes()).digest()
+    if start == "loky":
+        from joblib import Parallel, delayed
+
+        (got,) = Parallel(n_jobs=2, backend="loky", timeout=120)(
+            [delayed(row_digests)(big)]
+        )
+    else:
+        if start not in multiprocessing.get_all_start_methods():
+            pytest.skip(f"no {start} start method here")
+        with multiprocessing.get_context(start).Pool(1) as pool:
+            got = pool.apply_async(row_digests, (big,)).get(timeout=120)
+    assert got == (kind, keys)
 
 
 def test_row_keys_of_views_and_non_contiguous_arrays():
@@ -91,21 +118,33 @@ def test_member_fingerprint_of_sklearn_objects():
 # the store
 
 
+def _cost(key, row_keys, z):
+    """What one insert into an empty cache counts (logits, keys, tables)."""
+    cache = LogitsCache()
+    cache.insert(key, row_keys, z)
+    return cache.info()["n_bytes"]
+
+
 def test_store_lru_bound_and_counters():
-    cache = LogitsCache(max_bytes=3 * 4 * 10)  # three float32 rows of 10
     z = np.arange(20.0).reshape(2, 10)
+    c1 = _cost("m1", [b"r0", b"r1"], z)  # stored as float32: lossless here
+    c2 = _cost("m2", [b"q0"], z[:1] + 0.1)  # 0.1 is no float32: float64, 80 B
+    # at least the logits and the keys
+    assert c1 >= 80 + 2 * sys.getsizeof(b"r0") and c2 >= 80 + sys.getsizeof(b"q0")
+    cache = LogitsCache(max_bytes=max(c1, c2) + min(c1, c2) - 1)  # one fits
     cache.insert("m1", [b"r0", b"r1"], z)
-    assert cache.info()["n_bytes"] == 80  # stored as float32: lossless here
+    assert cache.info()["n_bytes"] == c1
     found, rows = cache.lookup("m1", [b"r1", b"rx", b"r0"])
     assert found.tolist() == [True, False, True]
     np.testing.assert_array_equal(rows, z[[1, 0]])
     assert rows.dtype == np.float64  # returned as computed, stored as float32
-    cache.insert("m2", [b"q0"], z[:1] + 0.1)  # 0.1 is no float32: float64, 80 B
+    cache.insert("m2", [b"q0"], z[:1] + 0.1)
     info = cache.info()
-    assert info["n_entries"] == 1 and info["n_bytes"] == 80  # m1 was evicted
+    assert info["n_entries"] == 1 and info["n_bytes"] == c2  # m1 was evicted
     assert not cache.lookup("m1", [b"r0"])[0].any()
-    cache.insert("m3", [b"big"] * 4, np.zeros((4, 10)))  # larger than the bound
-    assert cache.lookup("m3", [b"big"])[0].tolist() == [False]
+    many = [b"big%d" % i for i in range(40)]
+    cache.insert("m3", many, np.zeros((40, 10)))  # larger than the bound
+    assert cache.lookup("m3", [b"big0"])[0].tolist() == [False]
     cache.max_bytes = 0
     assert cache.info()["n_bytes"] == 0
     with pytest.raises(ValueError, match="max_bytes must be >= 0"):
@@ -117,10 +156,36 @@ def test_store_keeps_float64_when_float32_would_lose():
     z = np.array([[0.1, 1.0 / 3.0]])
     cache.insert("m", [b"r"], z)
     _, rows = cache.lookup("m", [b"r"])
-    assert rows.dtype == np.float64 and cache.info()["n_bytes"] == 16
+    # 16 bytes of float64 logits, 8 more than the same row in float32
+    assert rows.dtype == np.float64
+    assert cache.info()["n_bytes"] == _cost("m", [b"r"], np.array([[0.5, 0.25]])) + 8
     np.testing.assert_array_equal(rows[0], z[0])
     cache.insert("m32", [b"r"], z.astype(np.float32))  # float32 stays float32
     assert cache.lookup("m32", [b"r"])[1].dtype == np.float32
+
+
+def test_the_bound_covers_keys_and_tables():
+    # issue 22 item 8: 1,500,000 distinct rows with max_bytes=8 MB reported
+    # 3.6 MB while RSS grew by 213 MiB (keys and dict entries uncounted).
+    # Reference (independent): tracemalloc's count of what the cache holds.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    cache = LogitsCache(max_bytes=8 << 20)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for j in range(30):  # 300,000 rows of 12 float32: the row is the key
+            keys = [r.tobytes() for r in rng.normal(size=(10_000, 12)).astype("f4")]
+            cache.insert(f"m{j}", keys, rng.normal(size=(10_000, 2)).astype("f4"))
+            del keys
+            held = tracemalloc.get_traced_memory()[0] - base
+            n_bytes = cache.info()["n_bytes"]
+            assert n_bytes <= 8 << 20
+            assert held <= 1.1 * n_bytes + (64 << 10), (j, held, n_bytes)
+    finally:
+        tracemalloc.stop()
+    assert cache.info()["n_entries"] < 30  # older members were evicted
 
 
 # --------------------------------------------------------------------------
@@ -256,6 +321,57 @@ def test_changed_members_never_get_stale_logits(X):
     np.testing.assert_array_equal(logits(member, X), previous)
     assert count.rows == rows
     module.eval()
+
+
+class Scaled(nn.Module):
+    """A module whose output depends on its class: an attribute read in forward."""
+
+    factor = 1.0
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(12, 4)
+
+    def forward(self, x):
+        return self.linear(x) * type(self).factor
+
+
+def test_changes_to_the_class_or_global_hooks_never_get_stale_logits(X):
+    # issue 22 item 7: what decides the output beyond the instance's state --
+    # a class attribute read in forward (stale by 0.34), forward replaced on
+    # the class (0.47), a global register_module_forward_hook (0.22) -- served
+    # stale logits. Reference: the module's own forward, uncached.
+    class Local(Scaled):
+        pass
+
+    module = Local().eval()
+    member = as_member(module, classes=[0, 1, 2, 3])
+
+    def fresh():
+        with torch.inference_mode():
+            return module(torch.as_tensor(X)).double().numpy()
+
+    def check():
+        np.testing.assert_allclose(logits(member, X), fresh(), rtol=1e-6, atol=1e-6)
+
+    check()
+    Local.factor = 2.0
+    check()
+    Local.forward = lambda self, x: self.linear(x) - 1.0
+    check()
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda mod, args, out: out * 3.0 if mod is module else None
+    )
+    try:
+        check()
+    finally:
+        handle.remove()
+    check()
+    # unchanged: served from the cache
+    hits = LOGITS_CACHE.info()["hits"]
+    check()
+    assert LOGITS_CACHE.info()["hits"] == hits + 40
 
 
 def test_changed_rows_in_place_are_recomputed(X):

@@ -102,6 +102,43 @@ def test_messages_report_the_whole_array_not_a_block(rng):
         member_logits(member, np.zeros((len(p), 1)), range(5))
 
 
+def test_log_probabilities_up_to_a_row_shift_are_accepted(rng):
+    # issue 22 item 11: GaussianNB normalises in float32, so its
+    # predict_log_proba rows on float32 digits log-sum-exp to up to 0.318 (was
+    # "not a log-probability"). Any per-row shift is a valid logit (softmax
+    # ignores it): reference (exact) -- the array the member returned, as is.
+    lp = log_softmax(_logits(rng, dtype=np.float64))
+    shifted = lp + rng.uniform(-0.5, 0.5, size=(len(lp), 1))
+    member = Fixed(shifted, range(5), "predict_log_proba")
+    out = member_logits(member, np.zeros((len(lp), 1)), range(5))
+    assert out is shifted
+    np.testing.assert_allclose(softmax(out), softmax(lp), rtol=1e-12)
+
+
+def test_probabilities_from_predict_log_proba_are_refused(rng):
+    # what is really something else keeps its error: probabilities (every row
+    # in [0, 1] summing to 1) returned by predict_log_proba
+    p = softmax(_logits(rng, dtype=np.float64))
+    member = Fixed(p, range(5), "predict_log_proba")
+    with pytest.raises(ValueError, match=r"in \[0, 1\] and sums to 1, like prob"):
+        member_logits(member, np.zeros((len(p), 1)), range(5), name="small")
+
+
+def test_gaussian_nb_on_float32_digits_is_a_member():
+    from sklearn.datasets import load_digits
+    from sklearn.naive_bayes import GaussianNB
+
+    from skduo import DuoClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X.astype("float32")[:800], y[:800]
+    duo = DuoClassifier(LogisticRegression(max_iter=200), GaussianNB(), cv=3)
+    duo.fit(X, y)  # failed: "log-sum-exp up to 0.318 ... decision_function"
+    p = duo.predict_proba(X)
+    assert np.isfinite(p).all()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+
+
 def test_column_map():
     assert column_map([0, 1, 2], [0, 1, 2]) is None
     np.testing.assert_array_equal(column_map(["b", "a"], ["a", "b"]), [1, 0])
@@ -176,3 +213,23 @@ def test_fresh_probabilities_are_logged_in_place(rng):
     kept = p.copy()
     member_logits(held, X, np.arange(20))
     np.testing.assert_array_equal(p, kept)
+
+
+def test_arrays_a_member_holds_are_never_overwritten(rng):
+    # issue 22 item 13: ownership is explicit (the call that created the array,
+    # unless the member holds it), not CPython's reference count, whose value
+    # differs across versions (3.10: the fresh array was copied, peak 2.21x)
+    p = softmax(_logits(rng, n=1000, k=4, dtype=np.float64))
+    kept = p.copy()
+
+    class Caching(FreshProba):
+        def predict_proba(self, X):
+            out = self.p.copy()
+            self.history = {"last": [(X, out)]}  # held deep inside an attribute
+            return out
+
+    member = Caching(p)
+    out = member_logits(member, np.zeros((len(p), 1)), np.arange(4))
+    np.testing.assert_array_equal(member.history["last"][0][1], kept)
+    # reference (exact): the float64 logarithm of the probabilities
+    np.testing.assert_array_equal(out, np.log(kept))

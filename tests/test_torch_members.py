@@ -596,6 +596,46 @@ def test_precomputed_route_then_back_to_the_real_members(modules, digits):
         restore_members(real)
 
 
+def test_precomputed_members_read_the_array_in_place():
+    # issue 22 item 9: PrecomputedMember cast its columns to float64, so
+    # DuoClassifier.fit took 4.28x one member array of extra memory and
+    # predict_proba 4.02x beyond its output (0.21x for fit_duo on the same
+    # arrays). Reference: the array API on the same arrays, and its weights.
+    import tracemalloc
+
+    from skduo.torch import PrecomputedMember
+
+    def peak(fn):
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            out = fn()
+            return out, tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+
+    n, k = 20_000, 500
+    rng = np.random.default_rng(0)
+    z_l = (2 * rng.normal(size=(n, k))).astype(np.float32)
+    z_s = (z_l + 2 * rng.normal(size=(n, k))).astype(np.float32)
+    y = np.argmax(z_l + rng.gumbel(size=(n, k)), axis=1)
+    Z, one = np.hstack([z_l, z_s]), z_l.nbytes
+    classes = np.arange(k)
+    large = PrecomputedMember(None, start=0, stop=k, classes=classes).fit(Z)
+    small = PrecomputedMember(None, start=k, stop=2 * k, classes=classes).fit(Z)
+    z = large.decision_function(Z)
+    assert z.dtype == np.float32 and np.shares_memory(z, Z) and not z.flags.writeable
+    duo = DuoClassifier(large, small)
+    _, fit_peak = peak(lambda: duo.fit(Z, y))
+    api, api_peak = peak(lambda: fit_duo(z_l, z_s, y))
+    assert (fit_peak - api_peak) / one <= 0.5, (fit_peak / one, api_peak / one)
+    np.testing.assert_allclose(duo.weights_, api.weights, rtol=1e-6)
+    proba, predict_peak = peak(lambda: duo.predict_proba(Z))
+    assert (predict_peak - proba.nbytes) / one <= 0.5, predict_peak / one
+    np.testing.assert_allclose(proba, api.predict_proba(z_l, z_s), rtol=1e-6)
+
+
 # --------------------------------------------------------------------------
 # members are never mutated
 
@@ -625,6 +665,30 @@ def test_threaded_predictions_of_helper_members_equal_serial(modules, digits):
         ),
         atol=1e-5,
     )
+
+
+def test_two_wrappers_of_one_module_predict_from_threads(modules, digits, monkeypatch):
+    # issue 22 item 5: eval-mode bookkeeping was keyed by the wrapper, so two
+    # as_member() wrappers of one module (a duo beside a temperature-scaled
+    # member on the same backbone) restored each other's flags mid-prediction:
+    # logits off by up to 1.6, flags flipped, BatchNorm statistics changed.
+    # Reference: the module's own forward in eval mode (eval_logits).
+    _, _, X_val, _ = digits
+    large = pickle.loads(pickle.dumps(modules[0]))
+    large.train()  # BatchNorm + Dropout in train mode
+    state = state_of(large)
+    members = [as_member(large, classes=range(10), batch_size=16) for _ in "ab"]
+    reference = eval_logits(large, X_val)
+    monkeypatch.setattr(logits_cache, "max_bytes", 0)  # every call runs the module
+
+    def predict(i):
+        return members[i % 2].predict_proba(X_val)
+
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(predict, range(16)))
+    for part in parts:
+        np.testing.assert_allclose(part, softmax(reference), rtol=1e-5, atol=1e-7)
+    assert_state(large, state)
 
 
 def test_model_selection_never_mutates_helper_members(modules, digits):

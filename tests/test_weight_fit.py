@@ -491,6 +491,55 @@ def test_extreme_logit_scales_are_fitted(rng, scale):
     np.testing.assert_allclose(both * scale, w, rtol=1e-6)
 
 
+def _small_problem_with_interior_optimum():
+    # n=16, K=2: the optimum has both weights > 0 (large ~2.11, small ~0.015)
+    rng = np.random.default_rng(43)
+    y = rng.integers(0, 2, 16)
+    z = [rng.normal(size=(16, 2)) + rng.uniform(0, 0.7) * np.eye(2)[y] for _ in "ls"]
+    return z, y
+
+
+def _reference_gradient(weights, logits, y):
+    """Independent float64 gradient of the NLL: mean over rows of (p - onehot) . z_m."""
+    c = sum(w * m for w, m in zip(weights, logits))
+    p = np.exp(c - logsumexp(c, axis=1, keepdims=True)) - np.eye(c.shape[1])[y]
+    return np.array([np.mean(np.sum(p * m, axis=1)) for m in logits])
+
+
+_EXPONENTS = [-300, -100, -25, -20, -10, -6, 0, 6, 10, 20, 29, 100, 300]
+
+
+def test_certificate_holds_on_a_grid_of_per_member_scales():
+    # issue 22 item 4: with both members normalised (spread beyond 2**+-20) the
+    # float64 pass used one scaling buffer for both members, so its NLL and
+    # gradient were those of the second member twice: weights 2.4e-4 above the
+    # optimum in NLL certified (converged, KKT 6e-10, no warning), and false
+    # ConvergenceWarnings at the optimum. Reference (provenance): scipy's
+    # L-BFGS-B on the unscaled float64 problem (_reference_fit), whose optimum
+    # is scale-free (w_m(s_m z_m) = w_m(z_m) / s_m), and the gradient in the
+    # user's units dL/dw_m = s_m * (dL/dv_m at v = w * s) from
+    # _reference_gradient on the unscaled logits.
+    z, y = _small_problem_with_interior_optimum()
+    w_ref, f_ref = _reference_fit(z, y)
+    assert (w_ref > 1e-3).all()
+    for e_l in _EXPONENTS:
+        for e_s in _EXPONENTS:
+            s = np.array([10.0**e_l, 10.0**e_s])
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                res = fit_logit_weights(
+                    [z[0] * s[0], z[1] * s[1]], y, return_result=True
+                )
+            where = f"scales 1e{e_l}, 1e{e_s}"
+            assert res.converged and res.kkt_residual <= 1e-8, where
+            assert abs(res.nll - f_ref) <= 1e-9 * f_ref, where
+            np.testing.assert_allclose(res.weights * s, w_ref, rtol=1e-4, err_msg=where)
+            g_ref = _reference_gradient(res.weights * s, z, y)
+            np.testing.assert_allclose(
+                res.gradient / s, g_ref, atol=1e-9, err_msg=where
+            )
+
+
 def test_float32_logits_near_their_range(rng):
     z_l, z_s, y = _duo_problem(rng, n=400)
     w = fit_logit_weights([z_l, z_s], y)

@@ -121,8 +121,9 @@ def _member_rows(logits, y, start, stop, dtype, factors, shift, ws=None):
         block = z[start:stop]
         factor = 1.0 if factors is None else float(factors[m])
         if factor != 1.0:
-            # scale first (in float64, so that no float32 cast overflows)
-            wide = ws.get("wide", block.shape, np.float64)
+            # scale first (in float64, so that no float32 cast overflows); one
+            # buffer per member: without the label shift it is the member's rows
+            wide = ws.get(("wide", m), block.shape, np.float64)
             block = np.multiply(block, factor, out=wide, dtype=np.float64)
         in_place = not shift and block.dtype == dtype and block.flags.c_contiguous
         out = block if in_place else ws.get(("member", m), block.shape, dtype)

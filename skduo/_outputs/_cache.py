@@ -46,17 +46,39 @@ DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_MIN_ROWS = 2
 
 
+#: Bytes each cached row costs besides its logits and its key: the
+#: ``(block, index)`` pair and the index (the dict's table is counted whole).
+_ROW_COST = sys.getsizeof((None, 0)) + sys.getsizeof(1 << 20)
+
+
 class _Entry:
     """Cached rows of one (member, input kind, classes, method)."""
 
-    __slots__ = ("announced", "blocks", "dtype", "n_bytes", "rows")
+    __slots__ = ("announced", "blocks", "dict_bytes", "dtype", "n_bytes", "rows")
 
     def __init__(self, dtype):
         self.rows = {}  # row key -> (block, index)
         self.blocks = []
-        self.n_bytes = 0
+        # everything the entry holds: logits, row keys, pairs, the dict's table
+        self.n_bytes = sys.getsizeof(self.rows)
+        self.dict_bytes = self.n_bytes
         self.announced = False
         self.dtype = dtype  # of the logits as computed (rows are returned so)
+
+    def add(self, row_keys, block):
+        """Store the rows of ``block`` under new keys; returns the bytes added."""
+        rows = self.rows
+        added = block.nbytes
+        for i, k in enumerate(row_keys):
+            if k not in rows:
+                rows[k] = (block, i)
+                added += sys.getsizeof(k) + _ROW_COST
+        self.blocks.append(block)
+        dict_bytes = sys.getsizeof(rows)  # its hash table, as it grew
+        added += dict_bytes - self.dict_bytes
+        self.dict_bytes = dict_bytes
+        self.n_bytes += added
+        return added
 
 
 def _compact(z):
@@ -74,8 +96,9 @@ class LogitsCache:
     Parameters
     ----------
     max_bytes : int, default=1 GiB
-        Upper bound on the bytes of cached logits; least recently used members'
-        rows are dropped first. 0 disables the cache.
+        Upper bound on the bytes the cache holds: the logits, the row keys and
+        the tables that map them; least recently used members' rows are
+        dropped first. 0 disables the cache.
     min_rows : int, default=2
         Calls with fewer rows are computed without the cache (no hashing): a
         loop predicting one row at a time would pay a member's fingerprint
@@ -195,18 +218,15 @@ class LogitsCache:
         """
         logits = np.asarray(logits)
         block = _compact(logits)
-        if block.nbytes > self._max_bytes:
+        if block.nbytes + len(row_keys) * _ROW_COST > self._max_bytes:
             return
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 entry = self._entries[key] = _Entry(logits.dtype)
+                self._n_bytes += entry.n_bytes
             self._entries.move_to_end(key)
-            entry.blocks.append(block)
-            for i, k in enumerate(row_keys):
-                entry.rows.setdefault(k, (block, i))
-            entry.n_bytes += block.nbytes
-            self._n_bytes += block.nbytes
+            self._n_bytes += entry.add(row_keys, block)
             self._evict()
 
     def _count(self, hits, misses):

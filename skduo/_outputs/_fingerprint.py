@@ -41,6 +41,22 @@ class Unhashable(Exception):
     """This object cannot be fingerprinted by content: do not cache it."""
 
 
+def _after_fork_in_child():
+    """A forked child has the pool object but none of its threads: start anew.
+
+    (joblib's ``multiprocessing`` backend, a ``fork`` context: without this
+    every fingerprint above :data:`_PARALLEL_BYTES` waited forever on the
+    parent's dead workers.) The lock too: another thread may have held it
+    at the fork.
+    """
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _pool():
     global _POOL
     with _POOL_LOCK:
@@ -209,7 +225,12 @@ class _Pickler(pickle.Pickler):
                 return ("tensor", self._tensors.digest(obj))
             if isinstance(obj, torch.nn.Module):
                 state = {k: v for k, v in vars(obj).items() if k != "training"}
-                return ("module", _qualname(type(obj)), _state_digest(state, self))
+                return (
+                    "module",
+                    _qualname(type(obj)),
+                    self._tensors.class_digest(type(obj), self),
+                    _state_digest(state, self),
+                )
         net_class = self._net_class
         if net_class is not None and isinstance(obj, net_class):
             return ("skorch-net", _net_digest(obj, self))
@@ -252,11 +273,55 @@ def _state_digest(obj, parent=None):
     return _sha1(buffer.getbuffer())
 
 
+def _class_items(cls):
+    """What of one class (not its bases) can decide its instances' outputs.
+
+    Methods (``forward``, ``__call__``...) as functions (identity, code,
+    defaults, closure), class attributes by value; other dunder entries
+    (``__doc__``, ``__dict__``...) are not behaviour.
+    """
+    items = []
+    for name, value in vars(cls).items():
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        elif isinstance(value, property):
+            value = (value.fget, value.fset, value.fdel)
+        dunder = name.startswith("__") and name.endswith("__")
+        if dunder and not isinstance(value, types.FunctionType):
+            continue
+        items.append((name, value))
+    return items
+
+
 class _TensorDigests:
-    """Digests of tensors by content, each tensor hashed once per fingerprint."""
+    """Per-fingerprint memo: tensors by content (each hashed once), classes."""
 
     def __init__(self):
         self._done = {}
+        self._classes = {}
+
+    def class_digest(self, cls, pickler):
+        """Digest of a module class's code and class attributes, and its bases'.
+
+        A method replaced on the class, or a class attribute read in
+        ``forward``, changes the outputs of every instance without changing
+        the instance's state. Each class (``nn.Module`` too) is read once per
+        fingerprint.
+        """
+        parts = []
+        for base in cls.__mro__[:-1]:  # below object
+            key = id(base)
+            if key not in self._classes:
+                items = [_qualname(base), key]
+                for name, value in _class_items(base):
+                    try:
+                        value = _state_digest(value, pickler)
+                    except Unhashable:  # a TypeVar, a descriptor...: by identity
+                        value = (_qualname(type(value)), id(value))
+                    items.append((name, value))
+                self._classes[key] = _sha1(pickle.dumps(items, protocol=4))
+            parts.append(self._classes[key])
+        return b"".join(parts)
 
     def digest(self, t):
         key = id(t)
@@ -317,6 +382,29 @@ def _net_digest(net, pickler):
     return _state_digest((_qualname(type(net)), params, modules, classes), pickler)
 
 
+#: torch's module-global hooks that run in every module's forward.
+_GLOBAL_FORWARD_HOOKS = (
+    "_global_forward_pre_hooks",
+    "_global_forward_hooks",
+    "_global_forward_hooks_with_kwargs",
+    "_global_forward_hooks_always_called",
+)
+
+
+def _global_forward_hooks():
+    """torch's global forward hooks (``register_module_forward_hook``...), or None.
+
+    They change every module's outputs without changing any module, so they
+    enter every fingerprint (as functions: identity, code, closure; a hook
+    that cannot be fingerprinted makes every member unhashable).
+    """
+    torch = _torch()
+    if torch is None:
+        return None
+    module = torch.nn.modules.module
+    return [dict(getattr(module, name, {})) for name in _GLOBAL_FORWARD_HOOKS]
+
+
 def member_fingerprint(estimator):
     """A digest of everything that decides a member's outputs.
 
@@ -340,7 +428,9 @@ def member_fingerprint(estimator):
     Notes
     -----
     Functions (in pipelines, transforms, hooks) enter by identity, name, code,
-    defaults and closure values, not by the global variables they read.
+    defaults and closure values, not by the global variables they read; so do
+    the methods of a torch module's class and its bases (class attributes by
+    value) and torch's global forward hooks.
 
     Examples
     --------
@@ -352,4 +442,4 @@ def member_fingerprint(estimator):
     >>> member_fingerprint(a) == member_fingerprint(b)
     False
     """
-    return _state_digest(estimator)
+    return _state_digest((estimator, _global_forward_hooks()))

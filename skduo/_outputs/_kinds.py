@@ -189,14 +189,21 @@ _LOG_TINY_TEXT = "log(2.23e-308)"
 _LOG_ZERO_DETAIL = "hold log-probabilities of -inf, probability 0"
 
 
-def log_proba_block_to_logits(block, what, rows=None, check=True, out=None):
+def log_proba_block_to_logits(
+    block, what, rows=None, check=True, out=None, shifted=False
+):
     """Checked log-probabilities of one block, ``-inf`` clipped.
 
     Returns ``(log_p, n_zero)``: a float64 block (written into ``out`` when
     given, else ``block`` itself when it is float64 without ``-inf``) and the
     number of its rows that held ``-inf``. ``check=False`` skips the test that
     rows log-sum-exp to 0 (any logits pass then; NaN and ``+inf`` are still
-    refused).
+    refused). ``shifted=True`` (a member's ``predict_log_proba``) accepts
+    log-probabilities up to any per-row shift -- a model that normalises in
+    float32 is off by up to ``eps * |joint log-likelihood|`` (GaussianNB on
+    float32 digits: 0.3), and softmax ignores the shift -- and refuses only
+    blocks that are something else: probabilities (every row in ``[0, 1]``,
+    summing to 1).
     """
     if out is None:
         lp = np.asarray(block, dtype=np.float64)
@@ -212,7 +219,16 @@ def log_proba_block_to_logits(block, what, rows=None, check=True, out=None):
             lp = np.where(zero, _LOG_TINY, lp)
         else:
             np.copyto(lp, _LOG_TINY, where=zero)
-    if check and lp.size:
+    if check and shifted and lp.size:
+        tol = proba_tolerance(block.dtype, lp.shape[1])
+        in_unit = (lp.min() >= -tol) and (lp.max() <= 1.0 + tol)
+        if in_unit and np.all(np.abs(lp.sum(axis=1) - 1.0) <= tol):
+            raise ValueError(
+                f"{what} is not a log-probability{_rows_note(rows)}: every row is "
+                "in [0, 1] and sums to 1, like probabilities. Declare the member's "
+                "response_method as 'predict_proba' if these are probabilities."
+            )
+    elif check and lp.size:
         # A sanity check that these look like log-probabilities (not logits):
         # loose, because a per-row offset does not change the duo and models
         # that work in float32 (GaussianNB on float32 X) normalise to ~1e-2.
@@ -643,13 +659,13 @@ def log_proba_member_logits(arr, columns, what, saturation_warn):
         nonlocal n_zero_rows
         # -inf is a legitimate log-probability (probability 0); NaN/+inf are not
         check_finite(np.where(np.isneginf(block), 0.0, block), what)
-        log_p, n_zero = log_proba_block_to_logits(block, what)
+        log_p, n_zero = log_proba_block_to_logits(block, what, shifted=True)
         n_zero_rows += n_zero
         return log_p
 
     def canonical():
+        # the whole array's NaN/inf counts; else the block's own error stands
         check_finite(np.where(np.isneginf(arr), 0.0, arr), what)
-        log_proba_to_logits(arr, what, 1.0)
 
     _blockwise(arr, columns, None, check, canonical)
     frac = n_zero_rows / max(1, len(arr))

@@ -11,7 +11,6 @@ probabilities become log-probabilities, and columns are re-ordered, in row
 blocks into one new array of the member's float dtype.
 """
 
-import sys
 import warnings
 
 import numpy as np
@@ -186,22 +185,46 @@ def _raw_member_output(estimator, X, method, name, verbose):
         return getattr(estimator, method)(X), method
 
 
-def _is_fresh(arr):
-    """Whether ``arr`` is a new array nobody else holds (safe to overwrite).
+#: Objects visited when looking for the returned array among a member's
+#: attributes; beyond it the array counts as held.
+_HELD_SEARCH_LIMIT = 10_000
 
-    True for the usual ``predict_proba`` result: a writeable float array that
-    owns its data and has no other reference than the caller's (CPython's
-    reference count: the caller's name and this function's argument). A
-    member that returns an array it keeps (a cached attribute), a view or a
-    memory map is never overwritten.
+
+def _owned(arr, estimator):
+    """Whether ``arr``, just returned by a call to ``estimator``, is ours.
+
+    Explicit ownership, the same on every Python version: the caller that made
+    the call says the result is new (a writeable float ndarray owning its
+    data), unless the member holds it -- an array among its attributes
+    (nested containers and objects included) sharing memory with it, as a
+    member returning a cached attribute does. A member that keeps what it
+    returns anywhere else must return a copy, a view or a read-only array.
     """
-    return (
+    if not (
         type(arr) is np.ndarray
         and arr.flags.owndata
         and arr.flags.writeable
         and arr.dtype in (np.float32, np.float64)
-        and sys.getrefcount(arr) <= 3
-    )
+    ):
+        return False
+    stack, seen = [estimator], set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
+            continue
+        seen.add(id(obj))
+        if len(seen) > _HELD_SEARCH_LIMIT:
+            return False
+        if isinstance(obj, np.ndarray):
+            if np.may_share_memory(obj, arr):
+                return False
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif obj is estimator or not callable(obj):
+            stack.extend(getattr(obj, "__dict__", {}).values())
+    return True
 
 
 def _check_shape(logits, arr, what, n_samples, n_known):
@@ -271,7 +294,6 @@ def member_logits(
     """
     saturation_warn = 0.01 if warn_saturation else 1.0
     out, used = _raw_member_output(estimator, X, method, name, verbose)
-    fresh = _is_fresh(out)
     what = f"The {name} member's {used} output"
     arr = np.asarray(out)
     if arr.dtype == np.float16:
@@ -303,7 +325,8 @@ def member_logits(
     if arr.ndim == 2:
         _check_shape(arr, np.asarray(out), what, n_samples, len(known))
     if used == "predict_proba":
-        in_place = fresh and arr is out and not lazy
+        # this call created ``out``: ours to overwrite unless the member holds it
+        in_place = arr is out and not lazy and _owned(out, estimator)
         if lazy and arr.ndim == 2:
             return proba_member_logits(arr, columns, what, saturation_warn, lazy=True)
         return proba_member_logits(arr, columns, what, saturation_warn, in_place)

@@ -383,7 +383,11 @@ _INPUT_ERRORS = re.compile(
 )
 
 _MODE_LOCK = threading.Lock()
-#: id(net) -> [threads inside _eval_mode, saved (module, training) pairs]
+#: id(module) -> [threads inside _eval_mode over it, its saved training flag,
+#: the module] for every torch submodule of every net being predicted with:
+#: keyed by the module, not the net, so that two nets (two ``as_member``
+#: wrappers, a duo beside a temperature-scaled member) over one module share
+#: the bookkeeping
 _EVAL_USERS = {}
 
 
@@ -402,32 +406,44 @@ def _top_level_modules(net):
 def _eval_mode(net):
     """The net's modules in eval mode while any thread is inside; then restored.
 
-    The first thread in records every submodule's ``training`` flag and calls
-    ``train(False)``; the last one out restores each flag through the module's
-    own ``train()`` (parents first, so an overridden ``train`` that, e.g.,
-    freezes batch norm, runs as it would for the user). Threads predicting
-    with the same net concurrently therefore all run in eval mode, and the net
-    is left as it was.
+    Counted per torch module (whichever net reaches it): the first thread in
+    over a module records its ``training`` flag, and the net's top-level
+    modules with a newly entered submodule get ``train(False)``; the last one
+    out restores each flag through the module's own ``train()`` (parents
+    first, so an overridden ``train`` that, e.g., freezes batch norm, runs as
+    it would for the user), and submodules still in use elsewhere stay in eval
+    mode. Threads predicting with the same module concurrently -- through one
+    net or several -- therefore all run in eval mode, and it is left as it was.
     """
-    key = id(net)
+    modules = _torch_submodules(net)
     with _MODE_LOCK:
-        entry = _EVAL_USERS.get(key)
-        if entry is None:
-            saved = [(m, m.training) for m in _torch_submodules(net)]
-            entry = _EVAL_USERS[key] = [0, saved]
-            for module in _top_level_modules(net):
-                module.train(False)
-        entry[0] += 1
+        new = set()
+        for module in modules:
+            entry = _EVAL_USERS.get(id(module))
+            if entry is None:
+                entry = _EVAL_USERS[id(module)] = [0, module.training, module]
+                new.add(id(module))
+            entry[0] += 1
+        for top in _top_level_modules(net):
+            if any(id(m) in new for m in top.modules()):
+                top.train(False)
     try:
         yield
     finally:
         with _MODE_LOCK:
-            entry[0] -= 1
-            if entry[0] == 0:
-                del _EVAL_USERS[key]
-                for module, training in entry[1]:
-                    if module.training != training:
-                        module.train(training)
+            leaving = []
+            for module in modules:
+                entry = _EVAL_USERS[id(module)]
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del _EVAL_USERS[id(module)]
+                    leaving.append((module, entry[1]))
+            for module, training in leaving:
+                if module.training != training:
+                    module.train(training)
+            # a restored parent's train() reaches into modules still in use
+            for _, _, module in _EVAL_USERS.values():
+                module.training = False
 
 
 def _n_batches(net, n_samples):

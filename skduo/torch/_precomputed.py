@@ -22,6 +22,7 @@ from skduo._outputs._cache import cached_member_logits
 from skduo._outputs._inputs import dataset_labels, is_dataset
 from skduo._outputs._logit_ops import log_softmax, softmax
 from skduo._outputs._member import member_classes
+from skduo.utils._arrays import float_dtype
 
 __all__ = ["PrecomputedMember", "precompute_logits", "restore_members"]
 
@@ -105,7 +106,11 @@ class PrecomputedMember(ClassifierMixin, BaseEstimator):
         return super().__sklearn_clone__()
 
     def decision_function(self, X):
-        """The member's logits: ``X[:, start:stop]`` as float64.
+        """The member's logits: ``X[:, start:stop]``, a view of ``X``.
+
+        float32 and float64 columns are returned as they are, read-only (no
+        copy: a duo reads them in place); float16 as float32, other dtypes as
+        float64.
 
         Parameters
         ----------
@@ -118,7 +123,11 @@ class PrecomputedMember(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=None)
-        return np.asarray(X[:, self.start : self.stop], dtype=np.float64)
+        z = np.asarray(X[:, self.start : self.stop], dtype=float_dtype(X.dtype))
+        if not z.flags.owndata:
+            z = z.view()
+            z.flags.writeable = False  # a view of the caller's X
+        return z
 
     def predict_proba(self, X):
         """Softmax of the member's logits.
