@@ -327,6 +327,13 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
             f"{describe(root)}: costs given for unknown model(s) {unknown}; models "
             f"are {sorted(per_model)}."
         )
+    missing = sorted(set(per_model) - set(costs))
+    if costs and missing:
+        raise ValueError(
+            f"{describe(root)}: the costs file gives no cost for model(s) "
+            f"{missing}; give every model a cost (roles come from costs) or remove "
+            "the file."
+        )
     return zoo
 
 
