@@ -29,6 +29,7 @@ from skduo.evaluation._metrics import (
 )
 from skduo.evaluation._notes import Notes, check_test_accuracy
 from skduo.evaluation._report import ZooReport
+from skduo.evaluation._selection import logit_scale, zero_weight_members
 from skduo.evaluation._significance import (
     CORRECTIONS,
     apply_family,
@@ -172,7 +173,13 @@ class _Scorer:
         }
         self.names = [BOOTSTRAP_NAMES[key] for key, *_ in METRICS]
         self.base = {}  # (large, split) -> [row, ensemble, distribution or None]
+        self.scales = {}  # model -> logit_scale of its validation logits
         self.shared = {}  # (members, split) -> decomposition columns
+
+    def scale(self, name):
+        if name not in self.scales:
+            self.scales[name] = logit_scale(self.zoo.models[name].logits["val"])
+        return self.scales[name]
 
     def _outputs(self, ens, members, split):
         logits = [self.zoo.models[m].logits[split] for m in members]
@@ -211,6 +218,12 @@ class _Scorer:
             "cost": cost,
             "flops_balance": balance,
             "weights": [float(w) for w in ens.weights],
+            "zero_weight": [
+                members[i]
+                for i in zero_weight_members(
+                    ens.weights, [self.scale(m) for m in members]
+                )
+            ],
             "val_nll": float(ens.validation_nll),
             "n_classes": int(z.shape[1]),
         }

@@ -103,8 +103,9 @@ def balance_text(row, paper_units):
 
 
 def weights_text(weights, limit=None):
-    top = max([abs(w) for w in weights] + [0.0])
-    cells = ["0" if abs(w) <= 1e-6 * top else f"{w:.3g}" for w in weights]
+    # only an exact 0 prints as 0: a tiny weight on a member with huge logits
+    # (e.g. naive Bayes log-probabilities) still weighs in
+    cells = ["0" if w == 0 else f"{w:.3g}" for w in weights]
     if limit is not None and len(cells) > limit:
         return f"({len(cells)} weights)"
     return " ".join(cells)
@@ -302,10 +303,12 @@ def fitted_harm_table(entries, width, significance):
     return columns(lines)
 
 
-def _positive(weights):
-    """Both weights of a duo positive (1e-6 of the larger counts as zero)."""
-    top = max(weights)
-    return top > 0 and min(weights) > 1e-6 * top
+def _positive(row):
+    """Both members of a duo weigh in (see ``zero_weight_members``)."""
+    if "zero_weight" in row:
+        return not row["zero_weight"]
+    top = max(row["weights"])
+    return top > 0 and min(row["weights"]) > 1e-6 * top
 
 
 def _pick(rows, split, large, budget):
@@ -343,8 +346,8 @@ def _pick(rows, split, large, budget):
         )
     ]
     lowest = min(in_budget, key=lambda r: r["val_nll"], default=None)
-    degenerate = lowest if lowest and not _positive(lowest["weights"]) else None
-    eligible = [r for r in in_budget if _positive(r["weights"])]
+    degenerate = lowest if lowest and not _positive(lowest) else None
+    eligible = [r for r in in_budget if _positive(r)]
     best = min(eligible, key=lambda r: r["val_nll"], default=None)
     if best is not None and best["val_nll"] >= base["val_nll"]:
         best = None
@@ -419,12 +422,11 @@ def conclusions(
             out.append(wrap(f"- {large} has no cheaper model to pair with.", width))
     else:
         if degenerate is not None and not brief:
-            w_l, w_s = degenerate["weights"]
-            zero, alone = (
-                (large, degenerate["small"])
-                if w_l < w_s
-                else (degenerate["small"], large)
-            )
+            zero = degenerate.get("zero_weight") or [
+                (large, degenerate["small"])[int(np.argmin(degenerate["weights"]))]
+            ]
+            zero = zero[0]
+            alone = degenerate["small"] if zero == large else large
             out.append(
                 wrap(
                     f"- {large} + {degenerate['small']} (lowest validation NLL"

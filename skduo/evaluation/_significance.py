@@ -114,11 +114,20 @@ def adjust(pvalues, alpha, correction):
     return adjusted, levels
 
 
-def interval(diff, se, level):
-    """``(low, high)``: ``diff -/+ z_{1 - level/2} * se``."""
+def interval(diff, se, level, band=0.0, significant=None):
+    """``(low, high)``: ``diff -/+ z_{1 - level/2} * se``.
+
+    With ``significant`` given, a half-width that rounding put on the wrong
+    side of the tie band (``|diff| - band`` equal to it to ~1e-12) is moved
+    onto the side the adjusted p-value says, so that the interval and the
+    verdict never disagree.
+    """
     if not (np.isfinite(diff) and np.isfinite(se)):
         return float("nan"), float("nan")
     half = float(ndtri(1.0 - level / 2.0)) * se if se > 0 else 0.0
+    excess = abs(diff) - band
+    if significant is not None and significant != (excess > half):
+        half = excess * (1 - 1e-12) if significant else max(excess, 0.0)
     return float(diff - half), float(diff + half)
 
 
@@ -152,9 +161,11 @@ def apply_family(rows, keys, higher, alpha, correction, min_effect):
             tests.append((row, key, diff, se, p, band))
     finite = [t for t in tests if np.isfinite(t[4])]
     adjusted, levels = adjust(np.array([t[4] for t in finite]), alpha, correction)
-    for (row, key, diff, se, _, _), p_adj, level in zip(finite, adjusted, levels):
+    for (row, key, diff, se, _, band), p_adj, level in zip(finite, adjusted, levels):
         row[f"{key}_p_adj"] = float(p_adj)
-        row[f"{key}_low"], row[f"{key}_high"] = interval(diff, se, level)
+        row[f"{key}_low"], row[f"{key}_high"] = interval(
+            diff, se, level, band, bool(p_adj < alpha)
+        )
         row[f"{key}_verdict"] = verdict(diff, p_adj, alpha, higher[key])
     for row, key, *_, p, _ in tests:
         if not np.isfinite(p):
