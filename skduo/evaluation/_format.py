@@ -495,9 +495,10 @@ def conclusions(
             )
             out.append(
                 wrap(
-                    f"- No sidekick helps {large} at this budget{within}: the best "
-                    f"by validation NLL, {best['small']}, is no recommendation "
-                    f"because {why}. Keep {large} alone, temperature-scaled.",
+                    f"- No sidekick helps {large}{within or ' at this budget'}: "
+                    f"the best by validation NLL, {best['small']}, is no "
+                    f"recommendation because {why}. Keep {large} alone, "
+                    "temperature-scaled.",
                     width,
                 )
             )
@@ -536,8 +537,9 @@ def conclusions(
                     )
                 out.append(
                     wrap(
-                        f"- At FLOPs balance >= 0.05 ({n_wide} duos): significant harm "
-                        f"in {' and '.join(shares)}.",
+                        f"- At FLOPs balance >= 0.05 ({n_wide} "
+                        f"duo{'s' * (n_wide != 1)}): significant harm in "
+                        f"{' and '.join(shares)}.",
                         width,
                     )
                 )
