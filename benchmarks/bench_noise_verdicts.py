@@ -16,6 +16,7 @@ Run::
 
     python benchmarks/bench_noise_verdicts.py [--draws 100] [--resamples 1000]
         [--zoos digits breast_cancer wine synthetic5k] [--correction holm]
+        [--drop gnb]
 """
 
 import argparse
@@ -131,6 +132,9 @@ def main():
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--correction", default="holm")
     parser.add_argument(
+        "--drop", nargs="*", default=[], help="real models to leave out (e.g. gnb)"
+    )
+    parser.add_argument(
         "--zoos", nargs="+", default=["digits", "breast_cancer", "wine", "synthetic5k"]
     )
     args = parser.parse_args()
@@ -140,6 +144,12 @@ def main():
     )
     for zname in args.zoos:
         zoo = build(zname)
+        if args.drop:
+            kept = LogitZoo(zoo.labels["val"], zoo.labels["test"])
+            for name, m in zoo.models.items():
+                if name not in args.drop:
+                    kept.add(name, m.logits["val"], m.logits["test"], cost=m.cost)
+            zoo = kept
         rng = np.random.default_rng(12345)
         start = time.perf_counter()
         draws_with_better = draws_with_worse = 0
@@ -163,7 +173,8 @@ def main():
             n_total += total
         elapsed = time.perf_counter() - start
         print(
-            f"{zname}: {len(zoo.models)} real + {len(zoo.models)} noise models, "
+            f"{zname}: {len(zoo.models)} real ({', '.join(zoo.models)}) + "
+            f"{len(zoo.models)} noise models, "
             f"val {len(zoo.labels['val'])} / test {len(zoo.labels['test'])} rows, "
             f"family {family['n_comparisons']} comparisons per mode; draws with "
             f"any 'better' noise verdict: {draws_with_better}/{args.draws} "

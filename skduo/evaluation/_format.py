@@ -151,8 +151,11 @@ def significance_text(report):
     }
     if len(sizes) == 1:
         n, duos, metrics = sizes.pop()
+        undefined = duos * metrics - n
         fams = [
-            f"{n} comparisons ({duos} duos x {metrics} metrics) per duo mode and split"
+            f"{n} comparisons ({duos} duos x {metrics} metrics"
+            + (f", {undefined} undefined" if undefined else "")
+            + ") per duo mode and split"
         ]
     else:
         fams = [
