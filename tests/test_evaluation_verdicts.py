@@ -429,3 +429,25 @@ def test_fit_warnings_are_stated_once_per_model_in_words(tmp_path, capsys, monke
     notes = captured.out.split("Notes:")[1].split("\n\n")[0]
     assert notes.count("sharp: the validation rows are separated") == 1
     assert "val_logits[" not in captured.out
+
+
+def test_probabilities_used_as_logits_are_one_note_per_model(tmp_path, capsys):
+    from scipy.special import softmax
+
+    rng = np.random.default_rng(0)
+    n, k = 200, 3
+    y = {s: rng.integers(0, k, n) for s in ("val", "test")}
+    zoo = LogitZoo(y["val"], y["test"])
+    for name, cost, s in [("big", 10.0, 2.0), ("mid", 3.0, 1.5), ("tiny", 1.0, 1.0)]:
+        arrays = [
+            softmax(rng.normal(size=(n, k)) + s * np.eye(k)[y[t]], axis=1)
+            for t in ("val", "test")
+        ]
+        zoo.add(name, *arrays, cost=cost, outputs="logits")
+    save_logits_dir(zoo, tmp_path / "l")
+    args = ["evaluate", str(tmp_path / "l"), "--outputs", "logits", "--no-plots"]
+    assert main([*args, "--resamples", "50", "--output", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr()
+    assert "Warning" not in out.err + out.out
+    for name in ("big", "mid", "tiny"):
+        assert out.out.count(f"- {name}: its arrays look like probabilities") == 1
