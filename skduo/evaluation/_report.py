@@ -67,7 +67,7 @@ class ZooReport:
     >>> report = evaluate_zoo(zoo, ensembles=False)
     >>> report
     ZooReport(5 rows on test: 2 temperature, 1 asymmetric, 1 unweighted, 1 uq_only; \
-confidence='msp', 1000 resamples at 95%)
+confidence='msp', 1000 resamples at 95%, holm)
     >>> row = report.get("asymmetric", "big", "small")
     >>> row["weights"] == [float(w) for w in report.fitted[("asymmetric",
     ...     ("big", "small"))].weights]
