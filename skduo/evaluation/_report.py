@@ -75,13 +75,13 @@ confidence='msp', 1000 resamples at 95%, holm)
     >>> print(report.format_harm_rates(width=80))  # worse/sig. worse/sig. better
     metric  0.1-0.2 (1)  all (1)
     ------  -----------  -------
-    Acc         0/0/100  0/0/100
-    F1          0/0/100  0/0/100
-    Brier       0/0/100  0/0/100
-    NLL         0/0/100  0/0/100
+    Acc           0/0/0    0/0/0
+    F1            0/0/0    0/0/0
+    Brier         0/0/0    0/0/0
+    NLL           0/0/0    0/0/0
     ECE           0/0/0    0/0/0
     AUROC       100/0/0  100/0/0
-    AURC        0/0/100  0/0/100
+    AURC          0/0/0    0/0/0
     E-AURC        0/0/0    0/0/0
     SAC@98        0/0/0    0/0/0
     """
