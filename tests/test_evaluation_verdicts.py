@@ -451,3 +451,29 @@ def test_probabilities_used_as_logits_are_one_note_per_model(tmp_path, capsys):
     assert "Warning" not in out.err + out.out
     for name in ("big", "mid", "tiny"):
         assert out.out.count(f"- {name}: its arrays look like probabilities") == 1
+
+
+def test_a_model_left_nearly_uniform_by_temperature_scaling_is_named():
+    # right on 85% of the rows with logit gaps from 1 to 1e6, but its errors
+    # are made with gaps of 1e8 (naive-Bayes-like): the fitted temperature
+    # leaves it nearly uniform, far below its accuracy
+    rng = np.random.default_rng(0)
+    n, k = 400, 4
+    y = {s: rng.integers(0, k, n) for s in ("val", "test")}
+    zoo = LogitZoo(y["val"], y["test"])
+
+    def extreme(labels):
+        wrong = rng.random(n) >= 0.85
+        pred = np.where(wrong, (labels + 1) % k, labels)
+        gap = np.where(wrong, 1e8, 10 ** rng.uniform(0, 6, n))
+        return gap[:, None] * np.eye(k)[pred]
+
+    zoo.add("nb", extreme(y["val"]), extreme(y["test"]), cost=10.0)
+    zoo.add(
+        "side",
+        *(rng.normal(size=(n, k)) + np.eye(k)[y[s]] for s in ("val", "test")),
+        cost=1.0,
+    )
+    with pytest.warns(UserWarning, match="nb: temperature-scaled"):
+        report = evaluate_zoo(zoo, n_resamples=0)
+    assert [n for n in report.notes if "nearly uniform" in n][0].startswith("nb:")

@@ -27,7 +27,7 @@ from skduo.evaluation._metrics import (
     observed_metrics,
     prepare,
 )
-from skduo.evaluation._notes import Notes, check_test_accuracy
+from skduo.evaluation._notes import Notes, check_temperature, check_test_accuracy
 from skduo.evaluation._report import ZooReport
 from skduo.evaluation._selection import logit_scale, zero_weight_members
 from skduo.evaluation._significance import (
@@ -426,7 +426,7 @@ def evaluate_zoo(
                         "n_metrics": len(keys),
                         "n_comparisons": size,
                     }
-    for text in check_test_accuracy(zoo):
+    for text in check_test_accuracy(zoo) + check_temperature(zoo, fitted):
         notes.add(text)
     lines = notes.lines()
     for text in lines:

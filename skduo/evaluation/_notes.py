@@ -156,3 +156,38 @@ def check_test_accuracy(zoo):
             "test rows?"
         ]
     return []
+
+
+def check_temperature(zoo, fitted):
+    """Notes for models that temperature scaling leaves far under-confident.
+
+    A few errors made with extreme confidence (e.g. naive Bayes
+    log-probabilities) can drive the fitted temperature so high that the
+    model's mean confidence on validation falls far below its accuracy; every
+    duo with it as the large model is then compared with a nearly uniform
+    predictor, and metrics that are not proper scores (ECE, correctness
+    AUROC) can call even a noise sidekick better. Flagged when the gap is
+    above 0.3.
+    """
+    y = zoo.labels["val"]
+    out = []
+    for name, model in zoo.models.items():
+        ens = fitted.get(("temperature", (name,)))
+        if ens is None:
+            continue
+        z = ens.decision_logits(model.logits["val"])
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        conf = float(np.mean(1.0 / p.sum(axis=1)))
+        # the model's own predictions (a weight of 0 would make every row a tie)
+        acc = float(np.mean(model.logits["val"].argmax(axis=1) == y))
+        if acc - conf > 0.3:
+            out.append(
+                f"{name}: temperature-scaled, its mean validation confidence is "
+                f"{conf:.2f} at accuracy {acc:.2f} (a few extremely confident "
+                "errors force its temperature up): duos with it as the large "
+                "model are compared with a nearly uniform predictor, and ECE or "
+                "correctness AUROC can call even a noise sidekick better while "
+                "accuracy drops."
+            )
+    return out
