@@ -439,14 +439,15 @@ def conclusions(
                 )
             )
         confirmed = best is not None and sig and best.get("nll_verdict") == "better"
-        if confirmed:
+        if confirmed or (brief and best is not None):
             extra = (
                 "unknown extra compute"
                 if best["flops_balance"] is None
                 else f"+{100 * best['flops_balance']:.1f}% compute"
             )
             lead = (
-                f"- The same duo, {large} + {best['small']}, on {split}: "
+                f"- The duo chosen by validation NLL, {large} + {best['small']}, "
+                f"on {split}: "
                 if brief
                 else f"- Use {large} with the sidekick {best['small']} ({extra}; "
                 f"chosen by validation NLL{within}, significantly better on "
