@@ -6,10 +6,12 @@ Choosing a sidekick under a compute budget
 Given a large model and several cheaper candidates, which sidekick is worth
 its cost? :func:`skduo.evaluation.select_sidekick` pairs the large model with
 every cheaper model of a :class:`~skduo.evaluation.LogitZoo`, fits each duo
-on the validation split, and recommends the one with the lowest validation
-NLL among those whose cost is within a budget, in percent of the large
-model's cost. Test data are never used; this page checks the choice on them
-afterwards, on three splits.
+on the validation split, and proposes as its candidate the one with the
+lowest validation NLL among those whose cost is within a budget, in percent
+of the large model's cost, and whose duo puts a positive weight on both
+members. Test data are never used; this page checks the choice on them
+afterwards, on three splits (:func:`~skduo.evaluation.evaluate_zoo` names a
+duo only when its test NLL gain is significant).
 """
 
 # %%

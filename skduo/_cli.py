@@ -100,6 +100,22 @@ def _parser():
             "model and duo, with probability --level (default: 2; 0: skip)",
         )
         p.add_argument(
+            "--correction",
+            choices=("holm", "bh", "none"),
+            default="holm",
+            help="multiplicity control of the verdicts over each family (every "
+            "duo of a mode x 9 metrics on a split): holm (default), bh "
+            "(Benjamini-Hochberg) or none",
+        )
+        p.add_argument(
+            "--min-effect",
+            type=float,
+            default=0.0,
+            metavar="D",
+            help="smallest difference that counts as better or worse, in each "
+            "metric's own units (default: 0; differences within it are 'same')",
+        )
+        p.add_argument(
             "--all-modes",
             action="store_true",
             help="print unweighted and UQ-only duo rows too (always in the CSV)",
@@ -157,10 +173,11 @@ def _parser():
 
 
 def _default_large(zoo):
+    """The most expensive model; None without costs (never a file name)."""
     names = list(zoo.models)
     costs = [zoo.models[n].cost for n in names]
     if None in costs:
-        return names[0]
+        return None
     return max(names, key=lambda n: zoo.models[n].cost)
 
 
@@ -184,8 +201,10 @@ def _checked_args(zoo, args):
         raise ValueError(
             f"--large {args.large!r}: no such model in {list(zoo.models)}."
         )
-    if args.resamples < 0:
-        raise ValueError(f"--resamples {args.resamples}: must be >= 0.")
+    if args.resamples < 0 or args.resamples == 1:
+        raise ValueError(f"--resamples {args.resamples}: must be 0 or >= 2.")
+    if not args.min_effect >= 0:
+        raise ValueError(f"--min-effect {args.min_effect:g}: must be >= 0.")
     if not 0 < args.level < 100:
         raise ValueError(f"--level {args.level:g}: must be between 0 and 100.")
     if not 0 <= args.target_risk < 100:
@@ -204,19 +223,29 @@ def _checked_args(zoo, args):
 def _analyse(zoo, args, echo):
     """Fit and score everything, print the tables; returns what is written."""
     from skduo.evaluation import evaluate_zoo, select_sidekick
-    from skduo.evaluation._format import fitted_table
+    from skduo.evaluation._format import fitted_table, significance_text
 
     ood = "ood_test" in zoo.splits
-    report = evaluate_zoo(
-        zoo,
-        confidence=args.confidence,
-        ood=ood,
-        progress=sys.stderr.isatty(),
-        n_resamples=args.resamples,
-        confidence_level=args.level / 100,
-        target_risk=args.target_risk / 100 or None,
-        delta=(100 - args.level) / 100,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate_zoo(
+            zoo,
+            confidence=args.confidence,
+            ood=ood,
+            progress=sys.stderr.isatty(),
+            n_resamples=args.resamples,
+            confidence_level=args.level / 100,
+            correction=args.correction,
+            min_effect=args.min_effect,
+            target_risk=args.target_risk / 100 or None,
+            delta=(100 - args.level) / 100,
+        )
+    # evaluate_zoo states each condition once (report.notes); anything else
+    # caught here is printed once, in the notes, never as a raw warning
+    for w in caught:
+        text = str(w.message)
+        if text not in report.notes:
+            report.notes.append(text)
     methods = None if args.all_modes else TABLE_METHODS
     n_duos = sum(
         1 for r in report.rows if r["method"] == "asymmetric" and r["split"] == "test"
@@ -227,6 +256,17 @@ def _analyse(zoo, args, echo):
         f"{n_duos} duos (confidence: {args.confidence}); weights fitted on the "
         f"{len(zoo.labels['val'])} validation samples only."
     )
+    echo.wrap(f"Significance: {significance_text(report)}.")
+    if report.roles is None:
+        echo.wrap(
+            "Roles: not every model has a cost, so every ordered pair is fitted "
+            "and no model is called large or sidekick unless --large names one "
+            "(roles never come from file names)."
+        )
+    else:
+        echo.wrap(
+            "Roles: from the costs (the sidekick is the cheaper model of each pair)."
+        )
     if echo.width is None:
         echo(report.format_table(paper_units=args.paper_units, methods=methods))
     else:
@@ -263,6 +303,11 @@ def _analyse(zoo, args, echo):
             width = echo.width
             echo(report.format_harm_rates(mode, split, width=width))
 
+    if report.notes:
+        echo()
+        echo("Notes:")
+        for text in report.notes:
+            echo.wrap(f"- {text}", indent="")
     extra, selection = {}, None
     if args.target_risk:
         from skduo.evaluation._certified import format_certified
@@ -297,9 +342,11 @@ def _write(report, zoo, extra, large, out, args, echo):
         if importlib.util.find_spec("matplotlib") is None:
             echo("(matplotlib is not installed: no plots; pip install matplotlib)")
         else:
-            plot_risk_coverage(zoo, report, out / "risk_coverage.png", large=large)
+            if large is not None:
+                plot_risk_coverage(zoo, report, out / "risk_coverage.png", large=large)
+                written.append("risk_coverage.png")
             plot_metric_vs_balance(report, out / "metric_vs_balance.png")
-            written += ["risk_coverage.png", "metric_vs_balance.png"]
+            written.append("metric_vs_balance.png")
     return written
 
 

@@ -54,7 +54,7 @@ def test_evaluate_writes_report_and_recommends(tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "Harm rate on test" in text and "Harm rate on ood_test" in text
-    assert "Recommendation:" in text and "paper units" in text
+    assert "Candidate:" in text and "paper units" in text
     payload = json.loads((out / "report.json").read_text())
     assert payload["confidence"] == "neg_entropy"
     assert payload["sidekick_selection"]["large"] == "large"
@@ -95,7 +95,7 @@ def test_quick_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--quick", "--output", str(out)]) == 0
     text = capsys.readouterr().out
     assert "trained logreg" in text and "Harm rate on test" in text
-    assert "Recommendation" in text
+    assert "Candidate" in text
     assert str(out / "metric_vs_balance.png") in text
     # every line fits the 100 columns; the conclusions come last
     assert max(len(line) for line in text.splitlines()) <= 100

@@ -147,7 +147,8 @@ def test_test_data_never_fit(zoo, report):
             cost=m.cost,
             group=m.group,
         )
-    other = evaluate_zoo(shuffled)
+    with pytest.warns(UserWarning, match="Every model's test accuracy is at chance"):
+        other = evaluate_zoo(shuffled)  # noise test logits: the report says so
     for a, b in zip(report.rows, other.rows):
         assert a["weights"] == b["weights"] and a["val_nll"] == b["val_nll"]
     assert select_sidekick(shuffled, "big", budget=50).to_dict() == (
@@ -247,7 +248,7 @@ def test_select_sidekick_respects_budget(zoo):
     assert sel.chosen == best["name"]
     assert select_sidekick(zoo, "big", budget=5).chosen == "tiny"
     assert select_sidekick(zoo, "big", budget=1).chosen is None
-    assert "Recommendation" in sel.format()
+    assert "Candidate" in sel.format()
     with pytest.raises(ValueError, match="Unknown model"):
         select_sidekick(zoo, "huge", budget=10)
 

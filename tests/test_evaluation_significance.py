@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy.special import log_softmax, softmax
+from scipy.stats import norm
 from sklearn.metrics import f1_score
 
 from skduo.evaluation import (
@@ -81,13 +82,13 @@ def test_duo_intervals_are_paired_bootstraps_of_the_rows(zoo, report):
         )
         assert row[f"{key}_diff"] == pytest.approx(row[key] - base[key])
         assert row[f"{key}_diff"] == pytest.approx(ref.statistic, abs=1e-12)
-        assert row[f"{key}_low"] == pytest.approx(
-            ref.confidence_interval.low, abs=1e-12
+        # the report's test: the bootstrap standard error of the same resamples
+        assert row[f"{key}_se"] == pytest.approx(ref.standard_error, rel=1e-9)
+        excess = abs(row[f"{key}_diff"]) - row[f"{key}_tie"]
+        z = max(excess, 0) / row[f"{key}_se"]
+        assert row[f"{key}_p"] == pytest.approx(
+            1.0 if excess <= 0 else 2 * norm.sf(z), rel=1e-9
         )
-        assert row[f"{key}_high"] == pytest.approx(
-            ref.confidence_interval.high, abs=1e-12
-        )
-        assert row[f"{key}_p"] == pytest.approx(ref.pvalue)
 
 
 def test_rows_carry_smece_and_the_decomposition(zoo, report):
@@ -156,20 +157,19 @@ def _row(method, large, small, balance, **values):
 
 
 def test_significant_harm_rates_by_hand():
-    # NLL intervals of duo - large: a worse (0.1, 0.3), b n.s. (-0.1, 0.2),
-    # c better (-0.2, -0.05), d within the 1e-6 tie band (1e-9, 2e-9)
+    # NLL verdicts of duo vs large: a worse, b same, c better, d same (a tie)
     rows = [_row("temperature", "L", None, 0.0)]
-    for name, nll, low, high in (
-        ("a", 1.2, 0.1, 0.3),
-        ("b", 1.05, -0.1, 0.2),
-        ("c", 0.9, -0.2, -0.05),
-        ("d", 1.0 + 1.5e-9, 1e-9, 2e-9),
+    for name, nll, verdict in (
+        ("a", 1.2, "worse"),
+        ("b", 1.05, "same"),
+        ("c", 0.9, "better"),
+        ("d", 1.0 + 1.5e-9, "same"),
     ):
         row = _row("asymmetric", "L", name, 0.01, nll=nll)
-        row.update(nll_diff=nll - 1.0, nll_low=low, nll_high=high, nll_p=0.5)
+        row.update(nll_diff=nll - 1.0, nll_verdict=verdict)
         rows.append(row)
     acc_rows = rows[1:]
-    acc_rows[0].update(acc=0.4, acc_diff=-0.1, acc_low=-0.2, acc_high=-0.01)
+    acc_rows[0].update(acc=0.4, acc_diff=-0.1, acc_verdict="worse")
     entry = ZooReport(rows, n_resamples=100).harm_rates()[-1]
     assert entry["bracket"] == "all" and entry["n_duos"] == 4
     assert entry["nll"] == 0.5  # raw: a and b are worse

@@ -7,6 +7,7 @@ calibration / refinement split of NLL and Brier, and, for duos, a paired
 bootstrap comparison with the temperature-scaled large model.
 """
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -22,19 +23,37 @@ from skduo._vocabulary import CONFIDENCES, DUO_MODES, check_confidence
 from skduo.evaluation._certified import certified_columns
 from skduo.evaluation._metrics import (
     BOOTSTRAP_NAMES,
+    HIGHER,
     METRICS,
     observed_metrics,
     prepare,
 )
+from skduo.evaluation._notes import Notes, check_temperature, check_test_accuracy
 from skduo.evaluation._report import ZooReport
+from skduo.evaluation._selection import logit_scale, zero_weight_members
+from skduo.evaluation._significance import (
+    CORRECTIONS,
+    apply_family,
+    check_min_effect,
+)
 from skduo.metrics._bootstrap_engine import _distribution, _Resampler
-from skduo.metrics._bootstrap_result import _interval
 from skduo.metrics._decomposition import _decompose, _smooth_ece
 
 __all__ = ["evaluate_zoo"]
 
 #: Methods whose rows get the calibration / refinement split.
 _DECOMPOSED = ("temperature", "asymmetric", "uq_only")
+
+
+def _check_costs(zoo):
+    """Every model has a cost, or none has: roles never depend on names."""
+    missing = [n for n, m in zoo.models.items() if m.cost is None]
+    if missing and len(missing) < len(zoo.models):
+        raise ValueError(
+            f"Costs are given for some models but not for {missing}: give every "
+            "model a cost (roles come from costs) or none (every ordered pair is "
+            "fitted and no model is called large)."
+        )
 
 
 def _pairs(zoo):
@@ -58,23 +77,18 @@ def _progress(iterable, total, enabled, desc):
     return tqdm(iterable, total=total, desc=desc, leave=False)
 
 
-def _single_fits(zoo):
+def _single_fits(zoo, notes):
     """Every model temperature-scaled alone: ``[(method, members, ens, ...)]``."""
     y_val = zoo.labels["val"]
-    return [
-        (
-            "temperature",
-            [name],
-            fit_temperature(model.logits["val"], y_val, outputs="logits"),
-            name,
-            None,
-            0.0,
-        )
-        for name, model in zoo.models.items()
-    ]
+    fits = []
+    for name, model in zoo.models.items():
+        with notes.capture([name]):
+            ens = fit_temperature(model.logits["val"], y_val, outputs="logits")
+        fits.append(("temperature", [name], ens, name, None, 0.0))
+    return fits
 
 
-def _duo_fits(zoo, duo_modes, progress):
+def _duo_fits(zoo, duo_modes, progress, notes):
     """Every (large, small) pair in each duo mode, fitted as :func:`fit_duo` does."""
     models, y_val = zoo.models, zoo.labels["val"]
     pairs, by_cost = _pairs(zoo)
@@ -88,14 +102,15 @@ def _duo_fits(zoo, duo_modes, progress):
                 # the same fit as fit_duo(mode=...): only the prediction differs
                 ens = replace(asym, mode=mode)
             else:
-                ens = fit_duo(z_l, z_s, y_val, mode=mode, outputs="logits")
+                with notes.capture([large, small]):
+                    ens = fit_duo(z_l, z_s, y_val, mode=mode, outputs="logits")
                 if mode in ("asymmetric", "uq_only"):
                     asym = ens
             fits.append((mode, [large, small], ens, large, small, balance))
     return fits
 
 
-def _ensemble_fits(zoo):
+def _ensemble_fits(zoo, notes):
     """Deep ensembles of each group's first ``m`` members, one learned ensemble."""
     models, y_val = zoo.models, zoo.labels["val"]
     groups = {}
@@ -106,18 +121,20 @@ def _ensemble_fits(zoo):
     for members in groups.values():
         for m in range(2, len(members) + 1):
             subset = members[:m]
-            ens = fit_deep_ensemble(
-                [models[n].logits["val"] for n in subset], y_val, outputs="logits"
-            )
+            with notes.capture(subset):
+                ens = fit_deep_ensemble(
+                    [models[n].logits["val"] for n in subset], y_val, outputs="logits"
+                )
             balance = _ensemble_balance(models, subset)
             fits.append(("deep_ensemble", subset, ens, subset[0], None, balance))
     if len(models) >= 2:
         names = list(models)
         if all(model.cost is not None for model in models.values()):
             names.sort(key=lambda n: -models[n].cost)  # balance relative to first
-        ens = fit_weighted_ensemble(
-            [models[n].logits["val"] for n in names], y_val, outputs="logits"
-        )
+        with notes.capture(names):
+            ens = fit_weighted_ensemble(
+                [models[n].logits["val"] for n in names], y_val, outputs="logits"
+            )
         balance = _ensemble_balance(models, names)
         fits.append(("weighted_ensemble", names, ens, names[0], None, balance))
     return fits
@@ -167,7 +184,13 @@ class _Scorer:
         }
         self.names = [BOOTSTRAP_NAMES[key] for key, *_ in METRICS]
         self.base = {}  # (large, split) -> [row, ensemble, distribution or None]
+        self.scales = {}  # model -> logit_scale of its validation logits
         self.shared = {}  # (members, split) -> decomposition columns
+
+    def scale(self, name):
+        if name not in self.scales:
+            self.scales[name] = logit_scale(self.zoo.models[name].logits["val"])
+        return self.scales[name]
 
     def _outputs(self, ens, members, split):
         logits = [self.zoo.models[m].logits[split] for m in members]
@@ -206,6 +229,12 @@ class _Scorer:
             "cost": cost,
             "flops_balance": balance,
             "weights": [float(w) for w in ens.weights],
+            "zero_weight": [
+                members[i]
+                for i in zero_weight_members(
+                    ens.weights, [self.scale(m) for m in members]
+                )
+            ],
             "val_nll": float(ens.validation_nll),
             "n_classes": int(z.shape[1]),
         }
@@ -247,20 +276,11 @@ class _Scorer:
             _, _, base_prepared = self._prepared(base_ens, [row["large"]], split)
             base = entry[2] = _distribution(resampler, base_prepared, self.names)
         dist = _distribution(resampler, prepared, self.names)
-        out = {}
+        out = {"_dist": {}}
         for (key, *_), name in zip(METRICS, self.names):
-            diff = dist[name] - base[name]
-            diff = diff[np.isfinite(diff)]
-            observed = row[key] - base_row[key]
-            low = high = p = float("nan")
-            if diff.shape[0] and np.isfinite(observed):
-                low, high, p = _interval(
-                    diff, observed, self.level, "percentile", "two-sided"
-                )
-            out[f"{key}_diff"] = float(observed)
-            out[f"{key}_low"] = low
-            out[f"{key}_high"] = high
-            out[f"{key}_p"] = p
+            out[f"{key}_diff"] = float(row[key] - base_row[key])
+            out[f"_{key}_base"] = float(base_row[key])
+            out["_dist"][key] = dist[name] - base[name]
         return out
 
 
@@ -274,6 +294,8 @@ def evaluate_zoo(
     progress=False,
     n_resamples=1000,
     confidence_level=0.95,
+    correction="holm",
+    min_effect=0.0,
     random_state=0,
     target_risk=None,
     delta=0.05,
@@ -312,7 +334,18 @@ def evaluate_zoo(
         the harm rates). Every duo and its large model share the resamples of
         a split.
     confidence_level : float, default=0.95
-        Level of the comparison intervals.
+        ``1 - alpha`` of the verdicts: a comparison is significant when its
+        adjusted p-value is below ``alpha``.
+    correction : {'holm', 'bh', 'none'}, default='holm'
+        Multiplicity control over each *family* (every duo of one mode on one
+        split times the 9 metrics): Holm (family-wise error rate),
+        Benjamini-Hochberg (false discovery rate) or none.
+    min_effect : float or dict, default=0.0
+        Smallest difference that counts (in the metric's own units; a dict
+        ``{metric key: value}`` per metric): differences within it are
+        "same", never significant. The tie band of each comparison is the
+        largest of ``min_effect``, ``1e-6 * |large model's value|`` and
+        ``1e-12`` (round-off, e.g. a duo whose sidekick weight is 0).
     random_state : int, default=0
         Seed of the resamples (the report is reproducible).
     target_risk : float, default=None
@@ -339,8 +372,17 @@ def evaluate_zoo(
     (:func:`skduo.metrics.calibration_refinement_decomposition` on the rows'
     own split) on temperature-scaled, asymmetric and UQ-only rows; and on
     duo rows, per metric ``<key>_diff`` (duo minus temperature-scaled large
-    model), ``<key>_low``, ``<key>_high`` (its percentile interval) and
-    ``<key>_p`` (its p-value). Cost: one pass over the resamples per scored
+    model), ``<key>_se`` (bootstrap standard error of the difference),
+    ``<key>_p`` (raw p-value), ``<key>_p_adj`` (after the correction),
+    ``<key>_low``, ``<key>_high`` (the interval at the level the correction
+    implies: it lies outside the tie band exactly when ``<key>_p_adj <
+    alpha``), ``<key>_tie`` (the tie band's half-width) and
+    ``<key>_verdict`` (``'better'``, ``'worse'`` or ``'same'``; the
+    construction is in the user guide, "How skduo decides significance").
+    Warnings of the fits are not passed on one by one: each condition is
+    stated once per model in :attr:`ZooReport.notes` (and warned once).
+    Costs must be given for every model or for none (roles -- which model is
+    large -- come from costs only). Cost: one pass over the resamples per scored
     row, i.e. about ``n_resamples * n_test`` weighted sums per row and metric.
 
     With ``target_risk``: :func:`skduo.metrics.certified_threshold` on the
@@ -375,12 +417,22 @@ def evaluate_zoo(
     n_resamples = int(n_resamples)
     if n_resamples < 0:
         raise ValueError(f"n_resamples must be >= 0; got {n_resamples}.")
+    if n_resamples == 1:
+        raise ValueError("n_resamples must be 0 (no tests) or at least 2.")
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level}.")
+    if correction not in CORRECTIONS:
+        raise ValueError(
+            f"correction must be one of {CORRECTIONS}; got {correction!r}."
+        )
+    keys = [key for key, *_ in METRICS]
+    check_min_effect(min_effect, keys)
+    _check_costs(zoo)
     splits = [s for s in zoo.splits if s != "val" and (ood or s != "ood_test")]
-    fits = _single_fits(zoo) + _duo_fits(zoo, duo_modes, progress)
+    notes = Notes(zoo.models)
+    fits = _single_fits(zoo, notes) + _duo_fits(zoo, duo_modes, progress, notes)
     if ensembles:
-        fits += _ensemble_fits(zoo)
+        fits += _ensemble_fits(zoo, notes)
     certify = None
     if target_risk is not None:
         if not (0 < target_risk < 1 and 0 < delta < 1):
@@ -398,11 +450,43 @@ def evaluate_zoo(
     ):
         fitted[(method, tuple(members))] = ens
         for split in splits:
-            rows.append(scorer.row(method, members, ens, large, small, balance, split))
+            with notes.capture(members):
+                rows.append(
+                    scorer.row(method, members, ens, large, small, balance, split)
+                )
+    families = {}
+    if n_resamples:
+        alpha = 1.0 - confidence_level
+        for split in splits:
+            for mode in duo_modes:
+                family = [
+                    r for r in rows if r["split"] == split and r["method"] == mode
+                ]
+                if family:
+                    size = apply_family(
+                        family, keys, HIGHER, alpha, correction, min_effect
+                    )
+                    families[f"{split}/{mode}"] = {
+                        "split": split,
+                        "mode": mode,
+                        "n_duos": len(family),
+                        "n_metrics": len(keys),
+                        "n_comparisons": size,
+                    }
+    for text in check_test_accuracy(zoo) + check_temperature(zoo, fitted):
+        notes.add(text)
+    lines = notes.lines()
+    for text in lines:
+        warnings.warn(text, UserWarning, stacklevel=2)
     return ZooReport(
         rows,
         confidence,
         fitted,
         n_resamples=n_resamples,
         confidence_level=float(confidence_level),
+        correction=correction if n_resamples else None,
+        min_effect=min_effect,
+        families=families,
+        notes=lines,
+        roles="costs" if _pairs(zoo)[1] else None,
     )

@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 
-from skduo.evaluation._metrics import BALANCE_BRACKETS, HEADERS, HIGHER, METRICS
+from skduo.evaluation._metrics import BALANCE_BRACKETS, HEADERS, METRICS
 
 __all__ = []  # private module
 
@@ -103,8 +103,9 @@ def balance_text(row, paper_units):
 
 
 def weights_text(weights, limit=None):
-    top = max([abs(w) for w in weights] + [0.0])
-    cells = ["0" if abs(w) <= 1e-6 * top else f"{w:.3g}" for w in weights]
+    # only an exact 0 prints as 0: a tiny weight on a member with huge logits
+    # (e.g. naive Bayes log-probabilities) still weighs in
+    cells = ["0" if w == 0 else f"{w:.3g}" for w in weights]
     if limit is not None and len(cells) > limit:
         return f"({len(cells)} weights)"
     return " ".join(cells)
@@ -132,19 +133,47 @@ def wide_table(rows, paper_units):
     return columns(lines, left=2) + f"\n({units_note(paper_units)})"
 
 
-def verdict(row, key, rtol=1e-6, base=None):
+def verdict(row, key):
     """+1 / -1 when the duo is significantly better / worse than its large
-    model on ``key``, 0 when not, None without a comparison."""
-    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
-    if _nan(low) or _nan(high):
-        return None
-    ref = abs(base) if base is not None else abs(row[key] - row[f"{key}_diff"])
-    tol = rtol * ref
-    if low > tol:
-        return 1 if HIGHER[key] else -1
-    if high < -tol:
-        return -1 if HIGHER[key] else 1
-    return 0
+    model on ``key`` (its ``<key>_verdict``), 0 when not, None without a test."""
+    return {"better": 1, "worse": -1, "same": 0}.get(row.get(f"{key}_verdict"))
+
+
+def significance_text(report):
+    """One line: the test, the correction and the family it runs over."""
+    if not report.n_resamples:
+        return "no significance test (n_resamples=0)"
+    alpha = 1 - report.confidence_level
+    names = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}
+    sizes = {
+        (f["n_comparisons"], f["n_duos"], f["n_metrics"])
+        for f in report.families.values()
+    }
+    if len(sizes) == 1:
+        n, duos, metrics = sizes.pop()
+        undefined = duos * metrics - n
+        fams = [
+            f"{n} comparisons ({duos} duos x {metrics} metrics"
+            + (f", {undefined} undefined" if undefined else "")
+            + ") per duo mode and split"
+        ]
+    else:
+        fams = [
+            f"{f['n_comparisons']} comparisons ({f['n_duos']} {f['mode']} duos x "
+            f"{f['n_metrics']} metrics on {f['split']})"
+            for f in report.families.values()
+        ]
+    effect = report.min_effect
+    band = (
+        f"; differences within {effect} are ties"
+        if (effect if not isinstance(effect, dict) else any(effect.values()))
+        else ""
+    )
+    return (
+        f"paired bootstrap ({report.n_resamples} resamples), bootstrap-SE test of "
+        f"each duo against its large model; {names[report.correction]} correction "
+        f"at alpha {alpha:g} over " + "; ".join(fams) + band
+    )
 
 
 def _marked(row, key, text):
@@ -277,8 +306,22 @@ def fitted_harm_table(entries, width, significance):
     return columns(lines)
 
 
+def _positive(row):
+    """Both members of a duo weigh in (see ``zero_weight_members``)."""
+    if "zero_weight" in row:
+        return not row["zero_weight"]
+    top = max(row["weights"])
+    return top > 0 and min(row["weights"]) > 1e-6 * top
+
+
 def _pick(rows, split, large, budget):
-    """The duo to recommend for ``large``, by validation NLL (never test data)."""
+    """The candidate duo for ``large``, by validation NLL (never test data).
+
+    Returns ``(base, best, duos, degenerate)``: ``best`` is the in-budget duo
+    with both weights positive and the lowest validation NLL, if it beats the
+    large model alone there; ``degenerate`` the in-budget duo of lowest
+    validation NLL when it puts weight 0 on a member (it is the other alone).
+    """
     base = next(
         (
             r
@@ -295,32 +338,31 @@ def _pick(rows, split, large, budget):
         if r["method"] == "asymmetric" and r["large"] == large and r["split"] == split
     ]
     if base is None or not duos:
-        return base, None, duos
-    eligible = [
+        return base, None, duos, None
+    in_budget = [
         r
         for r in duos
-        if r["weights"][1] > 1e-6 * max(r["weights"])
-        and (
-            budget is None
-            or (
-                r["flops_balance"] is not None
-                and 100 * r["flops_balance"] <= budget * (1 + 1e-12)
-            )
+        if budget is None
+        or (
+            r["flops_balance"] is not None
+            and 100 * r["flops_balance"] <= budget * (1 + 1e-12)
         )
     ]
+    lowest = min(in_budget, key=lambda r: r["val_nll"], default=None)
+    degenerate = lowest if lowest and not _positive(lowest) else None
+    eligible = [r for r in in_budget if _positive(r)]
     best = min(eligible, key=lambda r: r["val_nll"], default=None)
     if best is not None and best["val_nll"] >= base["val_nll"]:
         best = None
-    return base, best, duos
+    return base, best, duos, degenerate
 
 
 def _default_large(rows):
+    """The most expensive model; None without costs (roles never from names)."""
     singles = [r for r in rows if r["method"] == "temperature"]
-    if not singles:
+    if not singles or any(r["cost"] is None for r in singles):
         return None
-    if all(r["cost"] is not None for r in singles):
-        return max(singles, key=lambda r: r["cost"])["large"]
-    return singles[0]["large"]
+    return max(singles, key=lambda r: r["cost"])["large"]
 
 
 def _tag(row, key):
@@ -355,59 +397,73 @@ def conclusions(
     if not any(r["split"] == split for r in rows):
         return ""
     large = large or _default_large([r for r in rows if r["split"] == split])
-    level = f"{100 * report.confidence_level:g}%"
     sig = bool(report.n_resamples)
-    n_rows = None
     out = []
-    base, best, duos = _pick(rows, split, large, budget)
-    test_note = (
-        f"significance: {level} paired bootstrap over the {split} rows, "
-        f"{report.n_resamples} resamples"
-        if sig
-        else "no significance test (n_resamples=0)"
-    )
-    del n_rows
     title = f"On {split} (" if brief else f"What to conclude ({split} split; "
-    out.append(wrap(f"{title}{test_note}):", width))
+    out.append(wrap(f"{title}{significance_text(report)}):", width))
     within = "" if budget is None else f" within +{budget:g}% compute"
-    if base is None:
-        return "\n".join(out)
-    if brief and best is None:
-        pass  # said for the first split
-    elif not duos:
-        out.append(wrap(f"- {large} has no cheaper model to pair with.", width))
-    elif best is None:
-        out.append(
-            wrap(
-                f"- No sidekick{within} lowers the validation NLL of {large}: keep "
-                f"it alone, temperature-scaled.",
-                width,
-            )
-        )
-    else:
-        extra = (
-            "unknown extra compute"
-            if best["flops_balance"] is None
-            else f"+{100 * best['flops_balance']:.1f}% compute"
-        )
-        lead = (
-            f"- The same duo, {large} + {best['small']}, on {split}: "
-            if brief
-            else f"- Use {large} with the sidekick {best['small']} ({extra}; chosen "
-            f"by validation NLL{within}). On {split}: "
-        )
-        out.append(
-            wrap(
-                lead
-                + ", ".join(
-                    _change(base, best, k) for k in ("nll", "aurc", "auroc", "acc")
+    if large is None:
+        if not brief:
+            out.append(
+                wrap(
+                    "- Not every model has a cost, so skduo does not say which is "
+                    "the large model and which the sidekick (roles never come from "
+                    "names): every ordered pair is in the tables. Name the large "
+                    "model (--large, large=) or give every model a cost "
+                    "(costs.json) for a recommendation.",
+                    width,
                 )
-                + ".",
-                width,
             )
-        )
-        harms = [HEADERS[k] for k, *_ in METRICS if sig and verdict(best, k) == -1]
-        if sig:
+        base = best = None
+        duos = []
+    else:
+        base, best, duos, degenerate = _pick(rows, split, large, budget)
+    if base is None:
+        pass
+    elif not duos:
+        if not brief:
+            out.append(wrap(f"- {large} has no cheaper model to pair with.", width))
+    else:
+        if degenerate is not None and not brief:
+            zero = degenerate.get("zero_weight") or [
+                (large, degenerate["small"])[int(np.argmin(degenerate["weights"]))]
+            ]
+            zero = zero[0]
+            alone = degenerate["small"] if zero == large else large
+            out.append(
+                wrap(
+                    f"- {large} + {degenerate['small']} (lowest validation NLL"
+                    f"{within}) puts weight 0 on {zero}: it is {alone} alone, "
+                    "not a duo, and is not recommended as one.",
+                    width,
+                )
+            )
+        confirmed = best is not None and sig and best.get("nll_verdict") == "better"
+        if confirmed or (brief and best is not None):
+            extra = (
+                "unknown extra compute"
+                if best["flops_balance"] is None
+                else f"+{100 * best['flops_balance']:.1f}% compute"
+            )
+            lead = (
+                f"- The duo chosen by validation NLL, {large} + {best['small']}, "
+                f"on {split}: "
+                if brief
+                else f"- Use {large} with the sidekick {best['small']} ({extra}; "
+                f"chosen by validation NLL{within}, significantly better on "
+                f"{split} NLL). On {split}: "
+            )
+            out.append(
+                wrap(
+                    lead
+                    + ", ".join(
+                        _change(base, best, k) for k in ("nll", "aurc", "auroc", "acc")
+                    )
+                    + ".",
+                    width,
+                )
+            )
+            harms = [HEADERS[k] for k, *_ in METRICS if verdict(best, k) == -1]
             out.append(
                 wrap(
                     "  It is significantly worse on " + ", ".join(harms) + "."
@@ -416,8 +472,40 @@ def conclusions(
                     width,
                 )
             )
-        if not brief:
-            out.append(wrap("  " + _gain_source(base, best, large), width))
+            if not brief:
+                out.append(wrap("  " + _gain_source(base, best, large), width))
+        elif brief:
+            pass  # said for the first split
+        elif best is None:
+            out.append(
+                wrap(
+                    f"- No sidekick helps {large}{within}: none with both weights "
+                    f"positive lowers its validation NLL. Keep {large} alone, "
+                    "temperature-scaled.",
+                    width,
+                )
+            )
+        else:
+            why = (
+                f"it is not significantly better on {split} NLL "
+                f"({_change(base, best, 'nll')}"
+                + (
+                    f", adjusted p {best['nll_p_adj']:.3g})"
+                    if not _nan(best.get("nll_p_adj"))
+                    else ")"
+                )
+                if sig
+                else "there is no significance test to confirm it (n_resamples=0)"
+            )
+            out.append(
+                wrap(
+                    f"- No sidekick helps {large}{within or ' at this budget'}: "
+                    f"the best by validation NLL, {best['small']}, is no "
+                    f"recommendation because {why}. Keep {large} alone, "
+                    "temperature-scaled.",
+                    width,
+                )
+            )
     entries = {e["bracket"]: e for e in report.harm_rates("asymmetric", split)}
     every = entries.get("all")
     if every and every["n_duos"]:
@@ -453,8 +541,9 @@ def conclusions(
                     )
                 out.append(
                     wrap(
-                        f"- At FLOPs balance >= 0.05 ({n_wide} duos): significant harm "
-                        f"in {' and '.join(shares)}.",
+                        f"- At FLOPs balance >= 0.05 ({n_wide} "
+                        f"duo{'s' * (n_wide != 1)}): significant harm in "
+                        f"{' and '.join(shares)}.",
                         width,
                     )
                 )

@@ -114,10 +114,19 @@ def _text_rows(path):
         ) from None
 
 
+def _floats(cells):
+    try:
+        return [float(v) for v in cells]
+    except ValueError:
+        return None
+
+
 def _read_csv_matrix(path):
     rows = _text_rows(path)
+    if not rows:
+        raise ValueError(f"{describe(path)}: no rows of logits.")
     # the first row is the header pandas' to_csv writes (0,1,2,... or names)
-    rows = [r for r in rows[1:] if r]
+    header, rows = rows[0], [r for r in rows[1:] if r]
     if not rows:
         raise ValueError(f"{describe(path)}: no rows of logits.")
     widths = {len(r) for r in rows}
@@ -125,10 +134,31 @@ def _read_csv_matrix(path):
         raise ValueError(
             f"{describe(path)}: rows have different numbers of columns {widths}."
         )
+    values = _floats(header)
+    width = widths.pop()
+    if values is not None and values != list(range(len(values))):
+        raise ValueError(
+            f"{describe(path)}: the first row holds numbers ({', '.join(header[:3])}"
+            f"{', ...' if len(header) > 3 else ''}), not a header: the layout "
+            "expects a header row (pandas' DataFrame(logits).to_csv(path, "
+            "index=False) writes one), and without it the first sample is lost. "
+            "Add a header row (0,1,...,K-1)."
+        )
     try:
-        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+        matrix = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
     except ValueError as exc:
         raise ValueError(f"{describe(path)}: non-numeric value ({exc}).") from None
+    index_header = len(header) == width and header[0].strip() in ("", "Unnamed: 0")
+    if width > 2 and (
+        index_header or np.array_equal(matrix[:, 0], np.arange(matrix.shape[0]))
+    ):
+        raise ValueError(
+            f"{describe(path)}: the first column is a row index (0, 1, 2, ..., "
+            f"{matrix.shape[0] - 1}), not logits: the file was saved with pandas' "
+            "default index column, which would add a class. Save it with "
+            "DataFrame(logits).to_csv(path, index=False), or drop the column."
+        )
+    return matrix
 
 
 def _dict_rows(path):
@@ -326,6 +356,13 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
         raise ValueError(
             f"{describe(root)}: costs given for unknown model(s) {unknown}; models "
             f"are {sorted(per_model)}."
+        )
+    missing = sorted(set(per_model) - set(costs))
+    if costs and missing:
+        raise ValueError(
+            f"{describe(root)}: the costs file gives no cost for model(s) "
+            f"{missing}; give every model a cost (roles come from costs) or remove "
+            "the file."
         )
     return zoo
 

@@ -48,7 +48,8 @@ def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=
     path : str or path-like
         Output PNG file.
     large : str, default=None
-        Large model; default: the most expensive one (else the first).
+        Large model; default: the most expensive one (required when some
+        model has no cost).
     split : str, default='test'
         Split to plot.
     max_duos : int, default=3
@@ -80,7 +81,12 @@ def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=
     names = list(zoo.models)
     if large is None:
         costs = [zoo.models[n].cost for n in names]
-        large = names[int(np.argmax(costs))] if None not in costs else names[0]
+        if None in costs:
+            raise ValueError(
+                "plot_risk_coverage needs large= when not every model has a cost "
+                "(roles never come from names)."
+            )
+        large = names[int(np.argmax(costs))]
     y = zoo.labels[split]
     confidence = check_confidence(report.confidence)
     duos = sorted(

@@ -37,7 +37,22 @@ class ZooReport:
     n_resamples : int, default=0
         Bootstrap resamples behind the comparisons (0: none).
     confidence_level : float, default=0.95
-        Level of the comparison intervals.
+        ``1 - alpha`` of the verdicts.
+    correction : {'holm', 'bh', 'none'} or None, default=None
+        Multiplicity control of the verdicts (None: no comparisons).
+    min_effect : float or dict, default=0.0
+        Smallest difference that counts (see :func:`evaluate_zoo`).
+    families : dict, default=None
+        ``'<split>/<mode>'`` to the family of comparisons the correction runs
+        over: ``split``, ``mode``, ``n_duos``, ``n_metrics``,
+        ``n_comparisons``.
+    notes : list of str, default=None
+        Conditions met during the fits (separation, probabilities used as
+        logits, test rows out of order), each stated once per model.
+    roles : {'costs'} or None, default=None
+        Where the large / sidekick roles come from: the costs, or nowhere
+        (without costs every ordered pair is fitted and no model is called
+        large unless one is named).
 
     Examples
     --------
@@ -52,7 +67,7 @@ class ZooReport:
     >>> report = evaluate_zoo(zoo, ensembles=False)
     >>> report
     ZooReport(5 rows on test: 2 temperature, 1 asymmetric, 1 unweighted, 1 uq_only; \
-confidence='msp', 1000 resamples at 95%)
+confidence='msp', 1000 resamples at 95%, holm)
     >>> row = report.get("asymmetric", "big", "small")
     >>> row["weights"] == [float(w) for w in report.fitted[("asymmetric",
     ...     ("big", "small"))].weights]
@@ -60,13 +75,13 @@ confidence='msp', 1000 resamples at 95%)
     >>> print(report.format_harm_rates(width=80))  # worse/sig. worse/sig. better
     metric  0.1-0.2 (1)  all (1)
     ------  -----------  -------
-    Acc         0/0/100  0/0/100
-    F1          0/0/100  0/0/100
-    Brier       0/0/100  0/0/100
-    NLL         0/0/100  0/0/100
+    Acc           0/0/0    0/0/0
+    F1            0/0/0    0/0/0
+    Brier         0/0/0    0/0/0
+    NLL           0/0/0    0/0/0
     ECE           0/0/0    0/0/0
     AUROC       100/0/0  100/0/0
-    AURC        0/0/100  0/0/100
+    AURC          0/0/0    0/0/0
     E-AURC        0/0/0    0/0/0
     SAC@98        0/0/0    0/0/0
     """
@@ -76,6 +91,11 @@ confidence='msp', 1000 resamples at 95%)
     fitted: dict = field(default_factory=dict)
     n_resamples: int = 0
     confidence_level: float = 0.95
+    correction: str | None = None
+    min_effect: object = 0.0
+    families: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    roles: str | None = None
 
     def __repr__(self):
         splits = []
@@ -88,6 +108,7 @@ confidence='msp', 1000 resamples at 95%)
             splits.append(f"{sum(counts.values())} rows on {split}: {inner}")
         tests = (
             f"{self.n_resamples} resamples at {100 * self.confidence_level:g}%"
+            + (f", {self.correction}" if self.correction else "")
             if self.n_resamples
             else "no bootstrap"
         )
@@ -133,9 +154,9 @@ confidence='msp', 1000 resamples at 95%)
         large model temperature-scaled alone by more than ``rtol`` (relative),
         the *raw* harm rate; and, when the report holds paired bootstrap
         comparisons, the fractions of duos **significantly** worse, not
-        significantly different, and significantly better (the interval of
-        the difference lies entirely on one side of zero, beyond the same
-        ``rtol`` tie band), at the report's ``confidence_level``.
+        significantly different, and significantly better: the duos'
+        ``<key>_verdict`` (after the report's multiplicity correction; see
+        :func:`evaluate_zoo`).
 
         Ties are not harm, and neither are round-off differences, e.g. a duo
         whose sidekick weight is 0 reaches the large model's temperature
@@ -180,7 +201,7 @@ confidence='msp', 1000 resamples at 95%)
                     compared += 1
                     worse = (b - a) if HIGHER[key] else (a - b)
                     harmed += worse > rtol * abs(b)
-                    v = _format.verdict(row, key, rtol, base=b)
+                    v = _format.verdict(row, key)
                     if v is not None:
                         sig[v] += 1
                 entry[key] = harmed / compared if compared else float("nan")
@@ -346,6 +367,12 @@ confidence='msp', 1000 resamples at 95%)
             "metrics": [k for k, *_ in METRICS],
             "n_resamples": self.n_resamples,
             "confidence_level": self.confidence_level,
+            "significance": _format.significance_text(self),
+            "correction": self.correction,
+            "min_effect": self.min_effect,
+            "families": self.families,
+            "roles": self.roles,
+            "notes": self.notes,
             "rows": self.rows,
             "harm_rates": harm,
             **extra,

@@ -2,9 +2,31 @@
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from skduo._arrays._fits import fit_duo, fit_temperature
 
 __all__ = ["SidekickSelection", "select_sidekick"]
+
+
+def logit_scale(z):
+    """Typical spread of a member's logits: the median over rows of max - min."""
+    z = np.asarray(z)
+    return float(np.median(z.max(axis=1) - z.min(axis=1))) if z.size else 0.0
+
+
+def zero_weight_members(weights, scales):
+    """Positions of members whose weight is 0 in effect.
+
+    A member's contribution to the combined logits is its weight times its
+    :func:`logit_scale`; a weight of exactly 0, or a contribution at most
+    1e-6 of the largest one, makes the duo the other member alone.
+    """
+    contrib = [w * s for w, s in zip(weights, scales)]
+    top = max(contrib + [0.0])
+    return [
+        i for i, (w, c) in enumerate(zip(weights, contrib)) if w <= 0 or c <= 1e-6 * top
+    ]
 
 
 @dataclass
@@ -24,8 +46,10 @@ class SidekickSelection:
         ``flops_balance``, ``within_budget``, ``val_nll`` (of the duo),
         ``val_nll_gain`` (baseline minus duo), ``weights``.
     chosen : str or None
-        The in-budget candidate whose duo has the lowest validation NLL, or None
-        when no candidate fits the budget or none gets a positive weight.
+        The in-budget candidate whose duo has the lowest validation NLL among
+        those with both weights positive (a duo with a zero weight is one
+        member alone), or None when there is none. Chosen on validation data
+        only: whether it helps on test is :func:`evaluate_zoo`'s verdict.
 
     Examples
     --------
@@ -97,12 +121,18 @@ class SidekickSelection:
         lines.append(text[0])
         lines += text[2:]  # no rule under the header
         if self.chosen is None:
-            lines.append(fill("Recommendation: no sidekick (none in budget helps)."))
+            lines.append(
+                fill(
+                    "Candidate: none (no sidekick in budget makes a duo with both "
+                    "weights positive)."
+                )
+            )
         else:
             lines.append(
                 fill(
-                    f"Recommendation: {self.chosen!r} (lowest validation NLL in "
-                    "budget)."
+                    f"Candidate: {self.chosen!r} (lowest validation NLL in budget, "
+                    "both weights positive); whether it helps on test is the "
+                    "report's verdict."
                 )
             )
         return "\n".join(lines)
@@ -164,6 +194,7 @@ def select_sidekick(zoo, large, *, budget):
             continue
         duo = fit_duo(big.logits["val"], model.logits["val"], y_val, outputs="logits")
         balance = model.cost / big.cost
+        scales = [logit_scale(big.logits["val"]), logit_scale(model.logits["val"])]
         candidates.append(
             {
                 "name": name,
@@ -173,8 +204,11 @@ def select_sidekick(zoo, large, *, budget):
                 "val_nll": duo.validation_nll,
                 "val_nll_gain": baseline - duo.validation_nll,
                 "weights": [float(w) for w in duo.weights],
+                "zero_weight": [
+                    (large, name)[i] for i in zero_weight_members(duo.weights, scales)
+                ],
             }
         )
-    eligible = [c for c in candidates if c["within_budget"] and c["weights"][1] > 0]
+    eligible = [c for c in candidates if c["within_budget"] and not c["zero_weight"]]
     chosen = min(eligible, key=lambda c: c["val_nll"])["name"] if eligible else None
     return SidekickSelection(large, budget, baseline, candidates, chosen)
