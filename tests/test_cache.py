@@ -464,3 +464,21 @@ def test_verbose_says_once_that_rows_come_from_the_cache(X, capsys):
     )
     logits(member, X[:5], name="large", verbose=True)
     assert capsys.readouterr().err == ""  # a grid search prints no more lines
+
+
+def test_fingerprint_is_stable_while_other_threads_predict(X):
+    # the methods of the module classes enter the fingerprint by their code:
+    # the digest must not move while other threads run those methods (marshal
+    # output does: it flags objects by their reference count)
+    from skduo._outputs._fingerprint import member_fingerprint
+
+    member, _ = counted_member(batch_size=8)
+    before = member_fingerprint(member)
+
+    def predict_then_fingerprint(i):
+        member_logits(member, X[i::2], member.classes_)
+        return member_fingerprint(member)
+
+    with ThreadPoolExecutor(4) as pool:
+        during = list(pool.map(predict_then_fingerprint, range(40)))
+    assert all(f == before for f in during)

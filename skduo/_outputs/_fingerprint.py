@@ -16,7 +16,6 @@ resnet50 over the same images takes minutes, a GPU one about a second.
 import concurrent.futures
 import hashlib
 import io
-import marshal
 import os
 import pickle
 import sys
@@ -178,14 +177,36 @@ def _row_keys(rows):
 # -- members -----------------------------------------------------------------
 
 
+def _code_key(code):
+    """A code object's behaviour as plain values, nested code objects included.
+
+    Not ``marshal.dumps(code)``: marshal flags an object that has more than
+    one reference, so its bytes change while another thread runs the same
+    function (a method of a torch module's class, during a forward pass).
+    """
+    consts = tuple(
+        _code_key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c))
+        for c in code.co_consts
+    )
+    return (
+        code.co_code,
+        consts,
+        code.co_names,
+        code.co_varnames,
+        code.co_freevars,
+        code.co_cellvars,
+        code.co_flags,
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
+    )
+
+
 def _code_digest(fn):
     code = getattr(fn, "__code__", None)
     if code is None:
         return b""
-    try:
-        return _sha1(marshal.dumps(code))
-    except ValueError:
-        return b""
+    return _sha1(pickle.dumps(_code_key(code), protocol=4))
 
 
 #: Types pickled as they are (the common case, checked first).
