@@ -126,7 +126,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", CertificationWarning)
     strict = SelectiveClassifier(models["duo (large + sidekick)"], target_risk=0.005)
     strict.fit(X_cal, y_cal)
-print(caught[0].category.__name__, "-", str(caught[0].message)[:150], "...")
+print("skduo says:", str(caught[0].message)[:150], "...")
 print("threshold", strict.threshold_, "coverage", strict.coverage_)
 print("predictions:", strict.predict(X_test[:8]))
 

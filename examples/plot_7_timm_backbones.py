@@ -203,16 +203,17 @@ import sys
 
 from skduo.evaluation import load_logits_dir, save_member_logits
 
-saved = os.path.join(tempfile.mkdtemp(), "logits")
+workdir = tempfile.mkdtemp()
+saved = os.path.join(workdir, "logits")
 save_member_logits(
     saved,
     {"large": large, "small": small},
     {"val": (X_val, y_val), "test": (X_test, y_test)},
 )
 cli = subprocess.run(
-    [sys.executable, "-m", "skduo", "evaluate", saved, "--no-plots",
-     "--output", os.path.join(saved, "report")],
-    capture_output=True, text=True, check=True,
+    [sys.executable, "-m", "skduo", "evaluate", "logits", "--no-plots",
+     "--output", "report"],
+    capture_output=True, text=True, check=True, cwd=workdir,
 )  # fmt: skip
 print(cli.stdout[: cli.stdout.index("Harm rate")])
 
