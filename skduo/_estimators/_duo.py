@@ -174,7 +174,8 @@ class DuoClassifier(_BaseLogitEnsemble):
 
     Notes
     -----
-    With ``z_i = w_l z_l(x_i) + w_s z_s(x_i)`` the fitted weights minimise
+    With ``z_i = w_l z_l(x_i) + w_s z_s(x_i)`` and ``prior=None`` the fitted
+    weights minimise
 
     .. math::
 
@@ -184,10 +185,14 @@ class DuoClassifier(_BaseLogitEnsemble):
 
     a log-sum-exp of an affine function of ``w`` minus a linear one, hence
     convex. Because ``(w, 0)`` and ``(0, w)`` are feasible, the duo's validation
-    NLL is never above that of either member temperature-scaled alone (up to
-    rounding, about 1e-13 relative; exactly when the members separate the
-    data). A sidekick that does not help gets a weight of exactly 0 at the optimum (and
-    is then not evaluated at prediction time).
+    NLL is then never above that of either member temperature-scaled alone (up
+    to rounding, about 1e-13 relative; exactly when the members separate the
+    data). A sidekick that does not help gets a weight of exactly 0 at the
+    optimum (and is then not evaluated at prediction time). The default
+    (``prior='auto'``) minimises ``L(w) + (c / n) (w_l - 1 - log w_l +
+    sigma_s w_s)`` instead (``sigma_s``: the spread of the sidekick's logits),
+    also convex; the same holds for that objective, with the large member's
+    weight always positive (see :ref:`no_harm`).
 
     Fitted members survive ``clone`` (and so ``cross_val_score`` and
     ``GridSearchCV`` over the duo's own parameters), but scikit-learn also
