@@ -78,7 +78,12 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     validation_nll_ : float
-        Weighted mean negative log-likelihood on the fit data.
+        Weighted mean negative log-likelihood on the fit data (without the
+        prior's penalty).
+    zero_floors_ : ndarray of shape (1,)
+        The logit given to the member's exact-zero probabilities, at fit and
+        prediction time: half the smallest positive probability it gave on the
+        fit data, as a log (NaN: no exact zero, or ``prior=None``).
     n_iter_ : int
         Newton iterations of the weight fit, all phases.
     n_features_in_ : int
@@ -247,7 +252,12 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     validation_nll_ : float
-        Weighted mean negative log-likelihood on the fit data.
+        Weighted mean negative log-likelihood on the fit data (without the
+        prior's penalty).
+    zero_floors_ : ndarray of shape (n_members,)
+        The logit given to each member's exact-zero probabilities, at fit and
+        prediction time: half the smallest positive probability the member gave on the
+        fit data, as a log (NaN: no exact zero, or ``prior=None``).
     n_iter_ : int
         Newton iterations of the weight fit, all phases.
     n_features_in_ : int
