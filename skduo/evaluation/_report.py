@@ -65,7 +65,7 @@ confidence='msp', 1000 resamples at 95%)
     Brier       0/0/100  0/0/100
     NLL         0/0/100  0/0/100
     ECE           0/0/0    0/0/0
-    AUROC       100/0/0  100/0/0
+    AUROC         0/0/0    0/0/0
     AURC        0/0/100  0/0/100
     E-AURC        0/0/0    0/0/0
     SAC@98        0/0/0    0/0/0
