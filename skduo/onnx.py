@@ -139,10 +139,18 @@ def _zero_logit(member, dtype=np.float32):
     return float(np.log(np.finfo(out_dtype).tiny))
 
 
-def _member_logits(member, name, method, classes, X, opv, dtype, scope, container):
-    """An ONNX expression of the member's logits, columns in ``classes``."""
+def _member_logits(
+    member, name, method, classes, X, opv, dtype, scope, container, floor=None
+):
+    """An ONNX expression of the member's logits, columns in ``classes``.
+
+    ``floor`` (the estimator's ``zero_floors_`` entry, if finite) is the logit
+    of exact-zero probabilities, as in the estimator's predictions.
+    """
     transformers, final = _unwrap(member)
     method, zero_logit = _response(member, final, method, name)
+    if floor is not None:
+        zero_logit = floor
     for step in transformers:
         X = OnnxSubEstimator(step, X, op_version=opv)
     options = {}
@@ -202,12 +210,26 @@ def _convert(scope, operator, container):
     uq_only = getattr(ensemble, "mode", None) == "uq_only"
     all_zero = not np.any(ensemble.weights_)
     terms, label_source = [], None
-    for (name, member), method, w in zip(named, methods, ensemble.weights_):
+    floors = getattr(ensemble, "zero_floors_", None)
+    if floors is None:
+        floors = np.full(len(named), np.nan)
+    for (name, member), method, w, floor in zip(
+        named, methods, ensemble.weights_, floors
+    ):
         is_large = uq_only and name == "large"
         if w == 0.0 and not is_large and not (all_zero and not terms):
             continue
         z = _member_logits(
-            member, name, method, ensemble.classes_, X, opv, dtype, scope, container
+            member,
+            name,
+            method,
+            ensemble.classes_,
+            X,
+            opv,
+            dtype,
+            scope,
+            container,
+            float(floor) if np.isfinite(floor) else None,
         )
         terms.append(OnnxMul(z, np.array([w], dtype=dtype), op_version=opv))
         if is_large:

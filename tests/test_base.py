@@ -117,6 +117,8 @@ def test_fit_peak_memory_is_at_most_twice_one_member_array(shuffled):
     expected = fit_logit_weights(
         [z_l.astype(np.float64), z_s.astype(np.float64)[:, np.argsort(small_classes)]],
         y,
+        prior="auto",  # the duo's default prior (issue 26)
+        prior_centres=[1, 0],
     )
     np.testing.assert_allclose(duo.weights_, expected, rtol=1e-7)
 
@@ -313,7 +315,9 @@ def _clipped_log(p):
 def test_duck_typed_fitted_member(members_and_duck):
     X, y, lr, duck = members_and_duck
     X_val, y_val = X[900:], y[900:]
-    duo = DuoClassifier(lr, duck).fit(X_val, y_val)
+    # the exact MLE on the clipped log-probabilities (the default prior would
+    # also floor the duck's exact zeros, see tests/test_no_harm.py)
+    duo = DuoClassifier(lr, duck, prior=None).fit(X_val, y_val)
     log_p = _clipped_log(duck.predict_proba(X_val))
     expected = fit_logit_weights([lr.decision_function(X_val), log_p], y_val)
     np.testing.assert_allclose(duo.weights_, expected, rtol=1e-8)
@@ -322,9 +326,10 @@ def test_duck_typed_fitted_member(members_and_duck):
     assert duo.get_params()["small"] is duck
     scores = cross_val_score(DuoClassifier(lr, duck), X_val, y_val, cv=3)
     assert np.isfinite(scores).all()
-    ts = TemperatureScalingClassifier(duck).fit(X_val, y_val)
+    ts = TemperatureScalingClassifier(duck, prior=None).fit(X_val, y_val)
     np.testing.assert_allclose(ts.weights_, fit_logit_weights([log_p], y_val))
-    ens = WeightedEnsembleClassifier([("lr", lr), ("duck", duck)]).fit(X_val, y_val)
+    ens = WeightedEnsembleClassifier([("lr", lr), ("duck", duck)], prior=None)
+    ens.fit(X_val, y_val)
     np.testing.assert_allclose(ens.weights_, expected, rtol=1e-8)
     assert ens.get_params()["duck"] is duck
 
@@ -401,7 +406,8 @@ def test_groups_reach_the_cross_fitting_cv():
             method="decision_function",
         )
         oof.append(np.column_stack([np.zeros_like(s), s]))  # binary logits (0, s)
-    np.testing.assert_allclose(duo.weights_, fit_logit_weights(oof, y), rtol=1e-8)
+    expected = fit_logit_weights(oof, y, prior="auto", prior_centres=[1, 0])
+    np.testing.assert_allclose(duo.weights_, expected, rtol=1e-8)
 
 
 def test_groups_and_fit_params_with_metadata_routing():
@@ -442,10 +448,18 @@ def test_warns_when_the_large_member_gets_weight_zero():
     rng = np.random.default_rng(2)
     misleading = -2.0 * np.eye(k)[y] + rng.normal(size=(n, k))
     classes = np.arange(k)
-    duo = DuoClassifier(Precomputed(misleading, classes), Precomputed(z_good, classes))
+    duo = DuoClassifier(
+        Precomputed(misleading, classes), Precomputed(z_good, classes), prior=None
+    )
     with pytest.warns(UserWarning, match="large member's fitted weight is 0.*swap"):
         duo.fit(_rows(n), y)
     assert duo.weights_[0] == 0.0 and duo.weights_[1] > 0
+    # the default prior keeps the large member's weight positive (its Gamma
+    # prior); the roles warning says the same (issue 26, item 4)
+    duo = DuoClassifier(Precomputed(misleading, classes), Precomputed(z_good, classes))
+    with pytest.warns(UserWarning, match="'small' member is clearly the better.*swap"):
+        duo.fit(_rows(n), y)
+    assert 0.0 < duo.weights_[0] < 0.01 * duo.weights_[1]
     # the usual roles: no such warning
     duo = DuoClassifier(Precomputed(z_good, classes), Precomputed(misleading, classes))
     with warnings.catch_warnings():

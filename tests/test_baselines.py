@@ -28,6 +28,23 @@ needs_sklearn_temperature = pytest.mark.skipif(
 )
 
 
+def _expected_failed(estimator):
+    # As DuoClassifier(mode='unweighted') in test_common.py: the cross-fitting
+    # folds move when rows are repeated instead of weighted, so the members'
+    # out-of-fold logits differ slightly; with the default prior (issue 26) the
+    # pooled ensemble's probabilities then agree to ~5e-7 relative, the check
+    # asks for 1e-7. On fixed logits the fit is weight/repeat equivalent
+    # (tests/test_logits_api.py::test_sample_weight_equals_repetition).
+    if getattr(estimator, "mode", None) == "pooled":
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "cross-fitting folds move when rows are repeated: probabilities "
+                "agree to ~5e-7 relative, the check asks for 1e-7"
+            )
+        }
+    return {}
+
+
 # The learned-weights path is DuoClassifier's, checked in test_common.py.
 @parametrize_with_checks(
     [
@@ -38,6 +55,7 @@ needs_sklearn_temperature = pytest.mark.skipif(
             cv=3,
         ),
     ],
+    expected_failed_checks=_expected_failed,
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
@@ -56,7 +74,9 @@ def members(digits_splits):
 def test_temperature_scaling_matches_sklearn(members):
     # independent implementation: sklearn's CalibratedClassifierCV temperature
     lr, _, _, X_val, y_val, X_test, _ = members
-    ours = TemperatureScalingClassifier(FrozenEstimator(lr)).fit(X_val, y_val)
+    # sklearn fits the exact MLE: so does prior=None
+    ours = TemperatureScalingClassifier(FrozenEstimator(lr), prior=None)
+    ours.fit(X_val, y_val)
     ref = CalibratedClassifierCV(FrozenEstimator(lr), method="temperature")
     ref.fit(X_val, y_val)
     assert_allclose(ours.predict_proba(X_test), ref.predict_proba(X_test), atol=2e-4)
@@ -70,7 +90,7 @@ def test_binary_decision_function_weight_is_twice_sklearn_beta(digits_splits):
     X_train, y_train, X_val, y_val, X_test, _ = digits_splits
     yb_train, yb_val = (y_train > 4).astype(int), (y_val > 4).astype(int)
     lr = LogisticRegression(max_iter=2000).fit(X_train, yb_train)
-    ours = TemperatureScalingClassifier(lr).fit(X_val, yb_val)
+    ours = TemperatureScalingClassifier(lr, prior=None).fit(X_val, yb_val)
     ref = CalibratedClassifierCV(FrozenEstimator(lr), method="temperature")
     ref.fit(X_val, yb_val)
     beta = ref.calibrated_classifiers_[0].calibrators[0].beta_
@@ -90,8 +110,10 @@ def test_temperature_scaling_equals_array_api(members):
 
 def test_weighted_ensemble_of_two_equals_duo(members):
     lr, nb, _, X_val, y_val, X_test, _ = members
-    ens = WeightedEnsembleClassifier([("large", lr), ("small", nb)]).fit(X_val, y_val)
-    duo = DuoClassifier(lr, nb).fit(X_val, y_val)
+    # equal as exact MLE fits (their default priors differ: symmetric vs duo)
+    ens = WeightedEnsembleClassifier([("large", lr), ("small", nb)], prior=None)
+    ens.fit(X_val, y_val)
+    duo = DuoClassifier(lr, nb, prior=None).fit(X_val, y_val)
     assert_array_equal(ens.weights_, duo.weights_)
     assert_allclose(ens.predict_proba(X_test), duo.predict_proba(X_test), atol=1e-12)
     assert ens.named_estimators_["large"] is lr

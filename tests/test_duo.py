@@ -1,6 +1,7 @@
 """DuoClassifier behaviour: member handling, modes, labels, weights, errors."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -102,7 +103,8 @@ def test_weights_equal_the_numerical_core_on_member_logits(members, digits):
     # independent extraction: LR logits, GaussianNB log-probabilities
     z_l = large.decision_function(X_val)
     z_s = small.predict_log_proba(X_val)
-    expected = fit_logit_weights([z_l, z_s], y_val)
+    # the default fit: the weak prior centred at (1, 0) (issue 26)
+    expected = fit_logit_weights([z_l, z_s], y_val, prior="auto", prior_centres=[1, 0])
     np.testing.assert_allclose(duo.weights_, expected, rtol=1e-10)
     assert duo.weights_.dtype == np.float64 and duo.weights_.shape == (2,)
     assert (duo.weights_ >= 0).all()
@@ -133,8 +135,9 @@ def test_validation_nll_not_above_either_member_temperature_scaled(rng):
 def test_member_swap_swaps_weights(rng):
     z_l, z_s, y = _logit_tables(rng)
     a, b = TableClassifier(z_l, range(4)), TableClassifier(z_s, range(4))
-    w_ab = DuoClassifier(a, b).fit(_rows(len(y)), y).weights_
-    w_ba = DuoClassifier(b, a).fit(_rows(len(y)), y).weights_
+    # the exact MLE is symmetric in the roles (the default prior is not)
+    w_ab = DuoClassifier(a, b, prior=None).fit(_rows(len(y)), y).weights_
+    w_ba = DuoClassifier(b, a, prior=None).fit(_rows(len(y)), y).weights_
     np.testing.assert_allclose(w_ba, w_ab[::-1], rtol=1e-6)
 
 
@@ -216,7 +219,9 @@ def test_unfitted_members_are_cross_fitted(digits):
     z_l = cross_val_predict(lr, X_train, y_train, cv=3, method="decision_function")
     z_s = cross_val_predict(nb, X_train, y_train, cv=3, method="predict_log_proba")
     np.testing.assert_allclose(
-        duo.weights_, fit_logit_weights([z_l, z_s], y_train), rtol=1e-6
+        duo.weights_,
+        fit_logit_weights([z_l, z_s], y_train, prior="auto", prior_centres=[1, 0]),
+        rtol=1e-6,
     )
     assert duo.score(X_val, y_val) > 0.9
 
@@ -230,8 +235,8 @@ def test_unweighted_mode_averages_temperature_scaled_members(members, digits):
     large, small = members
     _, _, X_val, y_val = digits
     duo = DuoClassifier(large, small, mode="unweighted").fit(X_val, y_val)
-    w_l = fit_logit_weights([large.decision_function(X_val)], y_val)
-    w_s = fit_logit_weights([small.predict_log_proba(X_val)], y_val)
+    w_l = fit_logit_weights([large.decision_function(X_val)], y_val, prior="auto")
+    w_s = fit_logit_weights([small.predict_log_proba(X_val)], y_val, prior="auto")
     np.testing.assert_allclose(duo.weights_, np.r_[w_l, w_s] / 2, rtol=1e-10)
 
 
@@ -509,8 +514,14 @@ def test_float16_outputs_warn_and_huge_logits_work(rng):
     with pytest.warns(UserWarning, match="large member's decision_function .* float16"):
         duo16.fit(X, y)
     np.testing.assert_allclose(duo16.weights_, ref.weights_, rtol=5e-3)
-    # logits of magnitude 1e4 (scaled by 1e3 and shifted): exact same duo
-    huge = DuoClassifier(TableClassifier(z_l * 1e3 + 1e4, c), TableClassifier(z_s, c))
+    # logits of magnitude 1e4 (scaled by 1e3 and shifted): exact same MLE duo
+    # (the default prior is centred on the members as given, so not scale-free)
+    ref = DuoClassifier(
+        TableClassifier(z_l, c), TableClassifier(z_s, c), prior=None
+    ).fit(X, y)
+    huge = DuoClassifier(
+        TableClassifier(z_l * 1e3 + 1e4, c), TableClassifier(z_s, c), prior=None
+    )
     huge.fit(X, y)
     np.testing.assert_allclose(huge.weights_ * [1e3, 1], ref.weights_, rtol=1e-6)
     # weights agree to ~1e-7 relative (KKT tolerance); the huge logits amplify
@@ -537,8 +548,13 @@ def test_separable_validation_set_warns(digits):
     small = GaussianNB().fit(X_train, y_train)
     # evaluating on the training data, which the large member separates
     with pytest.warns(SeparationWarning, match="separate the validation data"):
-        duo = DuoClassifier(large, small).fit(X_train, y_train)
+        duo = DuoClassifier(large, small, prior=None).fit(X_train, y_train)
     assert np.isfinite(duo.weights_).all()
+    # the default prior keeps the fit finite without a warning (issue 26)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SeparationWarning)
+        default = DuoClassifier(large, small).fit(X_train, y_train)
+    assert default.weights_[0] < duo.weights_[0]
 
 
 def test_invalid_parameters(members, digits):

@@ -73,7 +73,7 @@ def test_fit_temperature_hand_computed_binary_optimum():
     # i.e. w = log 3 (hand-derived); NLL = H(3/4) = 0.5623351446 nats.
     logits = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
     y = np.array([1, 1, 1, 0])
-    ts = fit_temperature(logits, y)
+    ts = fit_temperature(logits, y, prior=None)  # the exact MLE
     assert ts.weights[0] == pytest.approx(np.log(3.0), rel=1e-7)
     assert ts.temperature == pytest.approx(1.0 / np.log(3.0), rel=1e-7)
     assert ts.validation_nll == pytest.approx(0.5623351446, abs=1e-9)
@@ -154,8 +154,9 @@ def test_confidence_does_not_depend_on_column_order(kind, mode):
 
 def test_weighted_ensemble_of_two_equals_duo(rng):
     large, small, y = _synthetic(rng)
-    ens = fit_weighted_ensemble([large, small], y)
-    assert_array_equal(ens.weights, fit_duo(large, small, y).weights)
+    # as exact MLE fits (their default priors differ: symmetric vs duo)
+    ens = fit_weighted_ensemble([large, small], y, prior=None)
+    assert_array_equal(ens.weights, fit_duo(large, small, y, prior=None).weights)
 
 
 def test_deep_ensemble_pool_then_calibrate(rng):
@@ -177,7 +178,11 @@ def test_learned_ensemble_beats_pooled_on_validation(rng):
     learned = fit_weighted_ensemble(members, y)
     pooled = fit_deep_ensemble(members, y)
     assert learned.validation_nll < pooled.validation_nll
-    assert learned.weights[2] < 0.1 * learned.weights[0]
+    # the exact MLE all but drops the noise; the default prior (centred on the
+    # plain average, 1/3 each) keeps a little of it, still 6x below the best
+    assert learned.weights[2] < 0.2 * learned.weights[0]
+    mle = fit_weighted_ensemble(members, y, prior=None)
+    assert mle.weights[2] < 0.1 * mle.weights[0]
 
 
 def test_logit_ensemble_is_a_plain_linear_combination():
@@ -357,9 +362,10 @@ def test_fit_temperature_accepts_binary_scores_hand_computed():
     # as test_fit_temperature_hand_computed_binary_optimum with s = 1: the
     # optimum is w = log 3 (sigmoid(w) = 3/4)
     s, y = np.ones(4), np.array([1, 1, 1, 0])
-    ts = fit_temperature(s, y)
+    ts = fit_temperature(s, y, prior=None)  # the exact MLE
     assert ts.weights[0] == pytest.approx(np.log(3.0), rel=1e-7)
-    assert_array_equal(ts.weights, fit_temperature(np.c_[np.zeros(4), s], y).weights)
+    two_columns = fit_temperature(np.c_[np.zeros(4), s], y, prior=None)
+    assert_array_equal(ts.weights, two_columns.weights)
     # predictions from 1-D scores: sigmoid(w s) by hand = 3/4 at s = 1
     assert_allclose(
         ts.predict_proba(np.array([1.0, -1.0])), [[0.25, 0.75], [0.75, 0.25]]
@@ -375,7 +381,7 @@ def test_binary_scores_match_sklearn_temperature_scaling(rng):
     y = (X[:, 0] + 0.8 * rng.normal(size=1200) > 0).astype(int)
     lr = LogisticRegression(C=100).fit(X[:400], y[:400])
     s = lr.decision_function(X[400:])
-    ts = fit_temperature(s, y[400:])
+    ts = fit_temperature(s, y[400:], prior=None)  # sklearn fits the exact MLE
     cal = CalibratedClassifierCV(FrozenEstimator(lr), method="temperature")
     cal.fit(X[400:], y[400:])
     beta = cal.calibrated_classifiers_[0].calibrators[0].beta_
@@ -488,8 +494,8 @@ def recording_fits(monkeypatch):
     """Replace every weight fit by one that records what it receives."""
     calls = []
 
-    def fit(logits, y, sample_weight=None, *, names=None):
-        calls.append({"logits": list(logits), "y": y, "names": names})
+    def fit(logits, y, sample_weight=None, *, names=None, prior=None):
+        calls.append({"logits": list(logits), "y": y, "names": names, "prior": prior})
         m = len(logits)
         return WeightFitResult(np.ones(m), 1.0, np.zeros(m), 0.0, 1, True, False)
 

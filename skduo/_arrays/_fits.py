@@ -39,8 +39,19 @@ outputs : {'auto', 'logits', 'proba', 'log_proba'}, default='auto'
         other values declare them (``'logits'`` also skips the inspection).
         The fitted ensemble expects the same kind at prediction."""
 
+_PRIOR_DOC = """prior : 'auto', float or None, default='auto'
+        The weak prior that keeps the weights sane on small or separable
+        validation data, worth ``c`` validation rows (``'auto'``: ``c = 3``;
+        centred on the members as given: the large member and a single model
+        at weight 1, the sidekick at 0, ``m`` symmetric members at ``1 / m``);
+        its penalty fades like ``c / n``. ``None`` fits the exact
+        maximum-likelihood weights. See the user guide, "When a duo does not
+        help"."""
 
-def fit_temperature(val_logits, y_val, *, sample_weight=None, outputs="auto"):
+
+def fit_temperature(
+    val_logits, y_val, *, sample_weight=None, outputs="auto", prior="auto"
+):
     """Single-model temperature scaling fitted on validation logits.
 
     Parameters
@@ -56,6 +67,7 @@ def fit_temperature(val_logits, y_val, *, sample_weight=None, outputs="auto"):
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the NLL terms.
     {outputs}
+    {prior}
 
     Returns
     -------
@@ -78,7 +90,13 @@ def fit_temperature(val_logits, y_val, *, sample_weight=None, outputs="auto"):
     True
     """
     return _fit(
-        "temperature", [val_logits], ["val_logits"], y_val, sample_weight, outputs
+        "temperature",
+        [val_logits],
+        ["val_logits"],
+        y_val,
+        sample_weight,
+        outputs,
+        prior=prior,
     )
 
 
@@ -90,6 +108,7 @@ def fit_duo(
     mode="asymmetric",
     sample_weight=None,
     outputs="auto",
+    prior="auto",
 ):
     """Fit an Asymmetric Duo (or one of its ablations) on validation logits.
 
@@ -112,6 +131,7 @@ def fit_duo(
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the NLL terms.
     {outputs}
+    {prior}
 
     Returns
     -------
@@ -145,10 +165,13 @@ def fit_duo(
         y_val,
         sample_weight,
         outputs,
+        prior=prior,
     )
 
 
-def fit_weighted_ensemble(val_logits, y_val, *, sample_weight=None, outputs="auto"):
+def fit_weighted_ensemble(
+    val_logits, y_val, *, sample_weight=None, outputs="auto", prior="auto"
+):
     """Learn one non-negative weight per member: the duo for any number of members.
 
     Parameters
@@ -161,6 +184,7 @@ def fit_weighted_ensemble(val_logits, y_val, *, sample_weight=None, outputs="aut
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the NLL terms.
     {outputs}
+    {prior}
 
     Returns
     -------
@@ -182,10 +206,12 @@ def fit_weighted_ensemble(val_logits, y_val, *, sample_weight=None, outputs="aut
     >>> ens.n_members, bool((ens.weights > 0).all())
     (3, True)
     """
-    return _fit_members("learned", val_logits, y_val, sample_weight, outputs)
+    return _fit_members("learned", val_logits, y_val, sample_weight, outputs, prior)
 
 
-def fit_deep_ensemble(val_logits, y_val, *, sample_weight=None, outputs="auto"):
+def fit_deep_ensemble(
+    val_logits, y_val, *, sample_weight=None, outputs="auto", prior="auto"
+):
     """Deep ensemble, pool-then-calibrate: average the logits, then temperature-scale.
 
     The members' logits are averaged with equal weights and one temperature is
@@ -202,6 +228,7 @@ def fit_deep_ensemble(val_logits, y_val, *, sample_weight=None, outputs="auto"):
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the NLL terms.
     {outputs}
+    {prior}
 
     Returns
     -------
@@ -228,21 +255,23 @@ def fit_deep_ensemble(val_logits, y_val, *, sample_weight=None, outputs="auto"):
     >>> bool(de.weights[0] == de.weights[1])
     True
     """
-    return _fit_members("pooled", val_logits, y_val, sample_weight, outputs)
+    return _fit_members("pooled", val_logits, y_val, sample_weight, outputs, prior)
 
 
 for _func in (fit_temperature, fit_duo, fit_weighted_ensemble, fit_deep_ensemble):
-    _func.__doc__ = _func.__doc__.format(outputs=_OUTPUTS_DOC)
+    _func.__doc__ = _func.__doc__.format(outputs=_OUTPUTS_DOC, prior=_PRIOR_DOC)
 del _func
 
 
-def _fit_members(mode, val_logits, y_val, sample_weight, outputs):
+def _fit_members(mode, val_logits, y_val, sample_weight, outputs, prior):
     values = list(val_logits)
     names = [f"val_logits[{m}]" for m in range(len(values))]
-    return _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=4)
+    return _fit(
+        mode, values, names, y_val, sample_weight, outputs, stacklevel=4, prior=prior
+    )
 
 
-def _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=3):
+def _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=3, prior=None):
     """Check shapes and labels, turn outputs into logits, fit ``mode``'s weights.
 
     The logits are passed to the fit as they are (no copy, dask arrays lazy):
@@ -258,7 +287,7 @@ def _fit(mode, values, names, y_val, sample_weight, outputs, stacklevel=3):
         logits.append(z)
         kinds.append(kind)
     fit = FITS_BY_MODE[mode]
-    res = fit(logits, y, sample_weight, names=tuple(names))
+    res = fit(logits, y, sample_weight, names=tuple(names), prior=prior)
     return LogitEnsemble(
         res.weights,
         mode,

@@ -11,6 +11,7 @@ prediction methods.
 """
 
 import numbers
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
@@ -28,6 +29,7 @@ from skduo._estimators._routing import fit_router, route_fit_params, rows_of
 from skduo._outputs import _torch
 from skduo._outputs._cache import cached_member_logits
 from skduo._outputs._inputs import n_samples, take_rows, validate_X_y
+from skduo._outputs._kinds import FlooredLogits, floor_zeros, zero_floor
 from skduo._outputs._logit_ops import combine_logits, log_softmax, softmax
 from skduo._outputs._member import (
     column_map,
@@ -38,7 +40,7 @@ from skduo._outputs._member import (
 )
 from skduo._vocabulary import RESPONSE_METHODS
 from skduo.utils._arrays import row_blocks
-from skduo.utils._sklearn_compat import StrOptions
+from skduo.utils._sklearn_compat import Interval, StrOptions
 
 __all__ = []  # private module
 
@@ -109,6 +111,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "response_method": [StrOptions({"auto", *RESPONSE_METHODS}), tuple],
         "cv": ["cv_object"],
         "verbose": ["boolean"],
+        "prior": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left"), None],
     }
 
     #: Constructor parameters holding members (an estimator, or a list of
@@ -218,11 +221,26 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 members.append(refit)
                 logits.append(z)
         self._store_members(members)
+        # exact-zero probabilities: at a floor from the data (with the default
+        # prior; prior=None keeps the float's limit, the fit of earlier releases)
+        floors = [None] * len(logits)
+        if self.prior is not None:
+            floors = [zero_floor(z) for z in logits]
+        self.zero_floors_ = np.array(
+            [np.nan if f is None else f for f in floors], dtype=np.float64
+        )
+        logits = [
+            z if f is None else FlooredLogits(z, f) for z, f in zip(logits, floors)
+        ]
         result = self._fit_weights(logits, y_enc, sample_weight)
         self.weights_ = np.asarray(result.weights, dtype=np.float64)
         self.validation_nll_ = float(result.nll)
         self.n_iter_ = int(result.n_iter)
+        self._check_fit(logits, y_enc, sample_weight)
         return self
+
+    def _check_fit(self, logits, y_enc, sample_weight):
+        """Checks of the fitted estimator on its fit-time logits (none here)."""
 
     def _validate_fit_data(self, X, y, sample_weight, check_targets=True):
         """``(X, y, sample_weight)`` checked for length, targets and weights.
@@ -370,10 +388,14 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         methods = self._member_methods(len(self._fitted_named_members()))
         all_zero = not np.any(weights)
         parts = []
+        floors = getattr(self, "zero_floors_", None)
+        names = [name for name, _ in self._fitted_named_members()]
         for (name, est), method, w in zip(members, methods, weights):
             if w != 0.0 or all_zero:
                 known = member_classes(est, name)
                 z = self._logits(est, X, name, method, known)
+                if floors is not None and np.isfinite(floors[names.index(name)]):
+                    z = floor_zeros(z, float(floors[names.index(name)]))
                 parts.append((float(w), z, column_map(known, self.classes_)))
                 if all_zero:
                     break

@@ -44,6 +44,15 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         :class:`~sklearn.frozen.FrozenEstimator`) is used as it is and never
         refit; ``clone`` keeps it. An unfitted one is cloned and fitted by
         cross-fitting (see ``cv``).
+    prior : 'auto', float or None, default='auto'
+        The weak prior that keeps the temperature sane on small or separable
+        validation data (see :ref:`no_harm`): the negative log-density of a
+        Gamma prior on the weight ``1 / T`` with its mode at 1 (the member as
+        given), worth ``c`` validation rows (``'auto'``: ``c = 3``), is added to
+        the validation NLL divided by the number of rows (the sum of
+        ``sample_weight``); it fades
+        like ``c / n``. ``None`` fits the exact maximum-likelihood temperature
+        (``T -> 0`` on separable data, with a ``SeparationWarning``).
     response_method : {'auto', 'decision_function', 'predict_log_proba', \
 'predict_proba'}, default='auto'
         How the member's outputs become logits, as in
@@ -69,7 +78,12 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     validation_nll_ : float
-        Weighted mean negative log-likelihood on the fit data.
+        Weighted mean negative log-likelihood on the fit data (without the
+        prior's penalty).
+    zero_floors_ : ndarray of shape (1,)
+        The logit given to the member's exact-zero probabilities, at fit and
+        prediction time: half the smallest positive probability it gave on the
+        fit data, as a log (NaN: no exact zero, or ``prior=None``).
     n_iter_ : int
         Newton iterations of the weight fit, all phases.
     n_features_in_ : int
@@ -111,8 +125,11 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
 
     _member_params = ("estimator",)
 
-    def __init__(self, estimator, *, response_method="auto", cv=5, verbose=False):
+    def __init__(
+        self, estimator, *, prior="auto", response_method="auto", cv=5, verbose=False
+    ):
         self.estimator = estimator
+        self.prior = prior
         self.response_method = response_method
         self.cv = cv
         self.verbose = verbose
@@ -135,7 +152,7 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         return super()._member_methods(n_members)
 
     def _fit_weights(self, logits, y_enc, sample_weight):
-        return fit_learned_weights(logits, y_enc, sample_weight)
+        return fit_learned_weights(logits, y_enc, sample_weight, prior=self.prior)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):
@@ -178,7 +195,9 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
     ``mode='learned'`` fits one non-negative weight per member by minimising
     the validation negative log-likelihood: the Asymmetric Duo generalised to
     ``m`` members (with two members it equals
-    :class:`~skduo.DuoClassifier`). ``mode='pooled'`` is a deep ensemble with
+    :class:`~skduo.DuoClassifier` with ``prior=None``; their default priors
+    differ: symmetric here, centred on the large member there).
+    ``mode='pooled'`` is a deep ensemble with
     pool-then-calibrate: the members' logits are averaged with equal weights and
     the average is temperature-scaled (Rahaman & Thiery, 2021), the paper's deep
     ensemble baseline.
@@ -193,6 +212,14 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
     mode : {'learned', 'pooled'}, default='learned'
         ``'learned'``: one weight per member. ``'pooled'``: equal weights
         ``1 / (m T)`` with one fitted temperature ``T``.
+    prior : 'auto', float or None, default='auto'
+        The weak prior that keeps the weights sane on small or separable
+        validation data (see :ref:`no_harm`): Gamma priors with their mode at
+        ``1 / m`` (the plain logit average; ``mode='pooled'``: temperature 1 of
+        the average), worth ``c`` validation rows (``'auto'``: ``c = 3``), added
+        to the validation NLL divided by the number of rows (the sum of
+        ``sample_weight``); they
+        fade like ``c / n``. ``None`` fits the exact maximum-likelihood weights.
     response_method : {'auto', 'decision_function', 'predict_log_proba', \
 'predict_proba'} or tuple, default='auto'
         How each member's outputs become logits (a tuple gives one method per
@@ -225,7 +252,12 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     validation_nll_ : float
-        Weighted mean negative log-likelihood on the fit data.
+        Weighted mean negative log-likelihood on the fit data (without the
+        prior's penalty).
+    zero_floors_ : ndarray of shape (n_members,)
+        The logit given to each member's exact-zero probabilities, at fit and
+        prediction time: half the smallest positive probability the member gave on the
+        fit data, as a log (NaN: no exact zero, or ``prior=None``).
     n_iter_ : int
         Newton iterations of the weight fit, all phases.
     n_features_in_ : int
@@ -284,6 +316,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         estimators,
         *,
         mode="learned",
+        prior="auto",
         response_method="auto",
         cv=5,
         verbose=False,
@@ -291,6 +324,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
     ):
         self.estimators = estimators
         self.mode = mode
+        self.prior = prior
         self.response_method = response_method
         self.cv = cv
         self.verbose = verbose
@@ -368,7 +402,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
                 stacklevel=4,
             )
             mode = self.weighting
-        return FITS_BY_MODE[mode](logits, y_enc, sample_weight)
+        return FITS_BY_MODE[mode](logits, y_enc, sample_weight, prior=self.prior)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):

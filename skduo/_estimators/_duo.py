@@ -2,14 +2,72 @@
 
 import warnings
 
+import numpy as np
+from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from skduo._estimators._base import _BaseLogitEnsemble
-from skduo._fit._modes import FITS_BY_MODE
+from skduo._fit._modes import FITS_BY_MODE, fit_learned_weights
 from skduo._vocabulary import DUO_MODES
+from skduo.utils._arrays import row_blocks
 from skduo.utils._sklearn_compat import HasMethods, StrOptions, _fit_context
 
 __all__ = ["DuoClassifier"]
+
+#: Standard errors of the paired difference beyond which the sidekick is
+#: "clearly" the better model (temperature-scaled NLL or accuracy).
+_ROLES_Z = 2.5
+
+
+def _row_scores(z, w, y):
+    """Per-row NLL and correctness of ``softmax(w * z)`` (row blocks)."""
+    n = len(y)
+    losses, correct = np.empty(n), np.empty(n)
+    for rows in row_blocks(tuple(z.shape)):
+        block = np.asarray(z[rows], dtype=np.float64) * w
+        idx = np.arange(rows.stop - rows.start)
+        yb = y[rows]
+        losses[rows] = logsumexp(block, axis=1) - block[idx, yb]
+        correct[rows] = np.argmax(block, axis=1) == yb
+    return losses, correct
+
+
+def compare_roles(logits, y, sample_weight=None, prior="auto"):
+    """Is the sidekick clearly better than the large member on these data?
+
+    Each member is temperature-scaled alone (the duo's own fit, ``prior``
+    included); the paired per-row differences (sidekick minus large) of the
+    NLL and of correctness give a mean and a standard error (weighted rows:
+    the effective number of rows). Returns ``(clearly_better, summary)``,
+    ``clearly_better`` when either mean favours the sidekick by more than
+    :data:`_ROLES_Z` standard errors.
+    """
+    y = np.asarray(y)
+    sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
+    scores = []
+    for z in logits:
+        with warnings.catch_warnings():  # auxiliary fits: the duo's fit warns
+            warnings.simplefilter("ignore")
+            w = float(fit_learned_weights([z], y, sw, prior=prior).weights[0])
+        scores.append(_row_scores(z, w, y))
+    total = sw.sum()
+    n_eff = total**2 / np.square(sw).sum()
+
+    def paired(a, b):
+        d = b - a
+        mean = float(sw @ d / total)
+        var = float(sw @ (d - mean) ** 2 / total)
+        return mean, np.sqrt(var / max(n_eff - 1.0, 1.0))
+
+    (nll_l, acc_l), (nll_s, acc_s) = scores
+    d_nll, se_nll = paired(nll_l, nll_s)
+    d_acc, se_acc = paired(acc_l, acc_s)
+    better = bool(d_nll < -_ROLES_Z * se_nll or d_acc > _ROLES_Z * se_acc)
+    summary = {
+        "nll": (float(sw @ nll_l / total), float(sw @ nll_s / total), se_nll),
+        "accuracy": (float(sw @ acc_l / total), float(sw @ acc_s / total), se_acc),
+    }
+    return better, summary
 
 
 class DuoClassifier(_BaseLogitEnsemble):
@@ -54,6 +112,18 @@ class DuoClassifier(_BaseLogitEnsemble):
         clipped to the smallest positive number of their dtype, with a warning
         when many rows saturate. A 1-D binary score ``s`` becomes the logits
         ``(0, s)``, so ``weights_ = (1, 0)`` reproduces ``sigmoid(s)`` exactly.
+    prior : 'auto', float or None, default='auto'
+        The weak prior that keeps the duo sane on small or separable validation
+        data (see :ref:`no_harm`): a Gamma prior on the large member's weight
+        with its mode at 1 (the member as given) and an exponential prior on
+        the sidekick's weight (in units of its logits' spread: no sidekick
+        unless the data ask for one), worth ``c`` validation rows (``'auto'``:
+        ``c = 3``). Their negative log-density divided by the number
+        of rows is added to the validation NLL, so the penalty fades like
+        ``c / n``; exact-zero probabilities get a floor from the data
+        (``zero_floors_``). ``None`` fits the exact maximum-likelihood weights
+        on the outputs as given (unbounded on separable data, with a
+        ``SeparationWarning``; exact zeros at the float's limit).
     cv : int, cross-validation generator or iterable, default=5
         Used only for unfitted members: their out-of-fold logits on the data
         passed to :meth:`fit` are used to fit the weights, then each is refit on
@@ -81,7 +151,13 @@ class DuoClassifier(_BaseLogitEnsemble):
     small_ : estimator
         Same for the small member.
     validation_nll_ : float
-        Weighted mean negative log-likelihood of the duo on the fit data.
+        Weighted mean negative log-likelihood of the duo on the fit data
+        (without the prior's penalty).
+    zero_floors_ : ndarray of shape (2,)
+        The logit given to each member's exact-zero probabilities, at fit and
+        prediction time: half the smallest positive probability the member
+        gave on the fit data, as a log (NaN: the member gave no exact zero, or
+        ``prior=None``).
     n_iter_ : int
         Newton iterations of the weight fit, all phases.
     n_features_in_ : int
@@ -98,7 +174,8 @@ class DuoClassifier(_BaseLogitEnsemble):
 
     Notes
     -----
-    With ``z_i = w_l z_l(x_i) + w_s z_s(x_i)`` the fitted weights minimise
+    With ``z_i = w_l z_l(x_i) + w_s z_s(x_i)`` and ``prior=None`` the fitted
+    weights minimise
 
     .. math::
 
@@ -108,10 +185,14 @@ class DuoClassifier(_BaseLogitEnsemble):
 
     a log-sum-exp of an affine function of ``w`` minus a linear one, hence
     convex. Because ``(w, 0)`` and ``(0, w)`` are feasible, the duo's validation
-    NLL is never above that of either member temperature-scaled alone (up to
-    rounding, about 1e-13 relative; exactly when the members separate the
-    data). A sidekick that does not help gets a weight of exactly 0 at the optimum (and
-    is then not evaluated at prediction time).
+    NLL is then never above that of either member temperature-scaled alone (up
+    to rounding, about 1e-13 relative; exactly when the members separate the
+    data). A sidekick that does not help gets a weight of exactly 0 at the
+    optimum (and is then not evaluated at prediction time). The default
+    (``prior='auto'``) minimises ``L(w) + (c / n) (w_l - 1 - log w_l +
+    sigma_s w_s)`` instead (``sigma_s``: the spread of the sidekick's logits),
+    also convex; the same holds for that objective, with the large member's
+    weight always positive (see :ref:`no_harm`).
 
     Fitted members survive ``clone`` (and so ``cross_val_score`` and
     ``GridSearchCV`` over the duo's own parameters), but scikit-learn also
@@ -158,6 +239,7 @@ class DuoClassifier(_BaseLogitEnsemble):
         small,
         *,
         mode="asymmetric",
+        prior="auto",
         response_method="auto",
         cv=5,
         verbose=False,
@@ -165,6 +247,7 @@ class DuoClassifier(_BaseLogitEnsemble):
         self.large = large
         self.small = small
         self.mode = mode
+        self.prior = prior
         self.response_method = response_method
         self.cv = cv
         self.verbose = verbose
@@ -179,7 +262,7 @@ class DuoClassifier(_BaseLogitEnsemble):
         self.large_, self.small_ = members
 
     def _fit_weights(self, logits, y_enc, sample_weight):
-        return FITS_BY_MODE[self.mode](logits, y_enc, sample_weight)
+        return FITS_BY_MODE[self.mode](logits, y_enc, sample_weight, prior=self.prior)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):
@@ -218,7 +301,12 @@ class DuoClassifier(_BaseLogitEnsemble):
         -----
         UserWarning
             When the large member gets weight 0 while the small one does not:
-            the duo is then the small model alone (temperature-scaled).
+            the duo is then the small model alone (temperature-scaled). And
+            when the small member is clearly the better model on the
+            validation data (each temperature-scaled alone, the paired
+            difference of their NLL or accuracy beyond 2.5 standard errors):
+            ``mode='uq_only'`` then predicts with the weaker model, and the
+            compute accounting assumes ``small`` is the cheap one.
         """
         self._fit_members(X, y, sample_weight, groups, fit_params)
         w_large, w_small = self.weights_
@@ -235,6 +323,38 @@ class DuoClassifier(_BaseLogitEnsemble):
                 stacklevel=2,
             )
         return self
+
+    def _check_fit(self, logits, y_enc, sample_weight):
+        """Warn when the sidekick is clearly the better model (issue 26)."""
+        if self.weights_[0] == 0.0 and self.weights_[1] > 0.0:
+            return  # the zero-weight warning of fit says it already
+        better, s = compare_roles(logits, y_enc, sample_weight, self.prior)
+        if not better:
+            return
+        (nll_l, nll_s, se_nll), (acc_l, acc_s, se_acc) = s["nll"], s["accuracy"]
+        if self.mode == "uq_only":
+            effect = (
+                "In mode='uq_only' the duo predicts with the large member alone, "
+                "so its predictions come from the weaker model"
+            )
+        else:
+            effect = (
+                "In mode='uq_only' the predictions would come from the large "
+                "member, the weaker model"
+            )
+        warnings.warn(
+            "The 'small' member is clearly the better model on this validation "
+            "data: temperature-scaled NLL "
+            f"{nll_s:.4f} vs {nll_l:.4f} for the large member (paired standard "
+            f"error {se_nll:.4f}), accuracy {acc_s:.4f} vs {acc_l:.4f} "
+            f"(standard error {se_acc:.4f}). {effect}; and the compute "
+            "accounting (the duo's cost as the large member plus a cheap "
+            "sidekick) assumes 'small' is the cheap one. If the roles are "
+            "swapped, use DuoClassifier(large=<the better model>, "
+            "small=<the other>).",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def predict(self, X):
         """Predicted labels.

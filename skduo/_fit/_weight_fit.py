@@ -61,6 +61,7 @@ from skduo._fit._inputs import (
 )
 from skduo._fit._newton import kkt_residual, newton, scalar_search
 from skduo._fit._objective import Objective, fit_kernel
+from skduo._fit._prior import Penalised, Prior, effective_rows, resolve_strength
 
 __all__ = [
     "SeparationWarning",
@@ -85,12 +86,15 @@ class WeightFitResult:
     weights : ndarray of shape (n_members,)
         The fitted non-negative weights.
     nll : float
-        Weighted mean negative log-likelihood at ``weights``.
+        Weighted mean negative log-likelihood at ``weights`` (without the
+        prior's penalty).
     gradient : ndarray of shape (n_members,)
-        Gradient of the NLL at ``weights``.
+        Gradient of the objective minimised (the NLL plus ``penalty``) at
+        ``weights``.
     kkt_residual : float
-        Scale-free KKT residual: ``max_m |projected_gradient_m| / scale_m`` divided by
-        ``max(1, nll)``, where ``scale_m`` is the spread of member ``m``'s logits.
+        Scale-free KKT residual of the objective minimised:
+        ``max_m |projected_gradient_m| / scale_m`` divided by ``max(1, nll +
+        penalty)``, where ``scale_m`` is the spread of member ``m``'s logits.
     n_iter : int
         Newton iterations taken, all phases together (the start on the
         subsample, the float32 approach and the float64 certificate).
@@ -102,6 +106,12 @@ class WeightFitResult:
     n_passes : int
         Passes over the full data (objective evaluations and scans), each
         reading every member's logits once.
+    prior_strength : float
+        The prior's strength ``c`` in validation rows (see
+        :mod:`skduo._fit._prior`); 0 for the exact maximum-likelihood fit.
+    penalty : float
+        The prior's penalty ``(c / n) * sum_m phi_m(w_m)`` at ``weights``:
+        the objective minimised is ``nll + penalty``.
     """
 
     weights: np.ndarray
@@ -112,6 +122,8 @@ class WeightFitResult:
     converged: bool
     separable: bool
     n_passes: int = 0
+    prior_strength: float = 0.0
+    penalty: float = 0.0
 
 
 # --------------------------------------------------------------------------------
@@ -133,7 +145,16 @@ _START_STAGE_ROWS = 1024
 
 
 def _start(
-    logits, y, sw, scales, upper, factors, n_threads, max_iter=100, kernel="numpy"
+    logits,
+    y,
+    sw,
+    scales,
+    upper,
+    factors,
+    n_threads,
+    max_iter=100,
+    kernel="numpy",
+    prior=None,
 ):
     """Starting weights fitted on the subsample.
 
@@ -141,7 +162,8 @@ def _start(
     iterations; on large subsamples first on every 8th of its rows (eight times
     cheaper per iteration), so that the whole subsample only sees the last one
     or two iterations. Returns ``(u, iterations, fourth derivatives or None)``.
-    ``kernel`` is the float32 kernel (see :class:`Objective`).
+    ``kernel`` is the float32 kernel (see :class:`Objective`); ``prior`` a
+    :class:`~skduo._fit._prior.Prior` added to the objective, or None.
     """
     stages = [(logits, y, sw)]
     if len(y) >= _START_STAGE_ROWS:
@@ -152,6 +174,8 @@ def _start(
         obj = Objective(
             stage_logits, stage_y, stage_sw, n_threads, False, factors, kernel
         )
+        if prior is not None:
+            obj = Penalised(obj, prior)
         if u is None:
             u = scalar_search(obj, 1.0 / (len(logits) * scales), upper)
         # steps below 1e-3 are far below the subsample's statistical error
@@ -163,8 +187,26 @@ def _start(
     return u, n_iter, fourth
 
 
-def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
-    """The fit; returns ``(WeightFitResult, [(message, category), ...])``."""
+def _weighted_spread(z, sw):
+    """RMS of the row-centred logits ``z`` (rows weighted by ``sw``)."""
+    total = 0.0
+    step = max(1, 2**20 // max(1, z.shape[1]))
+    for start in range(0, len(z), step):  # row blocks: no float64 copy of z
+        block = np.asarray(z[start : start + step], dtype=np.float64)
+        block = block - block.mean(axis=1, keepdims=True)
+        total += float(sw[start : start + step] @ np.mean(block * block, axis=1))
+    return float(np.sqrt(total / sw.sum()))
+
+
+def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True, prior=None):
+    """The fit; returns ``(WeightFitResult, [(message, category), ...])``.
+
+    ``prior`` is None (the exact maximum-likelihood fit) or ``(strength,
+    centres)``: the objective is then penalised by a
+    :class:`~skduo._fit._prior.Prior` (see :mod:`skduo._fit._prior`).
+    """
+    if prior is not None and prior[0] <= 0:
+        prior = None
     n, k = data.shape
     n_members = len(data.names)
     notes = []
@@ -184,10 +226,28 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
                     UserWarning,
                 )
             )
-        return _fit_without(data, y, sw, informative, tol, max_iter, n_threads, notes)
+        return _fit_without(
+            data, y, sw, informative, tol, max_iter, n_threads, notes, prior
+        )
 
+    sigmas = scales
     factors, scales = _normalisation(scales)
     upper = _WEIGHT_CAP / scales
+    penalty = None
+    if prior is not None:
+        strength, centres = prior
+        # the sidekicks' spreads weighted by the sample weights (a weight k is
+        # the row repeated k times)
+        sigmas = np.array(
+            [
+                _weighted_spread(z, sw[sub]) if c == 0 else s_m
+                for z, c, s_m in zip(sub_logits, centres, sigmas)
+            ]
+        )
+        penalty = Prior(strength, centres, sigmas, effective_rows(sw), factors)
+
+    def penalised(objective):
+        return objective if penalty is None else Penalised(objective, penalty)
 
     # the compiled float32 kernel on large problems, where numba is installed
     kernel = fit_kernel(n * k * n_members)
@@ -203,17 +263,20 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
         n_threads,
         max_iter,
         kernel,
+        penalty,
     )
 
     # 2. approach on all rows in float32 (third-order steps)
-    fast = _Checked(data.objective(y, sw, False, factors, n_threads, kernel), data)
+    fast = penalised(
+        _Checked(data.objective(y, sw, False, factors, n_threads, kernel), data)
+    )
     u, _, _, curvature, it_fast, _ = newton(
         fast, u, upper, scales, 1e-9, max_iter, 1e-4, fourth=fourth
     )
 
     # 3. float64 Newton iterations to the tolerance (usually one evaluation; a
     #    step, if needed, starts from the float32 phase's curvature)
-    precise = _Checked(data.objective(y, sw, True, factors, n_threads), data)
+    precise = penalised(_Checked(data.objective(y, sw, True, factors, n_threads), data))
     u, f, g, last, it_precise, converged = newton(
         precise, u, upper, scales, tol, max_iter, lazy_hessian=True, curvature=curvature
     )
@@ -221,25 +284,33 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
     n_iter = it_start + it_fast + it_precise
     kkt = kkt_residual(u, g, upper, scales, f)
     capped = bool(np.any((u >= upper) & (g < 0)))
-    # Every weighted sample has a loss below log 2 (so p_y > 1/2: correctly
-    # classified with a positive margin) iff f * sum(s) < log(2) * min(s); then
-    # scaling the weights up drives the NLL to 0: there is no finite minimiser.
-    separated = f * sw.sum() < np.log(2.0) * sw[sw > 0].min()
-    recession = None
-    if not separated:
-        recession = _recession_direction(data, y, sw, u, curvature, scales, factors)
+    pen = 0.0 if penalty is None else penalty.terms(u, 0)[0]
+    if penalty is not None:
+        # the penalised objective always has a finite minimiser (the prior's
+        # terms grow without bound, the NLL is >= 0): no separation to detect
+        separated, recession = False, None
+    else:
+        # Every weighted sample has a loss below log 2 (so p_y > 1/2: correctly
+        # classified with a positive margin) iff f * sum(s) < log(2) * min(s);
+        # then scaling the weights up drives the NLL to 0: no finite minimiser.
+        separated = f * sw.sum() < np.log(2.0) * sw[sw > 0].min()
+        recession = None
+        if not separated:
+            recession = _recession_direction(data, y, sw, u, curvature, scales, factors)
     separable = bool(capped or separated or recession is not None)
     w = u if factors is None else u * factors
     g = g if factors is None else g / factors
     result = WeightFitResult(
         w,
-        f,
+        f - pen,
         g,
         kkt,
         n_iter,
         bool(converged or capped),
         separable,
         fast.n_evaluations + precise.n_evaluations + data.n_passes,
+        0.0 if penalty is None else penalty.strength,
+        pen,
     )
     if separable:
         quasi = recession is not None and not capped
@@ -249,7 +320,7 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
                 SeparationWarning,
             )
         )
-        if compare_singles and n_members > 1:
+        if compare_singles and n_members > 1 and penalty is None:
             result = _best_of_singles(data, y, sw, result, tol, max_iter, n_threads)
     elif not converged:
         notes.append(
@@ -262,14 +333,17 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True):
     return result, notes
 
 
-def _fit_without(data, y, sw, informative, tol, max_iter, n_threads, notes):
+def _fit_without(data, y, sw, informative, tol, max_iter, n_threads, notes, prior):
     """Weight 0 for the degenerate members, the others fitted."""
     n_members = len(informative)
     keep = np.flatnonzero(informative)
     w = np.zeros(n_members)
     sub, n_iter, converged, separable = None, 0, True, False
     if len(keep):
-        sub, sub_notes = _fit(data.subset(keep), y, sw, tol, max_iter, n_threads)
+        sub_prior = None if prior is None else (prior[0], np.asarray(prior[1])[keep])
+        sub, sub_notes = _fit(
+            data.subset(keep), y, sw, tol, max_iter, n_threads, prior=sub_prior
+        )
         notes.extend(sub_notes)
         w[keep] = sub.weights
         n_iter, converged, separable = sub.n_iter, sub.converged, sub.separable
@@ -281,7 +355,13 @@ def _fit_without(data, y, sw, informative, tol, max_iter, n_threads, notes):
     else:
         kkt = 0.0
     passes = precise.n_evaluations + data.n_passes + (sub.n_passes if sub else 0)
-    result = WeightFitResult(w, f, g, kkt, n_iter, converged, separable, passes)
+    strength, pen = (sub.prior_strength, sub.penalty) if sub else (0.0, 0.0)
+    if sub is not None:
+        g = g.copy()
+        g[keep] = sub.gradient  # the penalised gradient of the fitted members
+    result = WeightFitResult(
+        w, f, g, kkt, n_iter, converged, separable, passes, strength, pen
+    )
     return result, notes
 
 
@@ -327,8 +407,14 @@ def fit_logit_weights(
     n_threads=None,
     return_result=False,
     names=None,
+    prior=None,
+    prior_centres=None,
 ):
     """Non-negative weights minimising the NLL of ``sum_m w_m * logits[m]``.
+
+    By default the exact maximum-likelihood weights; with ``prior`` the NLL
+    plus a weak prior's penalty (a MAP fit that stays finite on small or
+    separable data, see :mod:`skduo._fit._prior`).
 
     Parameters
     ----------
@@ -351,6 +437,15 @@ def fit_logit_weights(
         Return a :class:`WeightFitResult` instead of the weights alone.
     names : sequence of str, default=None
         Names of the members in messages (default ``"Logits of member m"``).
+    prior : 'auto', float or None, default=None
+        None: the exact maximum-likelihood fit. A number ``c >= 0`` (``'auto'``:
+        :data:`~skduo._fit._prior.DEFAULT_STRENGTH`): the prior's strength in
+        validation rows; the objective is then ``nll + (c / n) * sum_m
+        phi_m(w_m)``.
+    prior_centres : array-like of shape (n_members,), default=None
+        Where the prior is centred: ``> 0`` a Gamma prior with that mode, ``0``
+        an exponential prior in units of the member's logit spread (a sidekick).
+        Default ``1 / n_members`` for every member (one member: temperature 1).
 
     Returns
     -------
@@ -393,10 +488,28 @@ def fit_logit_weights(
     (True, True)
     """
     data, y, sw = _validate_inputs(logits, y, sample_weight, names)
-    result, notes = _fit(data, y, sw, tol, max_iter, n_threads)
+    spec = _prior_spec(prior, prior_centres, len(data.names))
+    result, notes = _fit(data, y, sw, tol, max_iter, n_threads, prior=spec)
     for message, category in notes:
         warnings.warn(message, category, stacklevel=2)
     return result if return_result else result.weights
+
+
+def _prior_spec(prior, centres, n_members):
+    """``(strength, centres)`` of a ``prior`` parameter, or None (exact MLE)."""
+    strength = resolve_strength(prior)
+    if strength == 0.0:
+        return None
+    if centres is None:
+        centres = np.full(n_members, 1.0 / n_members)
+    centres = np.asarray(centres, dtype=np.float64)
+    if centres.shape != (n_members,) or not (centres >= 0).all():
+        raise ValueError(
+            f"prior_centres must be {n_members} non-negative numbers; got {centres!r}."
+        )
+    if not (centres > 0).any():
+        raise ValueError("prior_centres must centre at least one member above 0.")
+    return strength, centres
 
 
 def nll(logits, y, weights=None, sample_weight=None):

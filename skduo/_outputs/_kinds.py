@@ -22,12 +22,15 @@ from skduo._vocabulary import OUTPUT_KINDS
 from skduo.utils._arrays import float_dtype, row_blocks
 
 __all__ = [
+    "FlooredLogits",
     "as_logits",
     "detect_output_kind",
+    "floor_zeros",
     "log_proba_block_to_logits",
     "log_proba_to_logits",
     "proba_block_to_logits",
     "proba_to_logits",
+    "zero_floor",
 ]
 
 
@@ -690,3 +693,110 @@ def reordered_logits(arr, columns):
     if columns is None and dtype == arr.dtype:
         return arr
     return _blockwise(arr, columns, dtype, lambda block: block, lambda: None)
+
+
+# --------------------------------------------------------------------------------
+# exact zeros: a data-driven floor instead of the float's limit
+# --------------------------------------------------------------------------------
+
+
+def _zero_logits(dtype):
+    """The values an exact-zero probability becomes (the clip at the dtype's tiny).
+
+    ``log(tiny)`` of float64 (probabilities, or ``-inf`` log-probabilities)
+    and of float32 (float32 probabilities), each as stored in ``dtype``.
+    """
+    dtype = np.dtype(dtype)
+    values = (_LOG_TINY, float(np.log(np.float64(np.finfo(np.float32).tiny))))
+    return np.array(values, dtype=dtype)
+
+
+def _zero_mask(block):
+    zeros = _zero_logits(block.dtype)
+    return (block == zeros[0]) | (block == zeros[1])
+
+
+def zero_floor(logits):
+    """The data-driven logit of a member's exact-zero probabilities, or None.
+
+    A probability of exactly 0 (a random forest where no tree votes for a
+    class, a k-NN without a neighbour of it) says "below this member's
+    resolution"; its logarithm is first clipped at the smallest float (about
+    -708), so any weight but 1 would move it by hundreds of nats. The floor is
+    half the smallest positive probability the member gives on these data
+    (its resolution): ``min(logits not at the clip) - log(2)``, one pass in row
+    blocks. None when the member gives no exact zero (logits, smooth
+    probabilities), so its logits are used as they are.
+
+    Parameters
+    ----------
+    logits : ndarray or row view of shape (n_samples, n_classes)
+        The member's validation logits (log-probabilities, exact zeros at the
+        clip of :func:`proba_block_to_logits`).
+
+    Returns
+    -------
+    float or None
+    """
+    if not (isinstance(logits, np.ndarray) or getattr(logits, "row_view", False)):
+        return None  # dask arrays: used as they are
+    if np.dtype(logits.dtype).kind != "f":
+        return None
+    any_zero, low = False, np.inf
+    for rows in row_blocks(logits.shape):
+        block = np.asarray(logits[rows])
+        zero = _zero_mask(block)
+        if zero.any():
+            any_zero = True
+        if not zero.all():
+            low = min(low, float(block[~zero].min()))
+    if not any_zero:
+        return None
+    if not np.isfinite(low):  # every value is an exact zero: a degenerate member
+        return None
+    return low - float(np.log(2.0))
+
+
+def floor_zeros(logits, floor):
+    """``logits`` with every exact-zero value (see :func:`zero_floor`) at ``floor``.
+
+    Returns ``logits`` itself when ``floor`` is None or it holds no exact zero,
+    else a new array of the same dtype.
+    """
+    if floor is None or not (
+        isinstance(logits, np.ndarray) or getattr(logits, "row_view", False)
+    ):
+        return logits
+    arr = logits if isinstance(logits, np.ndarray) else logits[:]
+    zero = _zero_mask(arr)
+    if not zero.any():
+        return logits
+    return np.where(zero, arr.dtype.type(floor), arr)
+
+
+class FlooredLogits:
+    """Rows of a member's logits with exact zeros at a floor, on demand.
+
+    What the weight fit reads (``view[rows]``, chunk by chunk; never a copy of
+    the whole array): the rows of :func:`floor_zeros` ``(logits, floor)``.
+    """
+
+    ndim = 2
+    #: read by the weight fit like an array (``view[rows]``, chunk by chunk)
+    row_view = True
+
+    def __init__(self, logits, floor):
+        self.logits = logits
+        self.floor = floor
+        self.shape = tuple(logits.shape)
+        self.dtype = np.dtype(logits.dtype)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        block = np.asarray(self.logits[rows])
+        zero = _zero_mask(block)
+        if zero.any():
+            block = np.where(zero, self.dtype.type(self.floor), block)
+        return block

@@ -1,0 +1,163 @@
+"""The weak prior on the weights: a penalised (MAP) weight fit that does no harm.
+
+The exact maximum-likelihood weights are unstable where the validation set is
+small or separable: the NLL then keeps decreasing as a weight grows, and the
+fitted model is far more confident than the data support (issue 26). The
+default fit therefore minimises the NLL plus the negative log-density of a weak
+prior on the weights, divided by the effective number of validation rows::
+
+    J(w) = L(w) + (c / n) * sum_m phi_m(w_m),   n = sum_i s_i
+
+``c`` (``prior``'s strength, :data:`DEFAULT_STRENGTH` for ``prior="auto"``) is
+the prior's worth in validation rows; sample weights count as frequencies
+(scikit-learn's convention: an integer weight ``k`` is the row repeated ``k``
+times, so scaling every weight scales the data's worth against the prior's).
+Weights are inverse temperatures, so the prior is centred on the members *as
+given*: a member with centre ``a_m > 0`` (the large member of a duo and a
+temperature-scaled model: ``a = 1``; each of ``M`` symmetric members:
+``a = 1 / M``, their plain logit average) gets a Gamma prior whose mode is
+``a_m``::
+
+    phi_m(w) = w / a_m - 1 - log(w / a_m)       (0 at w = a_m)
+
+and a member with centre 0 (the duo's sidekick: no sidekick unless the data ask
+for one) an exponential prior in units of its logits' spread ``sigma_m`` (the
+RMS of its row-centred logits, see :mod:`skduo._fit._checks`)::
+
+    phi_m(w) = sigma_m * w                      (scale-free: sigma_m * w is
+                                                 the sidekick's spread in nats)
+
+Both are convex, so ``J`` is convex and the projected Newton fit and its KKT
+certificate apply unchanged, to ``J``. The minimiser is always finite
+(``phi_m`` grows without bound while ``L >= 0``), and as ``n`` grows the
+penalty vanishes like ``1 / n``: where the data pin the weights down the fit
+is the maximum-likelihood one up to ``O((c / n)^2)`` in the NLL.
+Below ``1e-6`` times its centre the logarithm is continued by its
+second-order Taylor expansion (convex, finite at 0): the minimiser only gets
+there when the data push that weight to 0 with a gradient above
+``1e6 * c / n``, and the fit stays finite everywhere on the box.
+"""
+
+import numpy as np
+
+__all__ = ["DEFAULT_STRENGTH", "Prior", "resolve_strength"]
+
+#: The strength of ``prior="auto"``, in validation rows (pseudo-observations):
+#: the smallest value that met issue 26's no-harm targets on wine,
+#: breast_cancer and digits (see ``benchmarks/bench_harm.py``).
+DEFAULT_STRENGTH = 3.0
+
+#: Below this fraction of its centre, a Gamma term's logarithm is continued by
+#: its second-order Taylor expansion.
+_LOG_FLOOR = 1e-6
+
+
+def resolve_strength(prior):
+    """The strength ``c`` of a ``prior`` parameter (0 for the exact MLE)."""
+    if prior is None:
+        return 0.0
+    if isinstance(prior, str):
+        if prior == "auto":
+            return DEFAULT_STRENGTH
+        raise ValueError(f"prior must be 'auto', None or a number >= 0; got {prior!r}.")
+    strength = float(prior)
+    if not np.isfinite(strength) or strength < 0:
+        raise ValueError(f"prior must be 'auto', None or a number >= 0; got {prior!r}.")
+    return strength
+
+
+def effective_rows(sw):
+    """The number of rows the prior is weighed against: ``sum(sample_weight)``."""
+    return float(sw.sum())
+
+
+class Prior:
+    """The penalty ``(c / n) * sum_m phi_m(w_m)`` and its derivatives.
+
+    ``centres[m] > 0`` gives member ``m`` the Gamma term, ``0`` the exponential
+    one (in units of ``sigmas[m]``, the spread of member ``m``'s logits).
+    Evaluated in the fit's variables ``u = w / factors`` (``factors``: the
+    powers of two that normalise members of extreme spread, or None).
+    """
+
+    def __init__(self, strength, centres, sigmas, n_rows, factors=None):
+        self.strength = float(strength)
+        self.lam = self.strength / n_rows
+        self.centres = np.asarray(centres, dtype=np.float64)
+        f = np.ones(len(self.centres)) if factors is None else np.asarray(factors)
+        self.factors = f
+        self.anchored = self.centres > 0
+        # u-units: x = u * k for the Gamma terms, lam * rate * u for the others
+        safe = np.where(self.anchored, self.centres, 1.0)
+        self.k = np.where(self.anchored, f / safe, 0.0)
+        self.rate = np.where(self.anchored, 0.0, np.asarray(sigmas) * f)
+
+    def subset(self, keep):
+        """The prior of the members ``keep`` (same strength and ``n_rows``)."""
+        new = object.__new__(Prior)
+        new.strength, new.lam = self.strength, self.lam
+        for name in ("centres", "factors", "anchored", "k", "rate"):
+            setattr(new, name, getattr(self, name)[keep])
+        return new
+
+    def terms(self, u, order):
+        """``(value, gradient, [d2, d3, d4 diagonals up to order])`` at ``u``."""
+        lam, a = self.lam, self.anchored
+        x = np.where(a, u * self.k, 1.0)
+        low = a & (x < _LOG_FLOOR)
+        e = _LOG_FLOOR
+        # -log x, continued below e by -log e - (x - e) / e + (x - e)^2 / (2 e^2)
+        xs = np.where(low, e, x)
+        neg_log = np.where(
+            low, -np.log(e) - (x - e) / e + (x - e) ** 2 / (2 * e * e), -np.log(xs)
+        )
+        d1_log = np.where(low, -1.0 / e + (x - e) / (e * e), -1.0 / xs)
+        d2_log = np.where(low, 1.0 / (e * e), 1.0 / xs**2)
+        d3_log = np.where(low, 0.0, -2.0 / xs**3)
+        d4_log = np.where(low, 0.0, 6.0 / xs**4)
+        value = np.where(a, x - 1.0 + neg_log, self.rate * u)
+        grad = np.where(a, (1.0 + d1_log) * self.k, self.rate)
+        diags = []
+        for j, d in zip((2, 3, 4), (d2_log, d3_log, d4_log)):
+            if order >= j:
+                diags.append(np.where(a, d * self.k**j, 0.0) * lam)
+        return lam * float(value.sum()), lam * grad, diags
+
+
+class Penalised:
+    """An objective (:class:`~skduo._fit._objective.Objective` or a checked one)
+    plus a :class:`Prior`: the same interface, penalised values."""
+
+    def __init__(self, objective, prior):
+        self.objective = objective
+        self.prior = prior
+        self.precise = objective.precise
+        self.resolution = objective.resolution
+        self.max_order = objective.max_order
+        self.snap = objective.snap
+
+    @property
+    def n_evaluations(self):
+        return self.objective.n_evaluations
+
+    def __call__(self, weights, order=None):
+        f, g, h = self.objective(weights, order)
+        if order is None:
+            order = self.max_order
+        elif not (order == 4 and self.max_order == 3):
+            order = min(order, self.max_order)
+        p, pg, diags = self.prior.terms(np.asarray(weights, dtype=np.float64), order)
+        f = f + p
+        if g is not None:
+            g = g + pg
+        if h is None:
+            return f, g, h
+        m = len(pg)
+        idx = np.arange(m)
+        parts = list(h) if isinstance(h, tuple) else [h]
+        out = []
+        for j, (part, diag) in enumerate(zip(parts, diags)):
+            part = np.array(part, dtype=np.float64, copy=True)
+            part[(idx,) * (j + 2)] += diag
+            out.append(part)
+        return f, g, (tuple(out) if isinstance(h, tuple) else out[0])

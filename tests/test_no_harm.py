@@ -1,0 +1,382 @@
+"""The default fit does no harm on small or separable validation sets (issue 26).
+
+The weak prior of :mod:`skduo._fit._prior` (a penalised, MAP weight fit), the
+data-driven floor of exact-zero probabilities, and the warning when the
+sidekick is clearly the better model. Provenance of the numbers: an
+independent float64 ``scipy.optimize.minimize`` of the penalised objective;
+the wine splits of ``benchmarks/bench_harm.py``.
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.naive_bayes import GaussianNB
+
+from skduo import (
+    DuoClassifier,
+    TemperatureScalingClassifier,
+    WeightedEnsembleClassifier,
+    fit_duo,
+    fit_temperature,
+)
+from skduo._fit._prior import DEFAULT_STRENGTH
+from skduo._fit._weight_fit import SeparationWarning, fit_logit_weights
+from skduo._outputs._kinds import floor_zeros, zero_floor
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _nll(w, logits, y, sw):
+    z = sum(wi * np.asarray(m, dtype=np.float64) for wi, m in zip(w, logits))
+    return float(np.average(logsumexp(z, axis=1) - z[np.arange(len(y)), y], weights=sw))
+
+
+def _spread(z, sw):
+    c = z - z.mean(axis=1, keepdims=True)
+    return float(np.sqrt(np.average(np.mean(c * c, axis=1), weights=sw)))
+
+
+def _reference_map(logits, y, centres, strength, sw=None):
+    """Independent penalised optimum: L-BFGS-B in float64, tight tolerances.
+
+    ``J(w) = NLL(w) + (c / sum(sw)) * sum_m phi_m(w_m)`` with ``phi = w/a - 1 -
+    log(w/a)`` for a centre ``a > 0`` and ``sigma_m * w`` for a centre 0.
+    """
+    sw = np.ones(len(y)) if sw is None else np.asarray(sw, dtype=float)
+    lam = strength / sw.sum()
+    sig = [_spread(z, sw) for z in logits]
+
+    def objective(w):
+        pen = 0.0
+        for wm, a, s in zip(w, centres, sig):
+            pen += (wm / a - 1 - np.log(wm / a)) if a > 0 else s * wm
+        return _nll(w, logits, y, sw) + lam * pen
+
+    best = None
+    for x0 in ([1.0] * len(logits), [0.5] + [0.01] * (len(logits) - 1)):
+        res = minimize(
+            objective,
+            np.array(x0),
+            method="L-BFGS-B",
+            bounds=[(1e-9 if a > 0 else 0.0, None) for a in centres],
+            options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 2000},
+        )
+        if best is None or res.fun < best.fun:
+            best = res
+    return best.x, best.fun
+
+
+def _separable(rng, n=40, k=3):
+    y = rng.integers(0, k, n)
+    large = rng.normal(size=(n, k)) + 4.0 * np.eye(k)[y]  # separates y
+    small = rng.normal(size=(n, k)) + 1.0 * np.eye(k)[y]
+    return large, small, y
+
+
+# --------------------------------------------------------------------------------
+# the penalised fit: its optimum, its certificate, its limits
+# --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("separable", [True, False])
+def test_default_fit_is_the_independent_map_optimum(rng, separable):
+    if separable:
+        large, small, y = _separable(rng)
+    else:
+        y = rng.integers(0, 4, 300)
+        large = 2.0 * (rng.normal(size=(300, 4)) + 1.2 * np.eye(4)[y])
+        small = rng.normal(size=(300, 4)) + 0.8 * np.eye(4)[y]
+    res = fit_logit_weights(
+        [large, small], y, prior="auto", prior_centres=[1, 0], return_result=True
+    )
+    ref_w, ref_j = _reference_map([large, small], y, [1.0, 0.0], DEFAULT_STRENGTH)
+    assert res.nll + res.penalty == pytest.approx(ref_j, abs=1e-9)
+    assert res.nll + res.penalty <= ref_j + 1e-12  # never worse than scipy
+    np.testing.assert_allclose(res.weights, ref_w, atol=1e-5)
+    # the certificate is of the penalised objective (what the fit minimises)
+    assert res.converged and res.kkt_residual <= 1e-8
+    assert res.prior_strength == DEFAULT_STRENGTH and not res.separable
+
+
+def test_penalised_gradient_is_the_objective_gradient(rng):
+    large, small, y = _separable(rng)
+    res = fit_logit_weights(
+        [large, small], y, prior=5.0, prior_centres=[1, 0], return_result=True
+    )
+    sig = _spread(small, np.ones(len(y)))
+    lam = 5.0 / len(y)
+
+    def j(w):
+        pen = w[0] - 1 - np.log(w[0]) + sig * w[1]
+        return _nll(w, [large, small], y, None) + lam * pen
+
+    h = 1e-6
+    for m in range(2):
+        e = np.eye(2)[m] * h
+        if res.weights[m] > h:
+            fd = (j(res.weights + e) - j(res.weights - e)) / (2 * h)
+            assert res.gradient[m] == pytest.approx(fd, abs=1e-7)
+        else:  # at the bound: a non-negative one-sided derivative (KKT)
+            assert (j(res.weights + e) - j(res.weights)) / h >= -1e-7
+
+
+def test_separable_data_mle_warns_and_the_default_stays_finite(rng):
+    large, small, y = _separable(rng)
+    with pytest.warns(SeparationWarning):
+        mle = fit_logit_weights([large], y, return_result=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ts = fit_logit_weights([large], y, prior="auto", return_result=True)
+    assert mle.separable and not ts.separable
+    # the MLE runs off (measured 50); the prior stops within a few temperatures of 1
+    assert mle.weights[0] > 20 and 0.5 < ts.weights[0] < 5
+    ref_w, _ = _reference_map([large], y, [1.0], DEFAULT_STRENGTH)
+    assert ts.weights[0] == pytest.approx(ref_w[0], rel=1e-6)
+
+
+def test_penalty_vanishes_where_the_data_pin_the_weights(rng):
+    # 20,000 rows: the penalty is O(c/n) = 1.5e-4 and the NLL gap O((c/n)^2)
+    n = 20_000
+    y = rng.integers(0, 10, n)
+    large = 1.5 * (rng.normal(size=(n, 10)) + 1.0 * np.eye(10)[y])
+    small = rng.normal(size=(n, 10)) + 0.7 * np.eye(10)[y]
+    mle = fit_logit_weights([large, small], y, return_result=True)
+    pen = fit_logit_weights(
+        [large, small], y, prior="auto", prior_centres=[1, 0], return_result=True
+    )
+    assert abs(pen.nll - mle.nll) <= 1e-6  # measured 1.7e-8
+    np.testing.assert_allclose(pen.weights, mle.weights, rtol=1e-3)  # 3e-4
+
+
+def test_prior_parameter_values(rng):
+    large, small, y = _separable(rng)
+    with pytest.warns(SeparationWarning):  # prior=0 is the exact MLE
+        zero = fit_logit_weights([large, small], y, prior=0.0, return_result=True)
+    assert zero.prior_strength == 0.0 and zero.penalty == 0.0 and zero.separable
+    with pytest.raises(ValueError, match="prior must be"):
+        fit_logit_weights([large], y, prior="strong")
+    with pytest.raises(ValueError, match="prior must be"):
+        fit_logit_weights([large], y, prior=-1.0)
+    with pytest.raises(ValueError, match="prior_centres"):
+        fit_logit_weights([large, small], y, prior="auto", prior_centres=[0, 0])
+
+
+def test_array_api_defaults_to_the_prior_and_none_is_the_mle(rng):
+    large, small, y = _separable(rng)
+    duo = fit_duo(large, small, y)
+    ref = fit_logit_weights([large, small], y, prior="auto", prior_centres=[1, 0])
+    np.testing.assert_array_equal(duo.weights, ref)
+    with pytest.warns(SeparationWarning):
+        mle = fit_temperature(large, y, prior=None)
+    assert mle.weights[0] > 20
+
+
+# --------------------------------------------------------------------------------
+# estimators: parameter, the wine splits of the harm benchmark
+# --------------------------------------------------------------------------------
+
+
+def _bench():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import bench_harm
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return bench_harm
+
+
+def _test_nll(est, X, y):
+    cols = np.searchsorted(est.classes_, y)
+    return -est.predict_log_proba(X)[np.arange(len(y)), cols].mean()
+
+
+def _wine_cell(seed):
+    from sklearn.datasets import load_wine
+
+    bench = _bench()
+    X, y = load_wine(return_X_y=True)
+    X_tr, y_tr, X_val, y_val, X_te, y_te = bench.split(X, y, seed)
+    large = bench.MODELS["hgb"](seed).fit(X_tr, y_tr)
+    small = bench.MODELS["logreg"](seed).fit(X_tr, y_tr)
+    return large, small, X_val, y_val, X_te, y_te
+
+
+def test_wine_split_where_the_mle_duo_harms():
+    # bench_harm.py, wine, (hgb, logreg), split 1: the MLE gives the sidekick a
+    # weight of ~73 (separation) and loses 1.10 nats against TS(large)
+    large, small, X_val, y_val, X_te, y_te = _wine_cell(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparationWarning)
+        # the MLE gives the large member weight 0 here (and says so)
+        warnings.filterwarnings("ignore", "The large member's fitted weight is 0")
+        mle = DuoClassifier(large, small, prior=None).fit(X_val, y_val)
+        ts_mle = TemperatureScalingClassifier(large, prior=None).fit(X_val, y_val)
+    duo = DuoClassifier(large, small).fit(X_val, y_val)
+    ts = TemperatureScalingClassifier(large).fit(X_val, y_val)
+    assert _test_nll(mle, X_te, y_te) - _test_nll(ts_mle, X_te, y_te) > 1.0
+    assert abs(_test_nll(duo, X_te, y_te) - _test_nll(ts, X_te, y_te)) < 0.01
+    # prior=None is the exact MLE of the numerical core on the same logits
+    z = [large.decision_function(X_val), small.decision_function(X_val)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparationWarning)
+        np.testing.assert_array_equal(mle.weights_, fit_logit_weights(z, y_val))
+
+
+def test_wine_split_where_mle_temperature_scaling_harms():
+    # split 3: the MLE temperature of hgb is 1/23 and costs 1.2 nats on test
+    large, _, X_val, y_val, X_te, y_te = _wine_cell(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparationWarning)
+        mle = TemperatureScalingClassifier(large, prior=None).fit(X_val, y_val)
+    ts = TemperatureScalingClassifier(large).fit(X_val, y_val)
+    raw = _test_nll(_bench().untempered(ts), X_te, y_te)
+    assert _test_nll(mle, X_te, y_te) - raw > 1.0
+    assert _test_nll(ts, X_te, y_te) - raw < 0.05
+
+
+def test_estimators_validate_prior():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = np.eye(4), np.array([0, 1, 0, 1])
+    lr = LogisticRegression().fit(X, y)
+    for est in (
+        DuoClassifier(lr, lr, prior="big"),
+        TemperatureScalingClassifier(lr, prior=-1.0),
+        WeightedEnsembleClassifier([("a", lr)], prior="x"),
+    ):
+        with pytest.raises(InvalidParameterError, match="prior"):
+            est.fit(X, y)
+
+
+# --------------------------------------------------------------------------------
+# exact zeros: a floor from the data
+# --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forest_split():
+    X, y = load_breast_cancer(return_X_y=True)
+    X_tr, X_rest, y_tr, y_rest = train_test_split(
+        X, y, train_size=0.5, stratify=y, random_state=0
+    )
+    X_val, X_te, y_val, y_te = train_test_split(
+        X_rest, y_rest, train_size=0.5, stratify=y_rest, random_state=0
+    )
+    rf = RandomForestClassifier(random_state=0, n_jobs=1).fit(X_tr, y_tr)
+    return rf, X_val, y_val, X_te, y_te
+
+
+def test_zero_floor_is_half_the_smallest_positive_probability(forest_split):
+    rf, X_val, y_val, X_te, _ = forest_split
+    p = rf.predict_proba(X_val)
+    assert (p == 0).any()  # the forest emits exact zeros
+    expected = np.log(p[p > 0].min() / 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # saturation
+        ts = TemperatureScalingClassifier(rf).fit(X_val, y_val)
+        mle = TemperatureScalingClassifier(rf, prior=None).fit(X_val, y_val)
+    assert ts.zero_floors_[0] == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(mle.zero_floors_[0])
+    # predictions read the zeros at the same floor
+    pt = rf.predict_proba(X_te)
+    z = np.where(pt > 0, np.log(np.where(pt > 0, pt, 1.0)), expected)
+    ref = z * ts.weights_[0]
+    ref = np.exp(ref - logsumexp(ref, axis=1, keepdims=True))
+    np.testing.assert_allclose(ts.predict_proba(X_te), ref, rtol=1e-10, atol=1e-14)
+
+
+def test_floor_helpers_leave_smooth_outputs_alone(rng):
+    z = np.log(rng.dirichlet(np.ones(4), size=50))
+    assert zero_floor(z) is None and floor_zeros(z, -3.0) is z
+    z[0, 1] = np.log(np.finfo(np.float64).tiny)  # an exact zero, as converted
+    floor = zero_floor(z)
+    assert floor == pytest.approx(np.delete(z.ravel(), 1).min() - np.log(2))
+    floored = floor_zeros(z, floor)
+    assert floored[0, 1] == floor and np.array_equal(
+        np.delete(floored.ravel(), 1), np.delete(z.ravel(), 1)
+    )
+
+
+def test_zero_floor_removes_the_temperature_harm(forest_split):
+    # rf on breast_cancer: with zeros at log(2.2e-308) any weight but 1 moves a
+    # test zero by hundreds of nats; at the floor the temperature is harmless
+    rf, X_val, y_val, X_te, y_te = forest_split
+    bench = _bench()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ts = TemperatureScalingClassifier(rf).fit(X_val, y_val)
+    excess = _test_nll(ts, X_te, y_te) - _test_nll(bench.untempered(ts), X_te, y_te)
+    assert excess < 0.05
+
+
+# --------------------------------------------------------------------------------
+# roles (issue 26, item 4)
+# --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_members():
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_val, y_tr, y_val = train_test_split(X, y, random_state=0)
+    lr = LogisticRegression(max_iter=2000).fit(X_tr, y_tr)
+    nb = GaussianNB().fit(X_tr, y_tr)
+    return lr, nb, X_val, y_val
+
+
+@pytest.mark.parametrize("mode", ["asymmetric", "uq_only"])
+def test_warns_when_the_sidekick_is_clearly_better(digits_members, mode):
+    lr, nb, X_val, y_val = digits_members
+    with pytest.warns(UserWarning, match="'small' member is clearly the better") as w:
+        DuoClassifier(nb, lr, mode=mode).fit(X_val, y_val)
+    text = str(w[0].message)
+    assert "uq_only" in text and "compute accounting" in text
+    assert "DuoClassifier(large=<the better model>" in text
+
+
+def test_no_role_warning_when_the_roles_are_right(digits_members):
+    lr, nb, X_val, y_val = digits_members
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DuoClassifier(lr, nb, mode="uq_only").fit(X_val, y_val)
+
+
+def test_no_role_warning_for_equal_members(rng):
+    # two equally good members (independent noise): the differences are noise
+    from skduo._estimators._duo import compare_roles
+
+    y = rng.integers(0, 4, 400)
+    a = rng.normal(size=(400, 4)) + 1.5 * np.eye(4)[y]
+    b = rng.normal(size=(400, 4)) + 1.5 * np.eye(4)[y]
+    better, summary = compare_roles([a, b], y)
+    assert not better
+    nll_a, nll_b, se = summary["nll"]
+    assert abs(nll_b - nll_a) < 2.5 * se
+    # a clearly better sidekick is flagged
+    assert compare_roles([b, 3 * (a + 2 * np.eye(4)[y])], y)[0]
+
+
+# --------------------------------------------------------------------------------
+# the benchmark's targets (slow: about 3 minutes on 2 cores)
+# --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_harm_benchmark_targets():
+    bench = _bench()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("wine", "breast_cancer", "digits"):
+            for large, small in bench.PAIRS:
+                r = bench.cell(name, large, small, 10)
+                for key in ("duo", "ts"):
+                    assert r[key].max() <= 0.10, (name, large, small, key)
+                    assert r[key].mean() <= 0.01, (name, large, small, key)
