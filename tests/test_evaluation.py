@@ -385,6 +385,69 @@ def test_plots_write_png_without_pyplot(zoo, report, tmp_path):
         plot_metric_vs_balance(report, tmp_path / "x.png", metrics=("speed",))
 
 
+def _captured_figures(monkeypatch):
+    """The figures the report plots save (their ``_save`` still runs)."""
+    from skduo.evaluation import _plots
+
+    figures, save = [], _plots._save
+
+    def keep(fig, path, dpi):
+        figures.append(fig)
+        return save(fig, path, dpi)
+
+    monkeypatch.setattr(_plots, "_save", keep)
+    return figures
+
+
+def test_risk_coverage_plot_names_roles_areas_and_its_axis(
+    zoo, report, tmp_path, monkeypatch
+):
+    pytest.importorskip("matplotlib")
+    from skduo.metrics import aurc
+
+    figures = _captured_figures(monkeypatch)
+    plot_risk_coverage(zoo, report, tmp_path / "rc.png")
+    ax = figures[0].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    ts = report.fitted[("temperature", ("big",))]
+    z = zoo.models["big"].logits["test"]
+    y = zoo.labels["test"]
+    # the legend's AURC: skduo.metrics.aurc of the model's own predictions
+    area = aurc(y, ts.predict_proba(z), y_pred=ts.predict(z))
+    assert labels[0] == f"big alone (temperature-scaled) (AURC {area:.4f})"
+    assert all(label.startswith("duo big + ") for label in labels[1:4])
+    lo = ax.get_xlim()[0]
+    assert ax.get_xlabel() == (
+        "coverage"
+        if lo == 0
+        else f"coverage (axis from {lo:.2f}: no errors at lower coverage)"
+    )
+
+
+def test_metric_vs_balance_draws_the_reports_intervals(report, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    figures = _captured_figures(monkeypatch)
+    plot_metric_vs_balance(report, tmp_path / "mb.png", metrics=("nll",))
+    ax = figures[0].axes[0]
+    bars = [c for c in ax.collections if c.__class__.__name__ == "LineCollection"]
+    segments = [seg for c in bars for seg in c.get_segments()]
+    duos = [
+        r for r in report.rows if r["method"] == "asymmetric" and r["split"] == "test"
+    ]
+    # one vertical bar per duo, from the report's low to its high (a bar
+    # never hides the point: it is widened to include the difference)
+    expected = sorted(
+        (round(min(r["nll_low"], r["nll_diff"]), 12),
+         round(max(r["nll_high"], r["nll_diff"]), 12))
+        for r in duos
+    )  # fmt: skip
+    drawn = sorted(
+        (round(float(s[:, 1].min()), 12), round(float(s[:, 1].max()), 12))
+        for s in segments
+    )
+    assert drawn == expected
+
+
 def test_importing_evaluation_imports_no_heavy_dependency():
     code = (
         "import sys, skduo.evaluation; "

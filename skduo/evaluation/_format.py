@@ -153,13 +153,14 @@ def significance_text(report):
         n, duos, metrics = sizes.pop()
         undefined = duos * metrics - n
         fams = [
-            f"{n} comparisons ({duos} duos x {metrics} metrics"
+            f"{n} comparisons ({duos} duo{'s' * (duos != 1)} x {metrics} metrics"
             + (f", {undefined} undefined" if undefined else "")
             + ") per duo mode and split"
         ]
     else:
         fams = [
-            f"{f['n_comparisons']} comparisons ({f['n_duos']} {f['mode']} duos x "
+            f"{f['n_comparisons']} comparisons ({f['n_duos']} {f['mode']} "
+            f"duo{'s' * (f['n_duos'] != 1)} x "
             f"{f['n_metrics']} metrics on {f['split']})"
             for f in report.families.values()
         ]
@@ -518,7 +519,7 @@ def conclusions(
             raw = ", ".join(f"{pct(every[k])} {HEADERS[k]}" for k in keys)
             out.append(
                 wrap(
-                    f"- Of all {every['n_duos']} duos, significantly worse than their "
+                    f"- {_of_all(every['n_duos'])}, significantly worse than their "
                     f"large model alone: {worse}; significantly better: {better} "
                     f"(merely worse on {split}, noise included: {raw}).",
                     width,
@@ -551,12 +552,17 @@ def conclusions(
             raw = ", ".join(f"{pct(every[k])} {HEADERS[k]}" for k in keys)
             out.append(
                 wrap(
-                    f"- Of all {every['n_duos']} duos, worse than their large model "
+                    f"- {_of_all(every['n_duos'])}, worse than their large model "
                     f"alone on {split}: {raw}.",
                     width,
                 )
             )
     return "\n".join(out)
+
+
+def _of_all(n_duos):
+    """'Of all 12 duos' / 'Of the one duo' (never '1 duos')."""
+    return "Of the one duo" if n_duos == 1 else f"Of all {n_duos} duos"
 
 
 def _gain_source(base, duo, large):

@@ -7,7 +7,7 @@ import numpy as np
 from skduo._vocabulary import check_confidence
 from skduo.evaluation._files import atomic_file
 from skduo.evaluation._metrics import METRICS
-from skduo.metrics import risk_coverage_curve
+from skduo.metrics import aurc, risk_coverage_curve
 from skduo.utils._optional import check_matplotlib_support
 
 __all__ = ["plot_metric_vs_balance", "plot_risk_coverage"]
@@ -22,6 +22,17 @@ def _figure(caller, figsize):
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _num(value):
+    return float("nan") if value is None else float(value)
+
+
+def _no_minor_labels(ax):
+    """No labels on a log axis's minor ticks (they overlap over a short range)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _save(fig, path, dpi):
@@ -97,34 +108,46 @@ def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=
         ),
         key=lambda r: r["val_nll"],
     )[:max_duos]
-    curves = [("temperature", [large], f"{large} (temperature-scaled)")]
-    curves += [("asymmetric", r["members"], f"duo + {r['small']}") for r in duos]
+    curves = [("temperature", [large], f"{large} alone (temperature-scaled)")]
+    curves += [
+        ("asymmetric", r["members"], f"duo {large} + {r['small']}") for r in duos
+    ]
     curves += [
         ("deep_ensemble", r["members"], r["name"])
         for r in report.rows
         if (r["method"], r["large"], r["split"]) == ("deep_ensemble", large, split)
     ]
     first_risk = []  # the x-axis starts a little before the first error
+    labels = np.arange(zoo.n_classes)
     for method, members, label in curves:
         ens = report.fitted[(method, tuple(members))]
         logits = [zoo.models[m].logits[split] for m in members]
         proba = ens.predict_proba(*logits)
+        y_pred = ens.predict(*logits)
         coverage, risk, _ = risk_coverage_curve(
-            y,
-            proba,
-            labels=np.arange(proba.shape[1]),
-            confidence=confidence,
-            y_pred=ens.predict(*logits),
+            y, proba, labels=labels, confidence=confidence, y_pred=y_pred
         )
+        area = aurc(y, proba, labels=labels, confidence=confidence, y_pred=y_pred)
         errors = np.flatnonzero(risk > 0)
         if len(errors):
             first_risk.append(float(coverage[errors[0]]))
         style = "--" if method == "temperature" else "-"
-        ax.step(coverage, risk, where="post", linestyle=style, label=label)
-    ax.set_xlabel("coverage")
+        ax.step(
+            coverage,
+            risk,
+            where="post",
+            linestyle=style,
+            label=f"{label} (AURC {area:.4f})",
+        )
+    start = max(0.0, min(first_risk, default=0.0) - 0.05)
+    xlabel = "coverage"
+    if start > 0:
+        # say so: a cropped axis hides that the curves are flat at 0 before
+        xlabel += f" (axis from {start:.2f}: no errors at lower coverage)"
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("selective risk (error rate of accepted)")
     ax.set_title(f"Risk-coverage on {split} ({report.confidence} confidence)")
-    ax.set_xlim(max(0.0, min(first_risk, default=0.0) - 0.05), 1)
+    ax.set_xlim(start, 1)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
     return _save(fig, path, dpi=120)
@@ -210,14 +233,49 @@ def plot_metric_vs_balance(
         header, higher = info[key]
         for i, name in enumerate(larges):
             pts = [r for r in duos if r["large"] == name]
-            x = [r["flops_balance"] for r in pts]
-            y = [r[key] - base[name][key] for r in pts]
-            ax.scatter(x, y, s=18, color=f"C{i % 10}", label=name)
+            x = np.array([r["flops_balance"] for r in pts])
+            y = np.array([r[key] - base[name][key] for r in pts])
+            color = f"C{i % 10}"
+            # the report's interval of each difference (at the level its
+            # multiplicity control implies); filled: significant, hollow: same
+            low = np.array([_num(r.get(f"{key}_low")) for r in pts])
+            high = np.array([_num(r.get(f"{key}_high")) for r in pts])
+            has = np.isfinite(low) & np.isfinite(high)
+            if has.any():
+                ax.errorbar(
+                    x[has],
+                    y[has],
+                    yerr=[
+                        np.maximum(y[has] - low[has], 0),
+                        np.maximum(high[has] - y[has], 0),
+                    ],
+                    fmt="none",
+                    ecolor=color,
+                    elinewidth=0.8,
+                    alpha=0.6,
+                )
+            significant = np.array(
+                [r.get(f"{key}_verdict") in ("better", "worse") for r in pts],
+                dtype=bool,
+            )
+            ax.scatter(
+                x,
+                y,
+                s=18,
+                color=color,
+                facecolors=[color if sig else "none" for sig in significant],
+                label=name,
+            )
         ax.axhline(0.0, color="0.3", linestyle="--", linewidth=1)
         ax.set_xscale("log")
+        _no_minor_labels(ax)
         ax.set_xlabel("FLOPs balance")
         better = "higher" if higher else "lower"
         ax.set_title(f"{header}: duo - large ({better} better)")
+    fig.suptitle(
+        "bars: the report's intervals; filled: significant after its correction",
+        fontsize="small",
+    )
     if larges:
         axes[0].legend(fontsize="x-small", title="large model")
     return _save(fig, path, dpi=110)

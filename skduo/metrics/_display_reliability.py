@@ -51,6 +51,9 @@ class ReliabilityDisplay(_FromEstimatorMixin):
     line_ : matplotlib Line2D
         Accuracy against mean confidence of the non-empty bins.
 
+    count_texts_ : list of matplotlib Annotation
+        The weight (row count) written above each non-empty bin.
+
     ax_ : matplotlib Axes
         Axes the diagram is drawn on.
 
@@ -89,7 +92,7 @@ class ReliabilityDisplay(_FromEstimatorMixin):
         self.ece = ece
         self.name = name
 
-    def plot(self, ax=None, *, name=None, ref_line=True, **kwargs):
+    def plot(self, ax=None, *, name=None, ref_line=True, show_counts=True, **kwargs):
         """Plot the reliability diagram.
 
         Parameters
@@ -105,6 +108,11 @@ class ReliabilityDisplay(_FromEstimatorMixin):
         ref_line : bool, default=True
             Draw the diagonal of perfect calibration (once per axes).
 
+        show_counts : bool, default=True
+            Write each drawn bin's weight (its number of rows without sample
+            weights) above its point: a bin of 2 rows sits at accuracy 0 or 1
+            whatever the calibration, and the count says how little it shows.
+
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.plot` (overriding the
             defaults, e.g. ``color`` or ``marker``).
@@ -112,7 +120,9 @@ class ReliabilityDisplay(_FromEstimatorMixin):
         Returns
         -------
         display : ReliabilityDisplay
-            The display itself, with ``ax_``, ``figure_`` and ``line_`` set.
+            The display itself, with ``ax_``, ``figure_``, ``line_`` and
+            ``count_texts_`` (the count labels, empty without ``show_counts``)
+            set.
         """
         self.ax_, self.figure_ = _get_axes(ax, f"{type(self).__name__}.plot")
         name = self.name if name is None else name
@@ -133,6 +143,26 @@ class ReliabilityDisplay(_FromEstimatorMixin):
             np.asarray(self.accuracy)[nonempty],
             **_style_kwargs(defaults, kwargs),
         )
+        self.count_texts_ = []
+        if show_counts:
+            weights = np.asarray(self.bin_weight, dtype=float)[nonempty]
+            points = zip(
+                np.asarray(self.confidence)[nonempty],
+                np.asarray(self.accuracy)[nonempty],
+                weights,
+            )
+            for x, y, w in points:
+                self.count_texts_.append(
+                    self.ax_.annotate(
+                        f"{w:.3g}",
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(0, 5),
+                        ha="center",
+                        fontsize="x-small",
+                        color=self.line_.get_color(),
+                    )
+                )
         self.ax_.set(
             xlabel="Mean confidence (top-label probability)",
             ylabel="Accuracy",

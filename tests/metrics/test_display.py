@@ -215,6 +215,12 @@ def test_reliability_plots_the_curve(pyplot):
     # ECE = (3 * |0.6167 - 0.6667| + 1 * |0.9 - 1|) / 4
     assert disp.ece == pytest.approx(0.0625)
     assert disp.line_.get_label() == "toy (ECE = 0.0625)"
+    # the row count above each drawn bin (by hand, as above: 3 and 1 rows)
+    assert [t.get_text() for t in disp.count_texts_] == ["3", "1"]
+    assert_allclose([t.xy for t in disp.count_texts_], np.column_stack([x, y]))
+    bare = ReliabilityDisplay.from_predictions(Y4, P4, n_bins=4)
+    pyplot.close("all")
+    assert bare.plot(show_counts=False).count_texts_ == []
 
 
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
