@@ -87,19 +87,24 @@ def test_pairs_follow_cost_order(report):
 
 
 def test_rows_use_the_array_api_fits(zoo, report):
+    # the report fits the paper's exact MLE (prior=None)
     y_val = zoo.labels["val"]
     big, tiny = zoo.models["big"].logits, zoo.models["tiny"].logits
     row = report.get("asymmetric", "big", "tiny")
-    assert_array_equal(row["weights"], fit_duo(big["val"], tiny["val"], y_val).weights)
+    assert_array_equal(
+        row["weights"], fit_duo(big["val"], tiny["val"], y_val, prior=None).weights
+    )
     ts = report.get("temperature", "big")
-    assert ts["weights"] == [fit_temperature(big["val"], y_val).weights[0]]
+    assert ts["weights"] == [fit_temperature(big["val"], y_val, prior=None).weights[0]]
     un = report.get("unweighted", "big", "tiny")
     assert_array_equal(
         un["weights"],
-        fit_duo(big["val"], tiny["val"], y_val, mode="unweighted").weights,
+        fit_duo(big["val"], tiny["val"], y_val, mode="unweighted", prior=None).weights,
     )
     assert un["val_nll"] == pytest.approx(
-        fit_duo(big["val"], tiny["val"], y_val, mode="unweighted").validation_nll,
+        fit_duo(
+            big["val"], tiny["val"], y_val, mode="unweighted", prior=None
+        ).validation_nll,
         rel=1e-12,
     )
 

@@ -186,13 +186,15 @@ def select_sidekick(zoo, large, *, budget):
     y_val = zoo.labels["val"]
     big = zoo.models[large]
     baseline = fit_temperature(
-        big.logits["val"], y_val, outputs="logits"
+        big.logits["val"], y_val, outputs="logits", prior=None
     ).validation_nll
     candidates = []
     for name, model in sorted(zoo.models.items(), key=lambda kv: kv[1].cost):
         if name == large or model.cost >= big.cost:
             continue
-        duo = fit_duo(big.logits["val"], model.logits["val"], y_val, outputs="logits")
+        duo = fit_duo(
+            big.logits["val"], model.logits["val"], y_val, outputs="logits", prior=None
+        )
         balance = model.cost / big.cost
         scales = [logit_scale(big.logits["val"]), logit_scale(model.logits["val"])]
         candidates.append(
