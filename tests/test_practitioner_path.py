@@ -266,9 +266,18 @@ def test_compare_duo_with_baselines(members, data):
     row = result.differences[0]
     assert (row["baseline"], row["metric"]) == ("temperature", "nll")
     np.testing.assert_allclose(row["difference"], expected.statistic, rtol=1e-10)
-    np.testing.assert_allclose(
-        (row["low"], row["high"]), expected.confidence_interval, rtol=1e-10
-    )
+    # the report's procedure: the interval is d -/+ z * s, s the bootstrap
+    # standard error of the same resamples, at the level Holm gives one of
+    # the family's 6 comparisons (3 baselines x 2 metrics): alpha / k
+    from scipy.special import ndtri
+
+    se = np.std(expected.bootstrap_distribution, ddof=1)
+    half = (row["high"] - row["low"]) / 2
+    assert row["low"] + half == pytest.approx(row["difference"], rel=1e-9, abs=1e-12)
+    z = [ndtri(1 - 0.05 / (2 * k)) for k in range(1, 7)]
+    assert any(half == pytest.approx(zk * se, rel=1e-9) for zk in z)
+    for d in result.differences:  # p < alpha exactly when not 'same'
+        assert (d["pvalue"] < 0.05) == (d["verdict"] != "same")
     assert result.values["large"]["accuracy"] == np.mean(
         members[0].predict(X[30:].numpy()) == y_test
     )

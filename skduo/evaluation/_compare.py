@@ -7,6 +7,7 @@ from skduo._estimators._base import _BaseLogitEnsemble
 from skduo._estimators._baselines import TemperatureScalingClassifier
 from skduo._outputs._inputs import validate_X_y
 from skduo._outputs._logit_ops import log_softmax, softmax
+from skduo.evaluation._significance import adjust, interval, raw_test, tie_band, verdict
 from skduo.metrics import paired_bootstrap
 
 __all__ = ["Comparison", "compare"]
@@ -42,8 +43,8 @@ class Comparison:
     differences : list of dict
         One row per (baseline, metric): ``baseline``, ``metric``,
         ``difference`` (duo minus baseline), ``low``, ``high`` (its paired
-        bootstrap interval), ``pvalue`` and ``verdict`` (``'better'``,
-        ``'worse'`` or ``'same'``, for the duo).
+        interval at the corrected level), ``pvalue`` (adjusted) and
+        ``verdict`` (``'better'``, ``'worse'`` or ``'same'``, for the duo).
     n_samples, n_resamples, confidence_level, tie : int, int, float, float
         The settings of the comparison.
 
@@ -149,12 +150,6 @@ class Comparison:
         return pd.DataFrame(rows)
 
 
-def _verdict(difference, low, high, higher_is_better, tie):
-    if low <= 0.0 <= high or abs(difference) <= tie:
-        return "same"
-    return "better" if (difference > 0) == higher_is_better else "worse"
-
-
 def compare(
     estimator,
     X_test,
@@ -167,6 +162,7 @@ def compare(
     n_resamples=1000,
     confidence_level=0.95,
     tie=0.0,
+    correction="holm",
     random_state=0,
 ):
     """Compare a fitted duo with its baselines on test data, with verdicts.
@@ -207,8 +203,13 @@ TemperatureScalingClassifier
     confidence_level : float, default=0.95
         Level of the intervals.
     tie : float, default=0.0
-        Differences of at most ``tie`` (in the metric's units) are ``'same'``
-        even when their interval excludes 0.
+        Smallest difference that counts (in the metric's units): the tie band
+        is the largest of ``tie``, 1e-6 times the baseline's value and 1e-12,
+        as in the report's ``--min-effect``; differences within it are
+        ``'same'``.
+    correction : {'holm', 'bh', 'none'}, default='holm'
+        Multiplicity control over the family of every baseline x metric, as
+        in the zoo report.
     random_state : int, default=0
         Seed of the resamples (the same for every baseline and metric).
 
@@ -220,13 +221,17 @@ TemperatureScalingClassifier
 
     Notes
     -----
-    The verdict of a metric is ``'better'`` or ``'worse'`` (for the duo) when
-    the interval of ``duo - baseline`` excludes 0 and the difference exceeds
-    ``tie``, otherwise ``'same'``. Each interval is read on its own, with no
-    correction for the number of metrics and baselines compared: with six
-    metrics and three baselines, about one of eighteen intervals at 95% may
-    exclude 0 by chance. ``python -m skduo evaluate`` (from saved logits, see
-    :func:`save_member_logits`) gives the full report over many pairs.
+    The verdicts follow the zoo report's procedure (user guide, "How skduo
+    decides significance"): for each baseline and metric, the bootstrap
+    standard error ``s`` of the difference ``d`` gives the raw p-value of
+    ``max(|d| - tau, 0) / s`` (``tau`` the tie band); the p-values of the
+    family (every baseline x metric) are adjusted (``correction``), and each
+    interval is ``d -/+ z * s`` at the level the adjustment implies. So a
+    verdict is ``'better'`` or ``'worse'`` (for the duo) exactly when its
+    adjusted p-value (``pvalue``) is below ``1 - confidence_level``, exactly
+    when its interval lies outside the tie band. ``python -m skduo evaluate``
+    (from saved logits, see :func:`save_member_logits`) gives the full report
+    over many pairs.
 
     See Also
     --------
@@ -253,7 +258,7 @@ TemperatureScalingClassifier
     >>> result.models
     ['duo', 'temperature', 'large', 'small']
     >>> result.verdicts["small"]["nll"], result.verdicts["temperature"]["accuracy"]
-    ('better', 'same')
+    ('same', 'same')
     >>> result.to_frame().shape
     (24, 8)
     """
@@ -338,21 +343,37 @@ TemperatureScalingClassifier
             )
             values["duo"][metric] = float(res.statistic_a)
             values[name][metric] = float(res.statistic_b)
-            low, high = res.confidence_interval
             diff = float(res.statistic)
+            band = tie_band(float(res.statistic_b), tie)
+            se, p = raw_test(diff, np.asarray(res.bootstrap_distribution), band)
             differences.append(
                 {
                     "baseline": name,
                     "metric": metric,
                     "difference": diff,
-                    "low": float(low),
-                    "high": float(high),
-                    "pvalue": float(res.pvalue),
-                    "verdict": _verdict(
-                        diff, low, high, COMPARE_METRICS[metric][1], tie
-                    ),
+                    "se": se,
+                    "p_raw": p,
+                    "tie": band,
                 }
             )
+    # one family, every baseline x metric: the report's test and correction
+    # (skduo.evaluation._significance), so p < alpha exactly when the interval
+    # lies outside the tie band, exactly when the verdict is not 'same'
+    alpha = 1.0 - confidence_level
+    tested = [d for d in differences if np.isfinite(d["p_raw"])]
+    adjusted, levels = adjust(np.array([d["p_raw"] for d in tested]), alpha, correction)
+    for d, p_adj, level in zip(tested, adjusted, levels):
+        higher = COMPARE_METRICS[d["metric"]][1]
+        d["pvalue"] = float(p_adj)
+        d["low"], d["high"] = interval(
+            d["difference"], d["se"], level, d["tie"], bool(p_adj < alpha)
+        )
+        d["verdict"] = verdict(d["difference"], p_adj, alpha, higher)
+    for d in differences:
+        if not np.isfinite(d["p_raw"]):
+            d["pvalue"] = d["low"] = d["high"] = float("nan")
+            d["verdict"] = None
+        del d["se"], d["p_raw"], d["tie"]
     return Comparison(
         list(logits),
         metrics,
