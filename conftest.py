@@ -14,7 +14,11 @@ collect_ignore_glob = [
 ]
 
 if importlib.util.find_spec("torch") is None:
-    collect_ignore_glob += ["skduo/torch/*", "skduo/_outputs/_inputs.py"]
+    collect_ignore_glob += [
+        "skduo/torch/*",
+        "skduo/_outputs/_inputs.py",
+        "skduo/_outputs/_cache.py",  # its example uses skduo.torch
+    ]
 if importlib.util.find_spec("dask") is None:
     collect_ignore_glob.append("skduo/_fit/_dask.py")
 if importlib.util.find_spec("numba") is None:

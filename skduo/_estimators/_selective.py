@@ -255,8 +255,10 @@ class SelectiveClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         label = self.abstain_label
         if label is None:
             label = -1 if classes.dtype.kind in "biuf" else "abstain"
+        # Python's == on each class: a string class and a numeric label are
+        # simply unequal (NumPy < 2 warns on the elementwise comparison)
         try:
-            clash = bool(np.any(classes == label))
+            clash = any(bool(c == label) for c in classes.tolist())
         except (TypeError, ValueError):  # incomparable types never clash
             clash = False
         if clash:
