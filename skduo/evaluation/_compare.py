@@ -47,6 +47,8 @@ class Comparison:
         ``verdict`` (``'better'``, ``'worse'`` or ``'same'``, for the duo).
     n_samples, n_resamples, confidence_level, tie : int, int, float, float
         The settings of the comparison.
+    correction : {'holm', 'bh', 'none'}, default='holm'
+        The multiplicity correction of the verdicts.
 
     Examples
     --------
@@ -64,7 +66,7 @@ class Comparison:
 
     def __init__(
         self, models, metrics, values, differences, *, n_samples, n_resamples,
-        confidence_level, tie,
+        confidence_level, tie, correction="holm",
     ):  # fmt: skip
         self.models = list(models)
         self.metrics = list(metrics)
@@ -74,6 +76,7 @@ class Comparison:
         self.n_resamples = n_resamples
         self.confidence_level = confidence_level
         self.tie = tie
+        self.correction = correction
 
     @property
     def verdicts(self):
@@ -89,10 +92,11 @@ class Comparison:
         headers = [COMPARE_METRICS[m][0] for m in self.metrics]
         width = max(len(m) for m in self.models)
         lines = [
-            f"{self.n_samples} test rows; duo - baseline with "
-            f"{self.confidence_level:.0%} paired bootstrap intervals "
-            f"({self.n_resamples} resamples); verdict for the duo "
-            f"(tie band {self.tie:g}); lower is better for "
+            f"{self.n_samples} test rows; duo - baseline, paired bootstrap "
+            f"({self.n_resamples} resamples); intervals and verdicts for the duo "
+            f"at family level {self.confidence_level:.0%} "
+            f"({self.correction} correction over {len(self.differences)} "
+            f"comparisons; tie band {self.tie:g}); lower is better for "
             + ", ".join(
                 COMPARE_METRICS[m][0] for m in self.metrics if not COMPARE_METRICS[m][1]
             ),
@@ -383,4 +387,5 @@ TemperatureScalingClassifier
         n_resamples=n_resamples,
         confidence_level=confidence_level,
         tie=tie,
+        correction=correction,
     )
