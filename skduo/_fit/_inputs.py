@@ -12,7 +12,7 @@ counting pass of :func:`_raise_non_finite`.
 import numpy as np
 
 from skduo._fit._kernel import row_chunks
-from skduo._fit._objective import Objective, scan_rows
+from skduo._fit._objective import Objective, ObjectiveWrapper, scan_rows
 
 
 def _is_dask(z):
@@ -181,7 +181,7 @@ def _raise_non_finite(data):
     )
 
 
-class _Checked:
+class _Checked(ObjectiveWrapper):
     """An objective whose every evaluation is checked for finiteness.
 
     Finite logits give finite values (the kernels shift and clip), so a value
@@ -189,16 +189,8 @@ class _Checked:
     """
 
     def __init__(self, objective, data):
-        self.objective = objective
+        super().__init__(objective)
         self.data = data
-        self.precise = objective.precise
-        self.resolution = objective.resolution
-        self.max_order = objective.max_order
-        self.snap = objective.snap
-
-    @property
-    def n_evaluations(self):
-        return self.objective.n_evaluations
 
     def __call__(self, weights, order=None):
         out = self.objective(weights, order)

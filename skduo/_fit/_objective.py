@@ -40,6 +40,7 @@ from skduo._fit._kernel import _chunk_terms, _Workspace, row_chunks
 
 __all__ = [
     "Objective",
+    "ObjectiveWrapper",
     "block_terms",
     "packed_size",
     "scan_rows",
@@ -318,3 +319,23 @@ class Objective:
             total += p
         self.n_evaluations += 1
         return unpack_terms(total, order, n_members, self.total)
+
+
+class ObjectiveWrapper:
+    """An objective around another one, with the same interface.
+
+    Takes over the attributes the fit reads (``precise``, ``resolution``,
+    ``max_order``, ``snap`` and the evaluation count); a subclass defines
+    ``__call__`` (the finiteness check, the prior).
+    """
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.precise = objective.precise
+        self.resolution = objective.resolution
+        self.max_order = objective.max_order
+        self.snap = objective.snap
+
+    @property
+    def n_evaluations(self):
+        return self.objective.n_evaluations

@@ -40,6 +40,8 @@ there when the data push that weight to 0 with a gradient above
 
 import numpy as np
 
+from skduo._fit._objective import ObjectiveWrapper
+
 __all__ = ["DEFAULT_STRENGTH", "Prior", "resolve_strength"]
 
 #: The strength of ``prior="auto"``, in validation rows (pseudo-observations):
@@ -124,21 +126,13 @@ class Prior:
         return lam * float(value.sum()), lam * grad, diags
 
 
-class Penalised:
+class Penalised(ObjectiveWrapper):
     """An objective (:class:`~skduo._fit._objective.Objective` or a checked one)
     plus a :class:`Prior`: the same interface, penalised values."""
 
     def __init__(self, objective, prior):
-        self.objective = objective
+        super().__init__(objective)
         self.prior = prior
-        self.precise = objective.precise
-        self.resolution = objective.resolution
-        self.max_order = objective.max_order
-        self.snap = objective.snap
-
-    @property
-    def n_evaluations(self):
-        return self.objective.n_evaluations
 
     def __call__(self, weights, order=None):
         f, g, h = self.objective(weights, order)
