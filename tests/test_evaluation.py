@@ -22,6 +22,7 @@ from skduo.evaluation import (
     save_logits_dir,
     select_sidekick,
 )
+from skduo.metrics import calibration_refinement_decomposition
 
 K = 4
 
@@ -470,3 +471,44 @@ def test_entropy_confidence_is_a_deprecated_alias(zoo):
         old = evaluate_zoo(zoo, confidence="entropy", ensembles=False)
     new = evaluate_zoo(zoo, confidence="neg_entropy", ensembles=False)
     assert old.confidence == "neg_entropy" and old.rows == new.rows
+
+
+def test_streamed_rows_equal_the_materialised_computation():
+    # the report computes each row's combined logits and probabilities block
+    # by block (never n x K whole) and decomposes large splits on a subsample
+    # first; the reference is compute_metrics and the direct decomposition on
+    # the materialised float64 logits (the report's computation before),
+    # on float32 members of 9,000 test rows (above the subsample threshold)
+    from skduo.evaluation import compute_metrics
+    from skduo.metrics._decomposition import _DIRECT_MAX_ROWS
+
+    rng = np.random.default_rng(5)
+    n, k = 9000, 30
+    assert n > _DIRECT_MAX_ROWS
+    y_val, y_test = rng.integers(0, k, n), rng.integers(0, k, n)
+    zoo = LogitZoo(y_val, y_test)
+    for name, cost, signal in (("big", 10.0, 3.0), ("small", 1.0, 1.5)):
+        zoo.add(
+            name,
+            (rng.normal(size=(n, k)) + signal * np.eye(k)[y_val]).astype(np.float32),
+            (rng.normal(size=(n, k)) + signal * np.eye(k)[y_test]).astype(np.float32),
+            cost=cost,
+        )
+    rep = evaluate_zoo(zoo, n_resamples=0, ensembles=False, target_risk=0.05)
+    big, small = (zoo.models[m].logits["test"] for m in ("big", "small"))
+    for mode in ("asymmetric", "uq_only", "unweighted"):
+        row = rep.get(mode, "big", "small")
+        ens = rep.fitted[(mode, ("big", "small"))]
+        z = ens.decision_logits(big, small)
+        ref = compute_metrics(y_test, z, ens.predict(big, small))
+        for key in ref:
+            assert row[key] == pytest.approx(ref[key], rel=1e-12, abs=1e-15), key
+        if mode != "unweighted":
+            for score in ("nll", "brier"):
+                d = calibration_refinement_decomposition(y_test, logits=z, score=score)
+                assert row[f"{score}_refinement"] == pytest.approx(
+                    d.refinement, rel=1e-11
+                )
+                assert row[f"{score}_calibration"] == pytest.approx(
+                    d.calibration, rel=1e-9, abs=1e-13
+                )

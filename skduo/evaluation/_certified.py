@@ -14,7 +14,6 @@ import numpy as np
 
 from skduo.evaluation._format import columns, wrap
 from skduo.metrics._certified import CertificationWarning, _certify
-from skduo.metrics._ranking import _confidence_from_proba
 
 __all__ = []  # private module
 
@@ -26,16 +25,15 @@ CERTIFIED_COLUMNS = (
 )
 
 
-def certified_columns(y, proba, pred, *, confidence, target_risk, delta):
+def certified_columns(y, pred, conf, *, target_risk, delta):
     """The certified-coverage columns of one row on one split.
 
     ``pred`` are the row's predicted columns (not always the arg-max: UQ-only
-    duos); the confidence is computed from ``proba`` at them, as for the
-    report's selective metrics. Nothing certified gives coverage 0, threshold
-    inf and a NaN bound, silently (the report says what 0 means).
+    duos) and ``conf`` their confidence, as for the report's selective
+    metrics. Nothing certified gives coverage 0, threshold inf and a NaN
+    bound, silently (the report says what 0 means).
     """
     pred = np.asarray(pred, dtype=np.intp)
-    conf = _confidence_from_proba(proba, pred, confidence)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CertificationWarning)
         cert = _certify(np.asarray(y) == pred, conf, None, target_risk, delta)

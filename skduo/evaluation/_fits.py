@@ -12,13 +12,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from skduo._arrays._ensemble import LogitEnsemble
 from skduo._arrays._fits import (
     fit_deep_ensemble,
     fit_duo,
     fit_temperature,
     fit_weighted_ensemble,
 )
-from skduo._outputs._logit_ops import softmax
 from skduo._vocabulary import CONFIDENCES, DUO_MODES, check_confidence
 from skduo.evaluation._certified import certified_columns
 from skduo.evaluation._metrics import (
@@ -36,8 +36,14 @@ from skduo.evaluation._significance import (
     apply_family,
     check_min_effect,
 )
-from skduo.metrics._bootstrap_engine import _distribution, _Resampler
+from skduo.metrics._bootstrap_engine import (
+    _distribution,
+    _Resampler,
+    logit_row_statistics,
+)
+from skduo.metrics._classification import _nll_from_logits
 from skduo.metrics._decomposition import _decompose, _smooth_ece
+from skduo.utils._arrays import map_blocks, row_blocks
 
 __all__ = ["evaluate_zoo"]
 
@@ -90,8 +96,40 @@ def _single_fits(zoo, notes):
     return fits
 
 
-def _duo_fits(zoo, duo_modes, progress, notes):
-    """Every (large, small) pair in each duo mode, fitted as :func:`fit_duo` does."""
+def _unweighted(singles, large, small, z_l, z_s, y_val):
+    """``fit_duo(mode='unweighted')`` from the members' own temperature fits.
+
+    The unweighted duo averages the two members temperature-scaled alone
+    (``weights = (w_large, w_small) / 2``), the fits :func:`_single_fits`
+    made: only the validation NLL of the average is new (one pass).
+    """
+    a, b = singles[large], singles[small]
+    weights = np.array([a.weights[0], b.weights[0]]) / 2.0
+    nll = np.empty(len(y_val))
+
+    def work(rows):
+        z = np.multiply(z_l[rows], weights[0], dtype=np.float64)
+        z += np.multiply(z_s[rows], weights[1], dtype=np.float64)
+        nll[rows] = _nll_from_logits(z, y_val[rows])
+
+    map_blocks(work, row_blocks(z_l.shape))
+    return LogitEnsemble(
+        weights,
+        "unweighted",
+        a.n_classes,
+        float(np.mean(nll)),
+        a.n_iter + b.n_iter,
+        a.converged and b.converged,
+        (a.outputs or ("logits",)) + (b.outputs or ("logits",)),
+    )
+
+
+def _duo_fits(zoo, duo_modes, progress, notes, singles=None):
+    """Every (large, small) pair in each duo mode, fitted as :func:`fit_duo` does.
+
+    ``singles`` (model name -> its temperature fit) gives the unweighted duos
+    without refitting their members.
+    """
     models, y_val = zoo.models, zoo.labels["val"]
     pairs, by_cost = _pairs(zoo)
     fits = []
@@ -103,6 +141,8 @@ def _duo_fits(zoo, duo_modes, progress, notes):
             if mode in ("asymmetric", "uq_only") and asym is not None:
                 # the same fit as fit_duo(mode=...): only the prediction differs
                 ens = replace(asym, mode=mode)
+            elif mode == "unweighted" and singles is not None:
+                ens = _unweighted(singles, large, small, z_l, z_s, y_val)
             else:
                 with notes.capture([large, small]):
                     ens = fit_duo(
@@ -164,6 +204,22 @@ def _ensemble_balance(models, members):
     return (sum(costs) - costs[0]) / costs[0]
 
 
+class _Combined:
+    """An ensemble's combined logits on one split, computed block by block.
+
+    Has the ``shape`` and row indexing (slices, index arrays) that
+    :func:`skduo.metrics._decomposition._decompose` reads: the float64
+    ``decision_logits`` of the members' rows, never stored whole.
+    """
+
+    def __init__(self, ens, logits):
+        self.ens, self.logits = ens, logits
+        self.shape = (logits[0].shape[0], ens.n_classes)
+
+    def __getitem__(self, rows):
+        return self.ens.decision_logits(*[z[rows] for z in self.logits])
+
+
 class _Scorer:
     """Scores fitted ensembles on the evaluation splits, row by row.
 
@@ -202,33 +258,60 @@ class _Scorer:
             self.scales[name] = logit_scale(self.zoo.models[name].logits["val"])
         return self.scales[name]
 
-    def _outputs(self, ens, members, split):
-        logits = [self.zoo.models[m].logits[split] for m in members]
-        return ens.decision_logits(*logits), ens.predict(*logits)
-
-    def _decomposition(self, method, members, split, y, z):
+    def _decomposition(self, method, members, split, y, source, stats):
         key = (tuple(members), split)
         if method == "uq_only" and key in self.shared:
             return self.shared[key]
         cols = {}
-        for score, d in _decompose(y, z, None).items():
+        totals = {score: float(np.mean(stats[score])) for score in ("nll", "brier")}
+        for score, d in _decompose(y, source, None, totals=totals).items():
             cols[f"{score}_calibration"] = d.calibration
             cols[f"{score}_refinement"] = d.refinement
         self.shared[key] = cols
         return cols
 
     def _prepared(self, ens, members, split):
-        z, pred = self._outputs(ens, members, split)
-        proba = softmax(z)
+        """The row's logits (a block source), statistics and prepared metrics.
+
+        The combined logits and probabilities exist one row block at a time
+        (never ``n x K`` whole): each block gives its rows' predictions and
+        :func:`row_statistics`, in threads.
+        """
+        logits = [self.zoo.models[m].logits[split] for m in members]
         y = self.zoo.labels[split]
-        return z, proba, prepare(y, z, pred, confidence=self.confidence, proba=proba)
+        source = _Combined(ens, logits)
+        n = len(y)
+        pred = np.empty(n, dtype=np.intp)
+        stats = {
+            "n": n,
+            "n_classes": ens.n_classes,
+            "argmax": np.empty(n, dtype=np.intp),
+            "top": np.empty(n),
+            "nll": np.empty(n),
+            "brier": np.empty(n),
+            "conf": np.empty(n),
+        }
+        uq_only = ens.mode == "uq_only"
+
+        def work(rows):
+            blocks = [z[rows] for z in logits]
+            zb = ens.decision_logits(*blocks)
+            pb = ens.predict(*blocks) if uq_only else np.argmax(zb, axis=1)
+            pred[rows] = pb
+            found = logit_row_statistics(zb, y[rows], pb, confidence=self.confidence)
+            for key in ("argmax", "top", "nll", "brier", "conf"):
+                stats[key][rows] = found[key]
+
+        map_blocks(work, row_blocks(source.shape))
+        prepared = prepare(y, None, pred, confidence=self.confidence, stats=stats)
+        return source, stats, pred, prepared
 
     def row(self, method, members, ens, large, small, balance, split):
         models, y = self.zoo.models, self.zoo.labels[split]
         cost = None
         if all(models[m].cost is not None for m in members):
             cost = float(sum(models[m].cost for m in members))
-        z, proba, prepared = self._prepared(ens, members, split)
+        source, stats, pred, prepared = self._prepared(ens, members, split)
         row = {
             "split": split,
             "method": method,
@@ -246,31 +329,28 @@ class _Scorer:
                 )
             ],
             "val_nll": float(ens.validation_nll),
-            "n_classes": int(z.shape[1]),
+            "n_classes": int(source.shape[1]),
         }
         row.update(observed_metrics(prepared))
         if self.certify is not None:
-            logits = [models[m].logits[split] for m in members]
             target_risk, delta = self.certify
             row.update(
                 certified_columns(
                     y,
-                    proba,
-                    ens.predict(*logits),
-                    confidence=self.confidence,
+                    pred,
+                    stats["conf"],
                     target_risk=target_risk,
                     delta=delta,
                 )
             )
-        top = proba.argmax(axis=1)
-        conf = proba[np.arange(len(y)), top]
+        top, conf = stats["argmax"], stats["top"]
         row["smece"] = _smooth_ece(
             conf, (top == y) - conf, np.full(len(y), 1 / len(y))
         )[0]
         for score in ("nll", "brier"):
             row[f"{score}_calibration"] = row[f"{score}_refinement"] = None
         if method in _DECOMPOSED:
-            row.update(self._decomposition(method, members, split, y, z))
+            row.update(self._decomposition(method, members, split, y, source, stats))
         if self.n_resamples and method == "temperature":
             self.base[(large, split)] = [row, ens, None]  # scored when needed
         elif self.n_resamples and method in DUO_MODES:
@@ -283,7 +363,7 @@ class _Scorer:
         base_row, base_ens, base = entry
         resampler = self.resamplers[split]
         if base is None:
-            _, _, base_prepared = self._prepared(base_ens, [row["large"]], split)
+            base_prepared = self._prepared(base_ens, [row["large"]], split)[-1]
             base = entry[2] = _distribution(resampler, base_prepared, self.names)
         dist = _distribution(resampler, prepared, self.names)
         out = {"_dist": {}}
@@ -446,7 +526,9 @@ def evaluate_zoo(
     _check_costs(zoo)
     splits = [s for s in zoo.splits if s != "val" and (ood or s != "ood_test")]
     notes = Notes(zoo.models)
-    fits = _single_fits(zoo, notes) + _duo_fits(zoo, duo_modes, progress, notes)
+    fits = _single_fits(zoo, notes)
+    singles = {members[0]: ens for _, members, ens, *_ in fits}
+    fits += _duo_fits(zoo, duo_modes, progress, notes, singles)
     if ensembles:
         fits += _ensemble_fits(zoo, notes)
     certify = None

@@ -126,10 +126,15 @@ def compute_metrics(y, logits, pred, *, confidence="msp"):
     return observed_metrics(prepare(y, logits, pred, confidence=confidence))
 
 
-def prepare(y, logits, pred, *, confidence="msp", proba=None):
-    """The per-row statistics of every report metric (and of its bootstrap)."""
+def prepare(y, logits, pred, *, confidence="msp", proba=None, stats=None):
+    """The per-row statistics of every report metric (and of its bootstrap).
+
+    ``stats`` (:func:`~skduo.metrics._bootstrap_engine.row_statistics` of the
+    predictions, e.g. streamed block by block) replaces ``logits`` and
+    ``proba``.
+    """
     y = np.asarray(y, dtype=np.intp)
-    if proba is None:
+    if proba is None and stats is None:
         proba = softmax(logits)
     return _Predictions(
         y,
@@ -140,6 +145,7 @@ def prepare(y, logits, pred, *, confidence="msp", proba=None):
         confidence=confidence,
         n_bins=15,
         accuracy=0.98,
+        stats=stats,
     )
 
 

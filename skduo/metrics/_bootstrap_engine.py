@@ -53,6 +53,10 @@ _EPS64 = float(np.finfo(np.float64).eps)
 #: Elements (resamples x rows) of one batch of resample weights.
 _BATCH_ELEMENTS = 2**20
 
+#: Resamples x rows up to which the draws are kept between passes (one byte
+#: each), so that every prediction set scored on a split reuses them.
+_CACHED_ELEMENTS = 2**26
+
 
 # --------------------------------------------------------------------------
 # Resampling: row weights of each resample, reproducible pass after pass
@@ -104,11 +108,13 @@ class _Resampler:
     def batches(self):
         """Yield ``(start, weights)`` with weights of shape (b, n), float64."""
         if self._cache is not None:
-            yield from self._cache
+            yield from self._cached()
             return
         draw = self._generator()
         n, out = self.n, []
-        keep = self.n_resamples * n <= 4 * _BATCH_ELEMENTS
+        # the counts are kept (as uint8: a row drawn 256 times in one resample
+        # of n >= 256 rows has probability below 1e-500) for the next passes
+        keep = self.n_resamples * n <= _CACHED_ELEMENTS
         for start in range(0, self.n_resamples, self.batch):
             b = min(self.batch, self.n_resamples - start)
             idx = draw((b, n))
@@ -118,13 +124,21 @@ class _Resampler:
             if self.sample_weight is not None:
                 weights *= self.sample_weight
             if keep:
-                out.append((start, weights))
+                keep = counts.max(initial=0) < 256
+                out.append((start, counts.astype(np.uint8)))
             yield start, weights
         if not self._legacy and isinstance(self._source, np.random.Generator):
             # leave the caller's generator where scipy would leave it
             self._source.bit_generator.state = self._last.bit_generator.state
         if keep:
             self._cache = out
+
+    def _cached(self):
+        for start, counts in self._cache:
+            weights = counts.astype(np.float64)
+            if self.sample_weight is not None:
+                weights *= self.sample_weight
+            yield start, weights
 
 
 # --------------------------------------------------------------------------
@@ -153,6 +167,10 @@ class _Predictions:
         Target accuracy of ``coverage_at_accuracy``.
     nll_eps : float
         Clipping of probabilities in the NLL (without logits).
+    stats : dict, default=None
+        :func:`row_statistics` of the predictions, computed elsewhere (e.g.
+        streamed over row blocks); ``proba`` and ``logits`` are then unused
+        (``proba`` may be None).
     """
 
     def __init__(
@@ -167,11 +185,22 @@ class _Predictions:
         n_bins=15,
         accuracy=0.98,
         nll_eps=_EPS64,
+        stats=None,
     ):
         metrics = set(metrics)
-        n, n_classes = proba.shape
+        if stats is None:
+            stats = row_statistics(
+                y_enc,
+                proba,
+                metrics,
+                logits=logits,
+                pred=pred,
+                confidence=confidence,
+                nll_eps=nll_eps,
+            )
+        n, n_classes = stats["n"], stats["n_classes"]
         rows = np.arange(n)
-        argmax = np.argmax(proba, axis=1)
+        argmax = stats["argmax"]
         pred = argmax if pred is None else np.asarray(pred, dtype=np.intp)
         self.n = n
         self.accuracy = float(accuracy)
@@ -190,20 +219,13 @@ class _Predictions:
         if "accuracy" in metrics:
             self.values["accuracy"] = correct.astype(np.float64)
         if "nll" in metrics:
-            if logits is not None:
-                self.values["nll"] = _nll_rows(logits, y_enc)
-            else:
-                with np.errstate(divide="ignore"):
-                    p_true = np.maximum(proba[rows, y_enc], nll_eps)
-                    self.values["nll"] = -np.log(p_true)
+            self.values["nll"] = stats["nll"]
         if "brier" in metrics:
-            diff = proba.copy()
-            diff[rows, y_enc] -= 1.0
-            self.values["brier"] = np.einsum("ij,ij->i", diff, diff)
+            self.values["brier"] = stats["brier"]
         for name, v in self.values.items():
             add(name, every, zeros, v, 1)
         if "ece" in metrics:
-            conf_top = proba[rows, argmax]
+            conf_top = stats["top"]
             edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
             bins = np.clip(
                 np.searchsorted(edges, conf_top, side="left") - 1, 0, n_bins - 1
@@ -218,7 +240,7 @@ class _Predictions:
             # tie groups by decreasing confidence; the rank metrics need the
             # weight and error weight of the groups holding an error, and the
             # weight between them (segments), all sums of row weights
-            conf = _confidence_from_proba(proba, pred, confidence)
+            conf = stats["conf"]
             order = np.argsort(-conf, kind="stable")
             starts = _run_starts(conf[order])
             ends = np.append(starts[1:], n)
@@ -256,6 +278,81 @@ class _Predictions:
                 ),
                 shape=(n, sum(c[3] for c in columns)),
             )
+
+
+def row_statistics(
+    y_enc,
+    proba,
+    metrics,
+    *,
+    logits=None,
+    pred=None,
+    confidence="msp",
+    nll_eps=_EPS64,
+):
+    """The per-row values :class:`_Predictions` reads of ``proba``.
+
+    A dict: ``n``, ``n_classes``, ``argmax`` (arg-max of ``proba``), ``top``
+    (its probability), and as ``metrics`` need them ``nll`` (from ``logits``
+    exactly when given, else ``-log max(p_y, nll_eps)``), ``brier`` (``sum_k
+    (p_k - [k = y])^2``) and ``conf`` (the confidence of ``pred``, default the
+    arg-max). Every value is a function of its own row only, so that the
+    statistics of row blocks, concatenated, are those of the whole array:
+    :func:`skduo.evaluation` streams them block by block.
+    """
+    metrics = set(metrics)
+    n, n_classes = proba.shape
+    rows = np.arange(n)
+    argmax = np.argmax(proba, axis=1)
+    out = {"n": n, "n_classes": n_classes, "argmax": argmax}
+    out["top"] = proba[rows, argmax]
+    if "nll" in metrics:
+        if logits is not None:
+            out["nll"] = _nll_rows(logits, y_enc)
+        else:
+            with np.errstate(divide="ignore"):
+                p_true = np.maximum(proba[rows, y_enc], nll_eps)
+                out["nll"] = -np.log(p_true)
+    if "brier" in metrics:
+        diff = proba.copy()
+        diff[rows, y_enc] -= 1.0
+        out["brier"] = np.einsum("ij,ij->i", diff, diff)
+    if metrics & _RANK_METRICS:
+        pred = argmax if pred is None else np.asarray(pred, dtype=np.intp)
+        out["conf"] = _confidence_from_proba(proba, pred, confidence)
+    return out
+
+
+def logit_row_statistics(z, y_enc, pred, *, confidence="msp"):
+    """:func:`row_statistics` of ``softmax(z)`` for one block of float64 logits.
+
+    One exponential per element serves the probabilities and the NLL (the
+    form of :func:`_nll_from_logits`: ``(max - z_y) + log1p(sum of the other
+    classes' terms)``); ``z`` is overwritten. The values equal
+    :func:`row_statistics` of ``softmax(z)`` with ``logits=z`` to rounding
+    (the row sums are summed in another order).
+    """
+    n, n_classes = z.shape
+    rows = np.arange(n)
+    top_col = np.argmax(z, axis=1)
+    top = z[rows, top_col]
+    z_y = z[rows, y_enc]
+    e = z
+    e -= top[:, None]
+    np.exp(e, out=e)
+    e[rows, top_col] = 0.0
+    others = e.sum(axis=1)
+    e[rows, top_col] = 1.0
+    p = e
+    p /= (1.0 + others)[:, None]
+    argmax = np.argmax(p, axis=1)
+    out = {"n": n, "n_classes": n_classes, "argmax": argmax}
+    out["top"] = p[rows, argmax]
+    out["nll"] = (top - z_y) + np.log1p(others)
+    out["conf"] = _confidence_from_proba(p, pred, confidence)
+    p[rows, y_enc] -= 1.0
+    out["brier"] = np.einsum("ij,ij->i", p, p)
+    return out
 
 
 def _nll_rows(logits, y_enc):

@@ -24,7 +24,7 @@ from skduo.metrics._base import (
     _resolve_classes,
 )
 from skduo.metrics._classification import _nll_from_logits
-from skduo.utils._arrays import row_blocks
+from skduo.utils._arrays import map_blocks, row_blocks
 from skduo.utils._sklearn_compat import StrOptions, validate_params
 
 __all__ = [
@@ -222,8 +222,224 @@ def _brier_fit(z, y_enc, sw, beta_nll):
     return float(beta), float(best)
 
 
-def _decompose(y_enc, z, sw, scores=("nll", "brier")):
-    """Both decompositions of validated inputs, sharing the NLL fit."""
+#: Above this many rows, the optimal temperatures are located on a strided
+#: subsample of ``_SUBSAMPLE_ROWS`` rows and refined by Newton steps over all
+#: rows (a few passes instead of the grid's dozen); below, the direct search.
+_DIRECT_MAX_ROWS = 8192
+_SUBSAMPLE_ROWS = 1024
+
+#: The float64 pass accepts its point when the Newton step from it is at most
+#: this (in log beta): the minimum of the local quadratic model is then the
+#: score's minimum up to (third derivative) * step**3 / 6, ~1e-12 relative.
+_STEP_TOL = 2e-4
+
+#: Float32 steering passes stop once their Newton step is below this: one
+#: step from there leaves the point within ~C * 1e-2**2 of the optimum.
+_ROUGH_TOL = 1e-2
+
+
+def _beta_terms(zb, yb, idx, beta, nll, brier):
+    """Per-row NLL and Brier terms of ``softmax(beta * zb)`` and derivatives.
+
+    Returns ``{score: (value, d1, d2)}`` with per-row arrays; the derivatives
+    are in ``beta``. The NLL is ``beta * (max - z_y) + log1p(sum of the other
+    classes' terms)`` (as :func:`_nll_from_logits`: tiny losses keep their
+    relative precision); its derivatives ``E_p[z] - z_y`` and ``Var_p(z)``.
+    The Brier terms are those of :func:`_brier_terms`. Works in ``zb``'s
+    dtype (float32 for the steering passes) with float64 row results.
+    """
+    top_col = np.argmax(zb, axis=1)
+    top = zb[idx, top_col]
+    e = zb - top[:, None]
+    e *= zb.dtype.type(beta)
+    np.exp(e, out=e)
+    e[idx, top_col] = 0.0
+    others = e.sum(axis=1, dtype=np.float64)
+    e[idx, top_col] = 1.0
+    p = e
+    p /= (1.0 + others)[:, None].astype(zb.dtype)
+    m = np.einsum("ij,ij->i", p, zb).astype(np.float64)
+    dev = zb - m[:, None].astype(zb.dtype)
+    dev2 = dev * dev
+    v = np.einsum("ij,ij->i", p, dev2).astype(np.float64)
+    z_y = zb[idx, yb].astype(np.float64)
+    out = {}
+    if nll:
+        out["nll"] = (beta * (top - z_y) + np.log1p(others), m - z_y, v)
+    if brier:
+        p_y = p[idx, yb].astype(np.float64)
+        dy = z_y - m
+        sq = np.einsum("ij,ij->i", p, p).astype(np.float64)
+        p *= p  # p^2
+        d1 = 2.0 * np.einsum("ij,ij->i", p, dev) - 2.0 * p_y * dy
+        p2_dev2 = np.einsum("ij,ij->i", p, dev2)
+        d2 = 2.0 * (2.0 * p2_dev2 - v * sq) - 2.0 * p_y * (dy * dy - v)
+        out["brier"] = (sq - 2.0 * p_y + 1.0, d1, d2)
+    return out
+
+
+def _pass_terms(z, y_enc, sw, betas, dtype=np.float64):
+    """``{score: (value, d1, d2)}`` in log beta at ``betas[score]``: one pass.
+
+    Row blocks are spread over threads (NumPy releases the GIL in the
+    element-wise work); ``dtype`` is the working precision of the blocks.
+    """
+    n = z.shape[0]
+    per_row = {s: [np.empty(n) for _ in range(3)] for s in betas}
+    same = len(set(betas.values())) == 1
+
+    def work(rows):
+        zb = np.asarray(z[rows], dtype=dtype)
+        idx = np.arange(zb.shape[0])
+        yb = y_enc[rows]
+        if same:
+            beta = next(iter(betas.values()))
+            found = _beta_terms(zb, yb, idx, beta, "nll" in betas, "brier" in betas)
+        else:
+            found = {}
+            for score, beta in betas.items():
+                found.update(
+                    _beta_terms(zb, yb, idx, beta, score == "nll", score == "brier")
+                )
+        for score in betas:
+            for target, values in zip(per_row[score], found[score]):
+                target[rows] = values
+
+    map_blocks(work, row_blocks(z.shape))
+    out = {}
+    for score, beta in betas.items():
+        value, d1, d2 = (_mean(a, sw) for a in per_row[score])
+        # chain rule to log beta
+        out[score] = (value, beta * d1, beta * d1 + beta * beta * d2)
+    return out
+
+
+def _refine(z, y_enc, sw, starts):
+    """Newton steps in log beta over all rows from subsample optima.
+
+    ``starts`` maps each score to its starting beta (> 0). Float32 passes
+    steer until the Newton step is below :data:`_ROUGH_TOL`; float64 passes
+    then step until it is below :data:`_STEP_TOL`, and the minimum of the
+    last pass's quadratic model is the score's minimum. Both scores share
+    each pass. A score whose curvature is not positive where it is
+    evaluated, that leaves a factor 4 around its start, or whose value
+    rises, gets None (the caller falls back to the direct search). Returns
+    ``{score: (beta, value) or None}``.
+    """
+    x = {s: float(np.log(b)) for s, b in starts.items()}
+    x0 = dict(x)
+    out = {}
+
+    def step_of(score, d1, d2):
+        if not (d2 > 0 and np.isfinite(d1)):
+            return None
+        step = -d1 / d2
+        if abs(x[score] + step - x0[score]) > np.log(4.0):
+            return None
+        return step
+
+    rough = set(x)
+    for _ in range(4):
+        if not rough:
+            break
+        betas = {s: float(np.exp(x[s])) for s in rough}
+        for score, (_, d1, d2) in _pass_terms(z, y_enc, sw, betas, np.float32).items():
+            step = step_of(score, d1, d2)
+            if step is None:
+                out[score] = None
+                del x[score]
+                rough.discard(score)
+                continue
+            x[score] += float(np.clip(step, -np.log(2.0), np.log(2.0)))
+            if abs(step) <= _ROUGH_TOL:
+                rough.discard(score)
+    last = {}
+    for _ in range(10):
+        if not x:
+            break
+        betas = {s: float(np.exp(x[s])) for s in x}
+        for score, (value, d1, d2) in _pass_terms(z, y_enc, sw, betas).items():
+            step = step_of(score, d1, d2)
+            if step is None or (
+                score in last and value > last[score] + 1e-12 * abs(last[score])
+            ):
+                out[score] = None
+                del x[score]
+                continue
+            last[score] = value
+            if abs(step) <= _STEP_TOL:
+                # the minimum of the quadratic model: value - d1^2 / (2 d2)
+                out[score] = (float(np.exp(x[score] + step)), value + 0.5 * d1 * step)
+                del x[score]
+                continue
+            x[score] += float(np.clip(step, -np.log(2.0), np.log(2.0)))
+    for score in x:  # not converged in the passes allowed
+        out[score] = None
+    return out
+
+
+def _located(z, y_enc, sw, scores):
+    """Optimal betas and scores, the subsample located and all rows refined.
+
+    Returns ``{score: (beta, value)}`` for the scores it could settle, and
+    nothing for the others (left to the direct search).
+    """
+    n = z.shape[0]
+    idx = np.arange(0, n, n // _SUBSAMPLE_ROWS)
+    z_sub = np.asarray(z[idx], dtype=np.float64)
+    y_sub, sw_sub = y_enc[idx], None if sw is None else sw[idx]
+    beta_nll, _ = _nll_fit(z_sub, y_sub, sw_sub)
+    starts = {}
+    if beta_nll > 0 and np.isfinite(beta_nll) and beta_nll < 1e6:
+        if "nll" in scores:
+            starts["nll"] = beta_nll
+        if "brier" in scores:
+            beta_brier, _ = _brier_fit(z_sub, y_sub, sw_sub, beta_nll)
+            if beta_brier > 0:
+                starts["brier"] = beta_brier
+    if not starts:
+        return {}
+    found = _refine(z, y_enc, sw, starts)
+    return {s: r for s, r in found.items() if r is not None}
+
+
+def _decompose(y_enc, z, sw, scores=("nll", "brier"), totals=None):
+    """Both decompositions of validated inputs, sharing the NLL fit.
+
+    ``z`` is an array or any object with ``shape`` and row indexing (slices
+    and index arrays) that gives logits blocks: it is read in row blocks.
+    ``totals`` (``{score: value}`` of ``z`` as given), when the caller has
+    them, saves a pass.
+    """
+    located = {}
+    if z.shape[0] > _DIRECT_MAX_ROWS:
+        located = _located(z, y_enc, sw, scores)
+    if set(scores) <= set(located):
+        out = {}
+        if totals is None:
+            totals = {
+                score: terms[0]
+                for score, terms in _pass_terms(
+                    z, y_enc, sw, dict.fromkeys(scores, 1.0)
+                ).items()
+            }
+        for score in scores:
+            total = totals[score]
+            beta, ref = located[score]
+            if score == "brier":
+                uniform = float(1.0 - 1.0 / z.shape[1])  # beta = 0
+                if uniform < ref:
+                    beta, ref = 0.0, uniform
+            ref = min(ref, total)  # beta = 1 is a candidate
+            out[score] = ScoreDecomposition(
+                score=float(total),
+                calibration=float(total - ref),
+                refinement=float(ref),
+                temperature=float(np.inf if beta == 0 else 1.0 / beta),
+            )
+        return out
+    if not isinstance(z, np.ndarray):
+        z = np.asarray(z[:], dtype=np.float64)
     beta_nll, nll_ref = _nll_fit(z, y_enc, sw)
     out = {}
     for score in scores:

@@ -7,9 +7,12 @@ is the one way to cut them. :func:`float_dtype` is the one rule for the dtype
 a conversion writes.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-__all__ = ["BLOCK_ELEMENTS", "float_dtype", "row_blocks"]
+__all__ = ["BLOCK_ELEMENTS", "float_dtype", "map_blocks", "row_blocks"]
 
 #: Elements (rows x classes) per row block, unless a caller asks otherwise.
 BLOCK_ELEMENTS = 2**18
@@ -44,6 +47,59 @@ def row_blocks(shape, elements=None):
         elements = BLOCK_ELEMENTS
     step = max(1, int(elements) // max(1, int(np.prod(shape[1:], dtype=np.int64))))
     return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
+
+#: Threads of :func:`map_blocks` (NumPy's element-wise loops release the GIL).
+N_THREADS = min(4, os.cpu_count() or 1)
+
+#: Blocks below which :func:`map_blocks` stays in the calling thread.
+_THREADED_BLOCKS = 8
+
+
+def map_blocks(func, blocks, n_threads=None):
+    """Call ``func(block)`` for every block, in threads when there are many.
+
+    Each thread takes one contiguous run of blocks; ``func`` must write its
+    results into disjoint places (its return value is ignored). An exception
+    in any block is raised here.
+
+    Parameters
+    ----------
+    func : callable
+    blocks : list
+        E.g. :func:`row_blocks` slices.
+    n_threads : int, default=None
+        None: :data:`N_THREADS` when there are at least 8 blocks, else 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skduo.utils._arrays import map_blocks, row_blocks
+    >>> x, out = np.arange(10.0), np.empty(10)
+    >>> def square(rows):
+    ...     out[rows] = x[rows] ** 2
+    >>> map_blocks(square, row_blocks(x.shape, elements=3))
+    >>> float(out[-1])
+    81.0
+    """
+    blocks = list(blocks)
+    if n_threads is None:
+        n_threads = N_THREADS if len(blocks) >= _THREADED_BLOCKS else 1
+    n_threads = max(1, min(int(n_threads), len(blocks)))
+    if n_threads == 1:
+        for block in blocks:
+            func(block)
+        return
+
+    def run(part):
+        for block in part:
+            func(block)
+
+    size = -(-len(blocks) // n_threads)
+    parts = [blocks[i : i + size] for i in range(0, len(blocks), size)]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        for future in [pool.submit(run, part) for part in parts]:
+            future.result()
 
 
 def float_dtype(dtype):

@@ -309,3 +309,24 @@ def test_one_sided_alternatives():
         paired_bootstrap(
             y, strong, weak, "ece", method="bca", n_resamples=50, random_state=0
         )
+
+
+def test_resampler_reuses_its_draws_in_one_byte_per_row(monkeypatch):
+    # above the in-memory limit of float64 weights the draws are kept as
+    # uint8 counts: the second pass yields exactly the first pass's weights
+    # (as scipy's draws, counted), without drawing again
+    from skduo.metrics import _bootstrap_engine as engine
+
+    monkeypatch.setattr(engine, "_BATCH_ELEMENTS", 2**12)
+    res = engine._Resampler(1000, 50, random_state=3)
+    first = [(s, w.copy()) for s, w in res.batches()]
+    assert res._cache is not None and res._cache[0][1].dtype == np.uint8
+    second = list(res.batches())
+    assert [s for s, _ in first] == [s for s, _ in second]
+    for (_, a), (_, b) in zip(first, second):
+        assert b.dtype == np.float64
+        np.testing.assert_array_equal(a, b)
+    # the weights are counts of scipy-style index draws
+    idx = np.random.default_rng(3).integers(0, 1000, (first[0][1].shape[0], 1000))
+    counts = np.stack([np.bincount(r, minlength=1000) for r in idx])
+    np.testing.assert_array_equal(first[0][1], counts)

@@ -246,3 +246,55 @@ def test_brier_refinement_at_the_minimum_of_a_fine_search():
     )
     assert got.refinement == pytest.approx(ref.fun, rel=1e-12)
     assert got.temperature == pytest.approx(1 / ref.x, rel=1e-6)
+
+
+@pytest.mark.parametrize("scale", [0.2, 1.0, 3.0])
+def test_large_inputs_subsample_then_newton_equal_the_direct_search(scale, monkeypatch):
+    # above _DIRECT_MAX_ROWS the optimal temperatures are located on a strided
+    # subsample and refined by Newton passes over all rows; the reference is
+    # the direct search (the whole grid and safeguarded Newton on all rows,
+    # which the implementation used for every size before), forced here by
+    # raising the threshold
+    import skduo.metrics._decomposition as dec
+
+    rng = np.random.default_rng(11)
+    n, k = 9000, 40
+    y = rng.integers(0, k, n)
+    z = scale * (rng.normal(size=(n, k)) * 1.5 + 3.0 * np.eye(k)[y])
+    fast = dec._decompose(y, z, None)
+    monkeypatch.setattr(dec, "_DIRECT_MAX_ROWS", 10**9)
+    direct = dec._decompose(y, z, None)
+    for score in ("nll", "brier"):
+        a, b = fast[score], direct[score]
+        assert a.score == b.score
+        assert a.refinement == pytest.approx(b.refinement, rel=1e-11)
+        assert a.calibration == pytest.approx(b.calibration, rel=1e-9, abs=1e-13)
+        assert a.temperature == pytest.approx(b.temperature, rel=1e-6)
+
+
+def test_large_inputs_with_weights_and_a_lazy_block_source(monkeypatch):
+    # sample weights on the subsample path, and logits given as an object that
+    # only has shape and row indexing (how the zoo report streams a duo's
+    # combined logits): the same decomposition as the plain array
+    import skduo.metrics._decomposition as dec
+
+    rng = np.random.default_rng(12)
+    n, k = 10000, 8
+    y = rng.integers(0, k, n)
+    z = rng.normal(size=(n, k)) + 1.5 * np.eye(k)[y]
+    sw = rng.uniform(0.5, 2.0, n)
+
+    class Lazy:
+        shape = z.shape
+
+        def __getitem__(self, rows):
+            return 2.0 * z[rows]
+
+    fast = dec._decompose(y, Lazy(), sw)
+    monkeypatch.setattr(dec, "_DIRECT_MAX_ROWS", 10**9)
+    direct = dec._decompose(y, 2.0 * z, sw)
+    for score in ("nll", "brier"):
+        assert fast[score].refinement == pytest.approx(
+            direct[score].refinement, rel=1e-11
+        )
+        assert fast[score].score == pytest.approx(direct[score].score, rel=1e-13)
