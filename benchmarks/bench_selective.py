@@ -129,6 +129,45 @@ def efficiency(pop, draws):
             f"{alpha:>6.0%} {pop.oracle(alpha):>6.3f} | "
             + " ".join(f"{100 * g:>6.1f}pt" for g in gaps)
         )
+    print(
+        "oracle - the most any valid procedure certifies in half of the draws "
+        "(power_bound):"
+    )
+    for alpha in (0.01, 0.02, 0.05):
+        gaps = [pop.oracle(alpha) - power_bound(pop, n, alpha) for n in sizes]
+        print(
+            f"{alpha:>6.0%} {pop.oracle(alpha):>6.3f} | "
+            + " ".join(f"{100 * g:>6.1f}pt" for g in gaps)
+        )
+
+
+def power_bound(pop, n, alpha, delta=0.05, grid=400):
+    """The coverage no valid procedure reaches in more than half of the draws.
+
+    Even told in advance which threshold to test, a procedure that certifies
+    risk <= alpha at level delta must reject H0: r >= alpha with a valid
+    test, and the one-sided exact binomial test on the m = n * c calibration
+    rows it accepts is the most powerful one (uniformly, Neyman-Pearson for
+    the monotone likelihood ratio of the binomial). The function returns the
+    largest population coverage c at which that single test, at the true
+    selective risk r(c), rejects with probability >= 1/2: a procedure that
+    must also *choose* the threshold from the data certifies less, in median.
+    """
+    from scipy.stats import binom
+
+    size = pop.conf.shape[0]
+    risk = pop.cum / np.arange(1, size + 1)
+    best = 0.0
+    for c in np.linspace(1.0 / grid, 1.0, grid):
+        m = int(round(n * c))
+        ks = np.arange(m + 1)
+        passing = ks[binom.cdf(ks, m, alpha) <= delta]
+        if m == 0 or passing.shape[0] == 0:
+            continue
+        power = binom.cdf(passing[-1], m, risk[int(c * size) - 1])
+        if power >= 0.5:
+            best = c
+    return best
 
 
 def sgr(conf, correct, alpha, delta):

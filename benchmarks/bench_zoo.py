@@ -114,9 +114,7 @@ def main():
                 f"x {k:,} float32, {nbytes / 1e9:.2f} GB, test accuracies "
                 f"{min(acc):.3f}-{max(acc):.3f} ({time.perf_counter() - t0:.0f} s)"
             )
-        nbytes = sum(
-            4 * n_models * (n_val + n_test) * k for _ in [0]
-        )  # float32 logits of every model
+        nbytes = 4 * n_models * (n_val + n_test) * k  # float32 logits
         extra = ["--force"]
         if args.no_plots:
             extra.append("--no-plots")
@@ -125,11 +123,15 @@ def main():
         wall, peak, stdout = run_report(path, Path(tmp) / "out", extra)
         if args.show:
             print(stdout)
+        what = [args.zoo]
+        if args.no_plots:
+            what.append("no plots")
+        if args.resamples is not None:
+            what.append(f"{args.resamples} resamples")
         print(
-            f"python -m skduo evaluate ({args.zoo}{', no plots' if args.no_plots else ''}"
-            f"{'' if args.resamples is None else f', {args.resamples} resamples'}): "
-            f"{wall:.1f} s wall, peak RSS {peak / 1e9:.2f} GB = "
-            f"{peak / nbytes:.2f}x the logits ({nbytes / 1e9:.2f} GB)"
+            f"python -m skduo evaluate ({', '.join(what)}): {wall:.1f} s wall, "
+            f"peak RSS {peak / 1e9:.2f} GB = {peak / nbytes:.2f}x the logits "
+            f"({nbytes / 1e9:.2f} GB)"
         )
 
 

@@ -22,6 +22,7 @@ from scipy.special import digamma
 
 from skduo.metrics._classification import _nll_from_logits
 from skduo.metrics._selective import _confidence_from_proba
+from skduo.utils._arrays import map_blocks
 
 __all__ = []  # private module
 
@@ -133,12 +134,16 @@ class _Resampler:
         if keep:
             self._cache = out
 
+    def weights(self, counts):
+        """Float64 resample weights of kept counts."""
+        weights = counts.astype(np.float64)
+        if self.sample_weight is not None:
+            weights *= self.sample_weight
+        return weights
+
     def _cached(self):
         for start, counts in self._cache:
-            weights = counts.astype(np.float64)
-            if self.sample_weight is not None:
-                weights *= self.sample_weight
-            yield start, weights
+            yield start, self.weights(counts)
 
 
 # --------------------------------------------------------------------------
@@ -500,10 +505,21 @@ def _distribution(resampler, pred, metrics):
     """Bootstrap distribution of each metric of ``pred``: dict of (n_resamples,)."""
     harmonic = _Harmonic(resampler.n, resampler.unit)
     out = {m: np.empty(resampler.n_resamples) for m in metrics}
-    for start, weights in resampler.batches():
+
+    def score(batch):
+        start, weights = batch
+        if weights.dtype != np.float64:  # kept counts (see _Resampler)
+            weights = resampler.weights(weights)
         values = _metric_values(pred, weights, metrics, harmonic)
         for m in metrics:
             out[m][start : start + weights.shape[0]] = values[m]
+
+    if resampler._cache is not None:
+        # the draws are kept: batches are independent, scored in threads
+        map_blocks(score, resampler._cache)
+    else:
+        for batch in resampler.batches():
+            score(batch)
     return out
 
 
