@@ -1,9 +1,13 @@
 """skduo.evaluation's logits directories: the CSV reader and the kept dtypes."""
 
 import re
+import tracemalloc
 
+import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 
+from skduo.evaluation import LogitZoo, load_logits_dir, save_logits_dir
 from skduo.evaluation._io import _read_csv_matrix
 
 # ---------------------------------------------------------------------------
@@ -70,3 +74,144 @@ def test_csv_errors_keep_their_messages(tmp_path, case):
     path.write_bytes(content)
     with pytest.raises(ValueError, match=f"^{re.escape(f'{path}: {message}')}$"):
         _read_csv_matrix(path)
+
+
+# ---------------------------------------------------------------------------
+# LogitZoo.add and load_logits_dir keep the floating dtype, copy nothing
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given, kept",
+    [
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+        (np.float16, np.float32),
+        (np.int32, np.float64),
+    ],
+)
+def test_add_keeps_the_float_dtype(given, kept):
+    rng = np.random.default_rng(1)
+    val = (rng.normal(size=(6, 3)) * 4).astype(given)
+    test = (rng.normal(size=(2, 3)) * 4).astype(given)
+    zoo = LogitZoo([0, 1, 2, 0, 1, 2], [1, 0])
+    zoo.add("m", val, test, outputs="logits")
+    got = zoo.models["m"].logits
+    assert got["val"].dtype == kept and got["test"].dtype == kept
+    # the values as given, converted exactly (float16 and int32 fit float32/64)
+    assert_array_equal(got["val"], val.astype(kept))
+    if given == kept:
+        assert got["val"] is val and got["test"] is test
+
+
+def test_float32_probabilities_become_float32_logits():
+    rng = np.random.default_rng(2)
+    p = rng.dirichlet(np.ones(4), size=50).astype(np.float32)
+    lp = np.log(p.astype(np.float64)).astype(np.float32)
+    zoo = LogitZoo(np.arange(50) % 4, np.arange(50) % 4)
+    zoo.add("p", p, p, outputs="proba")
+    zoo.add("lp", lp, lp, outputs="log_proba")
+    # the logarithm is taken in float64 and stored in float32 (no zero to clip)
+    assert zoo.models["p"].logits["val"].dtype == np.float32
+    assert_array_equal(zoo.models["p"].logits["val"], lp)
+    # log-probabilities without -inf are used as they are
+    assert zoo.models["lp"].logits["val"] is lp
+
+
+def _mmap(path, z):
+    np.save(path, z)
+    return np.load(path, mmap_mode="r")
+
+
+def test_memory_mapped_logits_stay_memory_mapped_and_are_checked_in_blocks(
+    tmp_path,
+):
+    n, k = 40_000, 100
+    rng = np.random.default_rng(3)
+    val = _mmap(tmp_path / "val.npy", rng.normal(size=(n, k)).astype(np.float32))
+    test = _mmap(tmp_path / "test.npy", rng.normal(size=(10, k)).astype(np.float32))
+    zoo = LogitZoo(np.arange(n) % k, np.arange(10))
+    tracemalloc.start()
+    zoo.add("m", val, test)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    got = zoo.models["m"].logits["val"]
+    assert isinstance(got, np.memmap) and got is val
+    # temporaries of row blocks and the inspected rows only (the old float64
+    # copy and whole-array isfinite were 2.25x val.nbytes = 36 MB)
+    assert peak < 0.25 * val.nbytes
+
+
+def test_nonfinite_counts_and_first_position_across_row_blocks(tmp_path):
+    n, k = 9_000, 100  # 2,621 rows per block of 2**18 values: 4 blocks
+    z = np.random.default_rng(4).normal(size=(n, k)).astype(np.float32)
+    z[7000, 3] = z[8999, 99] = np.nan
+    z[5000, 7] = np.inf
+    z[6000, 1] = -np.inf
+    val = _mmap(tmp_path / "val.npy", z)
+    bad = ~np.isfinite(z)  # the whole-array count the message reported
+    first = np.argwhere(bad)[0]
+    assert tuple(first) == (5000, 7)
+    zoo = LogitZoo(np.zeros(n, dtype=int), [0])
+    message = (
+        f"v: logits contain {int(np.isnan(z).sum())} NaN and "
+        f"{int(bad.sum() - np.isnan(z).sum())} infinite value(s) (first at row "
+        f"{first[0]}, column {first[1]})."
+    )
+    assert message == (
+        "v: logits contain 2 NaN and 2 infinite value(s) (first at row 5000, column 7)."
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        zoo.add("m", val, np.zeros((1, k)), source={"val": "v"})
+    only_neg = np.zeros((n, k), dtype=np.float32)
+    only_neg[[3000, 6000, 6000], [5, 1, 2]] = -np.inf
+    with pytest.raises(
+        ValueError,
+        match=r"^v: logits contain 0 NaN and 3 infinite value\(s\) \(first at row "
+        r"3000, column 5\)\.$",
+    ):
+        zoo.add("m", only_neg, np.zeros((1, k)), source={"val": "v"}, outputs="logits")
+
+
+def _npy_dir(root, models, n, k, dtype):
+    rng = np.random.default_rng(5)
+    for split in ("val", "test"):
+        (root / split).mkdir(parents=True)
+        np.save(root / split / "labels.npy", np.arange(n) % k)
+        for name in models:
+            np.save(root / split / f"{name}.npy", rng.normal(size=(n, k)).astype(dtype))
+
+
+def test_load_logits_dir_keeps_dtypes_and_memory_maps_npy(tmp_path):
+    _npy_dir(tmp_path / "npy", ["a", "b"], 50, 4, np.float32)
+    loaded = load_logits_dir(tmp_path / "npy")
+    assert loaded.models["a"].logits["val"].dtype == np.float32
+    assert not isinstance(loaded.models["a"].logits["val"], np.memmap)
+    mapped = load_logits_dir(tmp_path / "npy", mmap_mode="r")
+    z = mapped.models["b"].logits["test"]
+    assert isinstance(z, np.memmap) and z.dtype == np.float32
+    assert_array_equal(z, np.load(tmp_path / "npy" / "test" / "b.npy"))
+    with pytest.raises(ValueError, match=r"mmap_mode must be None or 'r'; got 'r\+'"):
+        load_logits_dir(tmp_path / "npy", mmap_mode="r+")
+    # the npz layout round-trips the dtype
+    save_logits_dir(loaded, tmp_path / "npz")
+    back = load_logits_dir(tmp_path / "npz")
+    assert back.models["a"].logits["val"].dtype == np.float32
+    assert_array_equal(back.models["a"].logits["val"], loaded.models["a"].logits["val"])
+
+
+@pytest.mark.parametrize("layout", ["npz", "npy"])
+def test_load_logits_dir_peak_memory_is_the_arrays_it_returns(tmp_path, layout):
+    _npy_dir(tmp_path / "npy", ["a", "b", "c"], 20_000, 100, np.float32)
+    root = tmp_path / "npy"
+    if layout == "npz":
+        save_logits_dir(load_logits_dir(root), tmp_path / "npz")
+        root = tmp_path / "npz"
+    tracemalloc.start()
+    zoo = load_logits_dir(root)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    returned = sum(z.nbytes for m in zoo.models.values() for z in m.logits.values())
+    assert returned == 3 * 2 * 20_000 * 100 * 4
+    # float64 copies made it 2.0x and more before
+    assert peak <= 1.1 * returned

@@ -62,25 +62,28 @@ def _empty_file_error(path, kind):
     return None
 
 
-def _npz(path):
+def _npz(path, keys=None):
+    """The arrays of a .npz archive (only ``keys`` if given) and all its names."""
     error = _empty_file_error(path, "npz")
     if error is not None:
         raise error
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+            names = list(data.files)
+            wanted = names if keys is None else [k for k in names if k in keys]
+            return {key: data[key] for key in wanted}, names
     except _READ_ERRORS as exc:
         raise ValueError(
             f"{describe(path)}: cannot be read as a .npz archive ({_reason(exc)})."
         ) from None
 
 
-def _npy(path):
+def _npy(path, mmap_mode=None):
     error = _empty_file_error(path, "npy")
     if error is not None:
         raise error
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except _READ_ERRORS as exc:
         raise ValueError(
             f"{describe(path)}: cannot be read as a .npy array ({_reason(exc)})."
@@ -280,7 +283,7 @@ def _detect(root):
     )
 
 
-def load_logits_dir(path, *, ood=None, outputs="auto"):
+def load_logits_dir(path, *, ood=None, outputs="auto", mmap_mode=None):
     """Load a directory of saved logits into a :class:`LogitZoo`.
 
     Parameters
@@ -295,6 +298,11 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
         :meth:`LogitZoo.add`): ``'auto'`` recognises a model saved as
         probabilities and uses their logarithm with a ``UserWarning`` naming
         its files (``ModelLogits.outputs`` records what was found).
+    mmap_mode : {None, 'r'}, default=None
+        ``'r'`` opens the models' ``.npy`` files (layout 2) memory-mapped
+        (``np.load(path, mmap_mode='r')``): logits that need no conversion
+        stay on disk, read when used, and the files must stay in place while
+        the zoo is used. Ignored by the other layouts.
 
     Returns
     -------
@@ -313,6 +321,11 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
     -----
     {layout}
 
+    The logits keep the dtype they were saved in (float32 stays float32,
+    float64 stays float64; float16 becomes float32 and integers float64, see
+    :meth:`LogitZoo.add`), and arrays are not copied, so loading takes about
+    the memory of the arrays returned.
+
     Examples
     --------
     >>> import tempfile
@@ -327,6 +340,8 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
     """
     if outputs not in OUTPUT_KINDS:
         raise ValueError(f"outputs must be one of {OUTPUT_KINDS}; got {outputs!r}.")
+    if mmap_mode not in (None, "r"):
+        raise ValueError(f"mmap_mode must be None or 'r'; got {mmap_mode!r}.")
     root = Path(path)
     if not root.is_dir():
         what = "not a directory" if root.exists() else "no such directory"
@@ -336,11 +351,13 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
     if layout == "npz":
         zoo, per_model = _load_npz(root, ood)
     else:
-        zoo, per_model = _load_split_folders(root, ood, layout)
+        zoo, per_model = _load_split_folders(root, ood, layout, mmap_mode)
     if not per_model:
         raise ValueError(f"{describe(root)}: no model logits found ({layout} layout).")
-    for name in sorted(per_model):
-        arrays, source = per_model[name]
+    names = sorted(per_model)
+    for name in names:
+        # popped: arrays converted (probabilities) are freed model by model
+        arrays, source = per_model.pop(name)
         zoo.add(
             name,
             arrays.get("val"),
@@ -351,13 +368,13 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
             source=source,
             outputs=outputs,
         )
-    unknown = sorted(set(costs) - set(per_model))
+    unknown = sorted(set(costs) - set(names))
     if unknown and layout != "csv":  # backbones.csv lists more models than saved
         raise ValueError(
             f"{describe(root)}: costs given for unknown model(s) {unknown}; models "
-            f"are {sorted(per_model)}."
+            f"are {names}."
         )
-    missing = sorted(set(per_model) - set(costs))
+    missing = sorted(set(names) - set(costs))
     if costs and missing:
         raise ValueError(
             f"{describe(root)}: the costs file gives no cost for model(s) "
@@ -380,7 +397,7 @@ def _want_ood(present, ood, where):
 
 def _load_npz(root, ood):
     label_path = root / "labels.npz"
-    labels = _npz(label_path)
+    labels, _ = _npz(label_path)
     for split in ("val", "test"):
         if split not in labels:
             raise ValueError(
@@ -399,18 +416,17 @@ def _load_npz(root, ood):
         if path.name == "labels.npz":
             continue
         _check_name(path.stem, path)
-        arrays = _npz(path)
+        arrays, found = _npz(path, keys=zoo.splits)  # only the splits used
         for split in zoo.splits:
             if split not in arrays:
                 raise ValueError(
-                    f"{path}: missing split {split!r} (arrays found: {sorted(arrays)})."
+                    f"{path}: missing split {split!r} (arrays found: {sorted(found)})."
                 )
-        arrays = {s: arrays[s] for s in zoo.splits}
         per_model[path.stem] = (arrays, {s: f"{path}[{s!r}]" for s in zoo.splits})
     return zoo, per_model
 
 
-def _load_split_folders(root, ood, layout):
+def _load_split_folders(root, ood, layout, mmap_mode=None):
     splits = ["val", "test"]
     ood_dir = root / "ood_test"
     if _want_ood(ood_dir.is_dir(), ood, ood_dir):
@@ -456,7 +472,9 @@ def _load_split_folders(root, ood, layout):
                     f"{folder / (name + ext)}: missing split {split!r} for model "
                     f"{name!r} (found {other})."
                 )
-            arrays[split] = _npy(path) if layout == "npy" else _read_csv_matrix(path)
+            arrays[split] = (
+                _npy(path, mmap_mode) if layout == "npy" else _read_csv_matrix(path)
+            )
             source[split] = str(path)
         per_model[name] = (arrays, source)
     return zoo, per_model
