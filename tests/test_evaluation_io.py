@@ -76,6 +76,63 @@ def test_csv_errors_keep_their_messages(tmp_path, case):
         _read_csv_matrix(path)
 
 
+def _python_floats(text):
+    """The old parser's values (csv rows of Python floats), rounded to float32."""
+    rows = [line.split(",") for line in text.splitlines()[1:] if line.strip(",")]
+    return np.array([[float(v) for v in r] for r in rows]).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "a,b,c\n1.5,-2,3e-3\n\n4,5,6\n",  # names in the header, an empty line
+        "0,1,2\n 1 , 2 ,3\n4,5,6\n",  # blanks around values
+        "0,1,2\r\n1,2,3\r\n4,5,6\r\n",  # Windows line ends
+        '0,1,2\n"1",2,3\n4,5,6\n',  # quoted cell: the Python parser's path
+        "0,1,2\n1_0,2,3\n4,5,6\n",  # an underscore Python's float() accepts
+        "0,1,2\n+1,2.,.3\n4,5,6\n",
+        "\n1,2,3\n4,5,6\n",  # an empty first line is the header
+    ],
+)
+def test_csv_values_are_the_old_values_rounded_to_float32(tmp_path, content):
+    path = tmp_path / "m.csv"
+    path.write_bytes(content.encode())
+    matrix = _read_csv_matrix(path)
+    assert matrix.dtype == np.float32
+    assert_array_equal(matrix, _python_floats(content.replace('"', "")))
+
+
+def test_csv_random_logits_round_to_float32_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    z = rng.normal(scale=10.0, size=(500, 7)) * 10.0 ** rng.integers(-8, 8, (500, 7))
+    text = "0,1,2,3,4,5,6\n" + "".join(
+        ",".join(repr(float(v)) for v in row) + "\n" for row in z
+    )
+    path = tmp_path / "m.csv"
+    path.write_text(text)
+    # repr() round-trips: the old parser's float64 values are z itself
+    got = _read_csv_matrix(path)
+    assert got.dtype == np.float32
+    assert_array_equal(got, z.astype(np.float32))
+    # 1-ulp checks that the rounding was from float64, not a shorter parse
+    assert_array_equal(got.view(np.int32), z.astype(np.float32).view(np.int32))
+
+
+def test_csv_beyond_float32_range_is_read_as_float64(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("0,1,2\n1e39,2,3\n4,5,6\n")
+    got = _read_csv_matrix(path)
+    # float('1e39') is finite in float64 and would overflow float32
+    assert got.dtype == np.float64
+    assert_array_equal(got, [[1e39, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    path.write_text("0,1,2\n1,nan,inf\n-inf,5,6\n")
+    got = _read_csv_matrix(path)
+    assert got.dtype == np.float64 and np.isnan(got[0, 1])
+    zoo = LogitZoo([0, 1], [0])
+    with pytest.raises(ValueError, match=r"^m: logits contain 1 NaN and 2 infinite "):
+        zoo.add("m", got, np.zeros((1, 3)), source={"val": "m"}, outputs="logits")
+
+
 # ---------------------------------------------------------------------------
 # LogitZoo.add and load_logits_dir keep the floating dtype, copy nothing
 # ---------------------------------------------------------------------------

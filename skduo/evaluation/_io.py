@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 
 from skduo._vocabulary import OUTPUT_KINDS
 from skduo.evaluation._files import atomic_file, atomic_write, describe
-from skduo.evaluation._zoo import SPLITS, LogitZoo
+from skduo.evaluation._zoo import SPLITS, LogitZoo, _nonfinite
 
 #: What a file that cannot be read raises while NumPy reads it.
 _READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
@@ -125,6 +126,72 @@ def _floats(cells):
 
 
 def _read_csv_matrix(path):
+    """The logits of one CSV file of the official layout, checked.
+
+    Read as float32 (each value is the float64 value of its text rounded to
+    float32, relative rounding ``2**-24``, about 6e-8) by NumPy's C parser; a
+    file with a value beyond the float32 range (or NaN, infinity) is read as
+    float64, so its values are kept and the zoo's checks report them. Any file
+    the fast parser refuses is read again by the Python parser, whose messages
+    say what is wrong.
+    """
+    fast = _fast_csv_matrix(path, np.float32)
+    if fast is not None and _nonfinite(fast[1]) is not None:
+        fast = _fast_csv_matrix(path, np.float64)
+    if fast is None:
+        matrix = _checked_csv_matrix(path)  # raises the error of a bad file
+        as32 = matrix.astype(np.float32)
+        return as32 if _nonfinite(as32) is None else matrix
+    header, matrix = fast
+    width = matrix.shape[1]
+    index_header = len(header) == width and header[0].strip() in ("", "Unnamed: 0")
+    if width > 2 and (
+        index_header or np.array_equal(matrix[:, 0], np.arange(matrix.shape[0]))
+    ):
+        raise _index_column_error(path, matrix.shape[0])
+    return matrix
+
+
+def _fast_csv_matrix(path, dtype):
+    """``(header, matrix)`` by ``np.loadtxt``, or None if anything is unusual.
+
+    None (the caller falls back to :func:`_checked_csv_matrix`) for an
+    unreadable file, a first row of numbers that is not ``0, 1, ..., K-1``,
+    no data rows, and every row ``np.loadtxt`` refuses (ragged rows,
+    non-numeric or quoted cells, lines of blanks).
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), None)
+            if header is None:
+                return None
+            values = _floats(header)
+            if values is not None and values != list(range(len(values))):
+                return None
+            with warnings.catch_warnings():
+                # "input contained no data": no rows of logits
+                warnings.simplefilter("error")
+                matrix = np.loadtxt(
+                    fh, delimiter=",", dtype=dtype, comments=None, ndmin=2
+                )
+    except (ValueError, OSError, csv.Error, Warning):  # UnicodeDecodeError too
+        return None
+    if matrix.size == 0:
+        return None
+    return header, matrix
+
+
+def _index_column_error(path, n_rows):
+    return ValueError(
+        f"{describe(path)}: the first column is a row index (0, 1, 2, ..., "
+        f"{n_rows - 1}), not logits: the file was saved with pandas' "
+        "default index column, which would add a class. Save it with "
+        "DataFrame(logits).to_csv(path, index=False), or drop the column."
+    )
+
+
+def _checked_csv_matrix(path):
+    """Float64 logits of a CSV file by Python's csv and float(), or its error."""
     rows = _text_rows(path)
     if not rows:
         raise ValueError(f"{describe(path)}: no rows of logits.")
@@ -155,12 +222,7 @@ def _read_csv_matrix(path):
     if width > 2 and (
         index_header or np.array_equal(matrix[:, 0], np.arange(matrix.shape[0]))
     ):
-        raise ValueError(
-            f"{describe(path)}: the first column is a row index (0, 1, 2, ..., "
-            f"{matrix.shape[0] - 1}), not logits: the file was saved with pandas' "
-            "default index column, which would add a class. Save it with "
-            "DataFrame(logits).to_csv(path, index=False), or drop the column."
-        )
+        raise _index_column_error(path, matrix.shape[0])
     return matrix
 
 
@@ -324,7 +386,11 @@ def load_logits_dir(path, *, ood=None, outputs="auto", mmap_mode=None):
     The logits keep the dtype they were saved in (float32 stays float32,
     float64 stays float64; float16 becomes float32 and integers float64, see
     :meth:`LogitZoo.add`), and arrays are not copied, so loading takes about
-    the memory of the arrays returned.
+    the memory of the arrays returned. CSV logits (layout 3) are read as
+    float32 by NumPy's C parser: each value is its float64 value rounded to
+    float32 (relative rounding ``2**-24``, about 6e-8, the precision the
+    fits' float32 passes work in); a file holding a value beyond the float32
+    range is read as float64.
 
     Examples
     --------
