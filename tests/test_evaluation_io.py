@@ -175,6 +175,22 @@ def test_float32_probabilities_become_float32_logits():
     assert zoo.models["lp"].logits["val"] is lp
 
 
+def test_memory_mapped_log_probabilities_stay_memory_mapped(tmp_path):
+    rng = np.random.default_rng(6)
+    lp = np.log(rng.dirichlet(np.ones(4), size=50)).astype(np.float32)
+    mapped = _mmap(tmp_path / "lp.npy", lp)
+    zoo = LogitZoo(np.arange(50) % 4, np.arange(50) % 4)
+    zoo.add("lp", mapped, lp, outputs="log_proba")
+    assert zoo.models["lp"].logits["val"] is mapped
+    lp[0, 1] = -np.inf  # probability 0: clipped, so a new float32 array
+    with pytest.warns(UserWarning, match="2.0% of the rows .* are saturated"):
+        zoo.add("zero", _mmap(tmp_path / "zero.npy", lp), lp, outputs="log_proba")
+    got = zoo.models["zero"].logits["val"]
+    assert type(got) is np.ndarray and got.dtype == np.float32
+    # clipped at log of float64's smallest normal, stored in float32
+    assert got[0, 1] == np.float32(np.log(np.finfo(np.float64).tiny))
+
+
 def _mmap(path, z):
     np.save(path, z)
     return np.load(path, mmap_mode="r")

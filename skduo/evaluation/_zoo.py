@@ -379,9 +379,9 @@ class LogitZoo:
         if kind == "proba":
             return proba_to_logits(z, what=where, dtype=dtype)
         if kind == "log_proba":
-            return log_proba_to_logits(
-                z, what=where, dtype=dtype, copy=z.dtype != dtype
-            )
+            out = log_proba_to_logits(z, what=where, dtype=dtype, copy=z.dtype != dtype)
+            # not copied (no -inf): ``z`` itself, a np.memmap kept one
+            return z if out.base is z else out
         if bad is not None:  # only -inf (other non-finite values were refused)
             n_neg_inf, first = bad[2], bad[3]
             raise ValueError(
