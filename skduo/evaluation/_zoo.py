@@ -228,6 +228,15 @@ class LogitZoo:
             (``-inf`` clipped). The other values declare what the arrays are;
             probabilities and log-probabilities are then checked.
 
+        Raises
+        ------
+        ValueError
+            Naming the split (and file): wrong shape or dtype, NaN or infinite
+            values, row counts that differ from the labels, a class count that
+            differs from the other models', labels out of range, outputs that
+            are not what was declared, or splits that disagree on whether they
+            hold probabilities.
+
         Notes
         -----
         The logits keep the floating dtype they are given in: float32 stays
@@ -238,15 +247,6 @@ class LogitZoo:
         memory-mapped array (``np.load(path, mmap_mode="r")``) stays
         memory-mapped, and every check reads it in row blocks, so no temporary
         of its size is made.
-
-        Raises
-        ------
-        ValueError
-            Naming the split (and file): wrong shape or dtype, NaN or infinite
-            values, row counts that differ from the labels, a class count that
-            differs from the other models', labels out of range, outputs that
-            are not what was declared, or splits that disagree on whether they
-            hold probabilities.
         """
         source = dict(source or {})
         name = str(name)
