@@ -156,8 +156,8 @@ show_tree(official)
 # Step 3: load them
 # -----------------
 # :func:`~skduo.evaluation.load_logits_dir` recognises the layout. Both
-# folders hold the same logits (the CSV files as float64 text) and the same
-# cost ratios:
+# folders hold the same logits (the CSV files as float64 text, read back as
+# float32, which rounds by at most 6e-8 relative) and the same cost ratios:
 from_npz = load_logits_dir(root / "logits_npz")
 from_csv = load_logits_dir(official)
 print(from_npz)

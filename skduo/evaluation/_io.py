@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 
 from skduo._vocabulary import OUTPUT_KINDS
 from skduo.evaluation._files import atomic_file, atomic_write, describe
-from skduo.evaluation._zoo import SPLITS, LogitZoo
+from skduo.evaluation._zoo import SPLITS, LogitZoo, _nonfinite
 
 #: What a file that cannot be read raises while NumPy reads it.
 _READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
@@ -62,25 +63,28 @@ def _empty_file_error(path, kind):
     return None
 
 
-def _npz(path):
+def _npz(path, keys=None):
+    """The arrays of a .npz archive (only ``keys`` if given) and all its names."""
     error = _empty_file_error(path, "npz")
     if error is not None:
         raise error
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+            names = list(data.files)
+            wanted = names if keys is None else [k for k in names if k in keys]
+            return {key: data[key] for key in wanted}, names
     except _READ_ERRORS as exc:
         raise ValueError(
             f"{describe(path)}: cannot be read as a .npz archive ({_reason(exc)})."
         ) from None
 
 
-def _npy(path):
+def _npy(path, mmap_mode=None):
     error = _empty_file_error(path, "npy")
     if error is not None:
         raise error
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except _READ_ERRORS as exc:
         raise ValueError(
             f"{describe(path)}: cannot be read as a .npy array ({_reason(exc)})."
@@ -122,6 +126,72 @@ def _floats(cells):
 
 
 def _read_csv_matrix(path):
+    """The logits of one CSV file of the official layout, checked.
+
+    Read as float32 (each value is the float64 value of its text rounded to
+    float32, relative rounding ``2**-24``, about 6e-8) by NumPy's C parser; a
+    file with a value beyond the float32 range (or NaN, infinity) is read as
+    float64, so its values are kept and the zoo's checks report them. Any file
+    the fast parser refuses is read again by the Python parser, whose messages
+    say what is wrong.
+    """
+    fast = _fast_csv_matrix(path, np.float32)
+    if fast is not None and _nonfinite(fast[1]) is not None:
+        fast = _fast_csv_matrix(path, np.float64)
+    if fast is None:
+        matrix = _checked_csv_matrix(path)  # raises the error of a bad file
+        as32 = matrix.astype(np.float32)
+        return as32 if _nonfinite(as32) is None else matrix
+    header, matrix = fast
+    width = matrix.shape[1]
+    index_header = len(header) == width and header[0].strip() in ("", "Unnamed: 0")
+    if width > 2 and (
+        index_header or np.array_equal(matrix[:, 0], np.arange(matrix.shape[0]))
+    ):
+        raise _index_column_error(path, matrix.shape[0])
+    return matrix
+
+
+def _fast_csv_matrix(path, dtype):
+    """``(header, matrix)`` by ``np.loadtxt``, or None if anything is unusual.
+
+    None (the caller falls back to :func:`_checked_csv_matrix`) for an
+    unreadable file, a first row of numbers that is not ``0, 1, ..., K-1``,
+    no data rows, and every row ``np.loadtxt`` refuses (ragged rows,
+    non-numeric or quoted cells, lines of blanks).
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), None)
+            if header is None:
+                return None
+            values = _floats(header)
+            if values is not None and values != list(range(len(values))):
+                return None
+            with warnings.catch_warnings():
+                # "input contained no data": no rows of logits
+                warnings.simplefilter("error")
+                matrix = np.loadtxt(
+                    fh, delimiter=",", dtype=dtype, comments=None, ndmin=2
+                )
+    except (ValueError, OSError, csv.Error, Warning):  # UnicodeDecodeError too
+        return None
+    if matrix.size == 0:
+        return None
+    return header, matrix
+
+
+def _index_column_error(path, n_rows):
+    return ValueError(
+        f"{describe(path)}: the first column is a row index (0, 1, 2, ..., "
+        f"{n_rows - 1}), not logits: the file was saved with pandas' "
+        "default index column, which would add a class. Save it with "
+        "DataFrame(logits).to_csv(path, index=False), or drop the column."
+    )
+
+
+def _checked_csv_matrix(path):
+    """Float64 logits of a CSV file by Python's csv and float(), or its error."""
     rows = _text_rows(path)
     if not rows:
         raise ValueError(f"{describe(path)}: no rows of logits.")
@@ -152,12 +222,7 @@ def _read_csv_matrix(path):
     if width > 2 and (
         index_header or np.array_equal(matrix[:, 0], np.arange(matrix.shape[0]))
     ):
-        raise ValueError(
-            f"{describe(path)}: the first column is a row index (0, 1, 2, ..., "
-            f"{matrix.shape[0] - 1}), not logits: the file was saved with pandas' "
-            "default index column, which would add a class. Save it with "
-            "DataFrame(logits).to_csv(path, index=False), or drop the column."
-        )
+        raise _index_column_error(path, matrix.shape[0])
     return matrix
 
 
@@ -280,7 +345,7 @@ def _detect(root):
     )
 
 
-def load_logits_dir(path, *, ood=None, outputs="auto"):
+def load_logits_dir(path, *, ood=None, outputs="auto", mmap_mode=None):
     """Load a directory of saved logits into a :class:`LogitZoo`.
 
     Parameters
@@ -295,6 +360,11 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
         :meth:`LogitZoo.add`): ``'auto'`` recognises a model saved as
         probabilities and uses their logarithm with a ``UserWarning`` naming
         its files (``ModelLogits.outputs`` records what was found).
+    mmap_mode : {None, 'r'}, default=None
+        ``'r'`` opens the models' ``.npy`` files (layout 2) memory-mapped
+        (``np.load(path, mmap_mode='r')``): logits that need no conversion
+        stay on disk, read when used, and the files must stay in place while
+        the zoo is used. Ignored by the other layouts.
 
     Returns
     -------
@@ -313,6 +383,15 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
     -----
     {layout}
 
+    The logits keep the dtype they were saved in (float32 stays float32,
+    float64 stays float64; float16 becomes float32 and integers float64, see
+    :meth:`LogitZoo.add`), and arrays are not copied, so loading takes about
+    the memory of the arrays returned. CSV logits (layout 3) are read as
+    float32 by NumPy's C parser: each value is its float64 value rounded to
+    float32 (relative rounding ``2**-24``, about 6e-8, the precision the
+    fits' float32 passes work in); a file holding a value beyond the float32
+    range is read as float64.
+
     Examples
     --------
     >>> import tempfile
@@ -327,6 +406,8 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
     """
     if outputs not in OUTPUT_KINDS:
         raise ValueError(f"outputs must be one of {OUTPUT_KINDS}; got {outputs!r}.")
+    if mmap_mode not in (None, "r"):
+        raise ValueError(f"mmap_mode must be None or 'r'; got {mmap_mode!r}.")
     root = Path(path)
     if not root.is_dir():
         what = "not a directory" if root.exists() else "no such directory"
@@ -336,11 +417,13 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
     if layout == "npz":
         zoo, per_model = _load_npz(root, ood)
     else:
-        zoo, per_model = _load_split_folders(root, ood, layout)
+        zoo, per_model = _load_split_folders(root, ood, layout, mmap_mode)
     if not per_model:
         raise ValueError(f"{describe(root)}: no model logits found ({layout} layout).")
-    for name in sorted(per_model):
-        arrays, source = per_model[name]
+    names = sorted(per_model)
+    for name in names:
+        # popped: arrays converted (probabilities) are freed model by model
+        arrays, source = per_model.pop(name)
         zoo.add(
             name,
             arrays.get("val"),
@@ -351,13 +434,13 @@ def load_logits_dir(path, *, ood=None, outputs="auto"):
             source=source,
             outputs=outputs,
         )
-    unknown = sorted(set(costs) - set(per_model))
+    unknown = sorted(set(costs) - set(names))
     if unknown and layout != "csv":  # backbones.csv lists more models than saved
         raise ValueError(
             f"{describe(root)}: costs given for unknown model(s) {unknown}; models "
-            f"are {sorted(per_model)}."
+            f"are {names}."
         )
-    missing = sorted(set(per_model) - set(costs))
+    missing = sorted(set(names) - set(costs))
     if costs and missing:
         raise ValueError(
             f"{describe(root)}: the costs file gives no cost for model(s) "
@@ -380,7 +463,7 @@ def _want_ood(present, ood, where):
 
 def _load_npz(root, ood):
     label_path = root / "labels.npz"
-    labels = _npz(label_path)
+    labels, _ = _npz(label_path)
     for split in ("val", "test"):
         if split not in labels:
             raise ValueError(
@@ -399,18 +482,17 @@ def _load_npz(root, ood):
         if path.name == "labels.npz":
             continue
         _check_name(path.stem, path)
-        arrays = _npz(path)
+        arrays, found = _npz(path, keys=zoo.splits)  # only the splits used
         for split in zoo.splits:
             if split not in arrays:
                 raise ValueError(
-                    f"{path}: missing split {split!r} (arrays found: {sorted(arrays)})."
+                    f"{path}: missing split {split!r} (arrays found: {sorted(found)})."
                 )
-        arrays = {s: arrays[s] for s in zoo.splits}
         per_model[path.stem] = (arrays, {s: f"{path}[{s!r}]" for s in zoo.splits})
     return zoo, per_model
 
 
-def _load_split_folders(root, ood, layout):
+def _load_split_folders(root, ood, layout, mmap_mode=None):
     splits = ["val", "test"]
     ood_dir = root / "ood_test"
     if _want_ood(ood_dir.is_dir(), ood, ood_dir):
@@ -456,7 +538,9 @@ def _load_split_folders(root, ood, layout):
                     f"{folder / (name + ext)}: missing split {split!r} for model "
                     f"{name!r} (found {other})."
                 )
-            arrays[split] = _npy(path) if layout == "npy" else _read_csv_matrix(path)
+            arrays[split] = (
+                _npy(path, mmap_mode) if layout == "npy" else _read_csv_matrix(path)
+            )
             source[split] = str(path)
         per_model[name] = (arrays, source)
     return zoo, per_model

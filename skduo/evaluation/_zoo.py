@@ -11,6 +11,7 @@ from skduo._outputs._kinds import (
     proba_to_logits,
 )
 from skduo._vocabulary import OUTPUT_KINDS
+from skduo.utils._arrays import float_dtype, row_blocks
 
 __all__ = ["LogitZoo", "ModelLogits"]
 
@@ -26,8 +27,11 @@ class ModelLogits:
     name : str
         Model name.
     logits : dict of {str: ndarray of shape (n_samples, n_classes)}
-        Float64 logits by split (``'val'``, ``'test'`` and optionally
-        ``'ood_test'``).
+        Logits by split (``'val'``, ``'test'`` and optionally ``'ood_test'``),
+        float32 or float64: the dtype they were given in (float16 becomes
+        float32, integers float64; see :meth:`LogitZoo.add`). A memory-mapped
+        array (``np.load(path, mmap_mode="r")``) that needs no conversion stays
+        memory-mapped.
     cost : float or None
         Inference cost per sample (multiply-adds), or None if unknown.
     group : str or None
@@ -58,6 +62,45 @@ class ModelLogits:
 
 def _where(name, split, source):
     return source.get(split) or f"model {name!r}, split {split!r}"
+
+
+def _as_array(arr):
+    """``arr`` itself if it is an ndarray or a ``np.memmap``, else an ndarray."""
+    if type(arr) in (np.ndarray, np.memmap):
+        return arr
+    return np.asarray(arr)
+
+
+def _nonfinite(z):
+    """Counts of the non-finite values of ``z``, read in row blocks.
+
+    Returns None when every value is finite (or ``z`` holds integers), else
+    ``(n_nan, n_nonfinite, n_neg_inf, (row, column))`` with the position of
+    the first non-finite value in row-major order. Temporaries are one row
+    block (:func:`~skduo.utils._arrays.row_blocks`), never of ``z``'s size, so
+    a memory-mapped array is scanned without being loaded.
+    """
+    if z.dtype.kind != "f":
+        return None
+    n_nan = n_bad = n_neg_inf = 0
+    first = None
+    for rows in row_blocks(z.shape):
+        block = z[rows]
+        # a sum is finite only if every term is (one pass, no temporary); a
+        # non-finite sum may be an overflow of finite values: checked below
+        if np.isfinite(np.add.reduce(block, axis=None)):
+            continue
+        nonfinite = ~np.isfinite(block)
+        n_block = int(np.count_nonzero(nonfinite))
+        if n_block == 0:
+            continue
+        if first is None:
+            row, column = np.argwhere(nonfinite)[0]
+            first = (rows.start + int(row), int(column))
+        n_bad += n_block
+        n_nan += int(np.count_nonzero(np.isnan(block)))
+        n_neg_inf += int(np.count_nonzero(np.isneginf(block)))
+    return None if first is None else (n_nan, n_bad, n_neg_inf, first)
 
 
 def _check_labels(y, split, source):
@@ -193,6 +236,17 @@ class LogitZoo:
             differs from the other models', labels out of range, outputs that
             are not what was declared, or splits that disagree on whether they
             hold probabilities.
+
+        Notes
+        -----
+        The logits keep the floating dtype they are given in: float32 stays
+        float32 and float64 stays float64 (float16 becomes float32, integers
+        float64); probabilities and log-probabilities are converted to logits
+        of that dtype (the logarithm taken in float64, stored in it). Logits
+        that need no conversion are stored as given, not copied: a
+        memory-mapped array (``np.load(path, mmap_mode="r")``) stays
+        memory-mapped, and every check reads it in row blocks, so no temporary
+        of its size is made.
         """
         source = dict(source or {})
         name = str(name)
@@ -210,7 +264,7 @@ class LogitZoo:
                 f"Model name {name!r} is not valid UTF-8 text (a file name with "
                 "undecodable bytes?); rename it."
             ) from None
-        arrays, kinds = {}, {}
+        arrays, kinds, bad = {}, {}, {}
         for split, arr in (("val", val), ("test", test), ("ood_test", ood_test)):
             where = _where(name, split, source)
             if arr is None:
@@ -225,7 +279,7 @@ class LogitZoo:
                     f"{where}: logits for split {split!r} but the zoo has no labels "
                     "for it."
                 )
-            arrays[split] = self._check_array(arr, where, split)
+            arrays[split], bad[split] = self._check_array(arr, where, split)
             kinds[split] = (
                 detect_output_kind(arrays[split]) if outputs == "auto" else outputs
             )
@@ -237,7 +291,7 @@ class LogitZoo:
                     f"Model {name!r}: cost must be a positive number; got {cost}."
                 )
         logits = {
-            split: self._as_logits(z, kind, _where(name, split, source))
+            split: self._as_logits(z, kind, _where(name, split, source), bad[split])
             for split, z in arrays.items()
         }
         if outputs == "auto" and kind == "proba":
@@ -276,7 +330,7 @@ class LogitZoo:
         return "logits"
 
     def _check_array(self, arr, where, split):
-        z = np.asarray(arr)
+        z = _as_array(arr)
         if z.ndim != 2:
             raise ValueError(
                 f"{where}: logits must be 2-D (n_samples, n_classes); got shape "
@@ -284,17 +338,15 @@ class LogitZoo:
             )
         if z.dtype.kind not in "fiu":
             raise ValueError(f"{where}: logits must be numeric; got {z.dtype}.")
-        if z.dtype.kind == "f" and not np.isfinite(z).all():
-            bad = ~np.isfinite(z)
-            n_nan = int(np.isnan(z).sum())
-            n_neg_inf = int(np.isneginf(z).sum())
-            if n_nan == 0 and n_neg_inf == int(bad.sum()):
+        bad = _nonfinite(z)
+        if bad is not None:
+            n_nan, n_bad, n_neg_inf, first = bad
+            if n_nan == 0 and n_neg_inf == n_bad:
                 pass  # -inf: log-probabilities of 0, clipped when converted
             else:
-                first = np.argwhere(bad)[0]
                 raise ValueError(
                     f"{where}: logits contain {n_nan} NaN and "
-                    f"{int(bad.sum()) - n_nan} infinite value(s) (first at row "
+                    f"{n_bad - n_nan} infinite value(s) (first at row "
                     f"{first[0]}, column {first[1]})."
                 )
         y = self.labels[split]
@@ -318,21 +370,25 @@ class LogitZoo:
                 f"class {int(y.max())}, out of range for {where} with "
                 f"{n_classes} columns (classes 0..{n_classes - 1})."
             )
-        return z
+        return z, bad
 
     @staticmethod
-    def _as_logits(z, kind, where):
+    def _as_logits(z, kind, where, bad):
+        """Logits of ``z`` in its float dtype; ``z`` itself when no conversion."""
+        dtype = float_dtype(z.dtype)
         if kind == "proba":
-            return proba_to_logits(z, what=where)
+            return proba_to_logits(z, what=where, dtype=dtype)
         if kind == "log_proba":
-            return log_proba_to_logits(z, what=where)
-        if z.dtype.kind == "f" and np.isneginf(z).any():
-            first = np.argwhere(np.isneginf(z))[0]
+            out = log_proba_to_logits(z, what=where, dtype=dtype, copy=z.dtype != dtype)
+            # not copied (no -inf): ``z`` itself, a np.memmap kept one
+            return z if out.base is z else out
+        if bad is not None:  # only -inf (other non-finite values were refused)
+            n_neg_inf, first = bad[2], bad[3]
             raise ValueError(
-                f"{where}: logits contain 0 NaN and {int(np.isneginf(z).sum())} "
+                f"{where}: logits contain 0 NaN and {n_neg_inf} "
                 f"infinite value(s) (first at row {first[0]}, column {first[1]})."
             )
-        return np.asarray(z, dtype=np.float64)
+        return z if z.dtype == dtype else z.astype(dtype)
 
     def __repr__(self):
         sizes = ", ".join(f"{s}={len(self.labels[s])}" for s in self.splits)
