@@ -122,12 +122,13 @@ def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=
     for method, members, label in curves:
         ens = report.fitted[(method, tuple(members))]
         logits = [zoo.models[m].logits[split] for m in members]
-        proba = ens.predict_proba(*logits)
+        # predictions and their confidence in row blocks (no n x K array)
         y_pred = ens.predict(*logits)
+        conf = ens.confidence(*logits, kind=confidence)
         coverage, risk, _ = risk_coverage_curve(
-            y, proba, labels=labels, confidence=confidence, y_pred=y_pred
+            y, None, labels=labels, confidence=conf, y_pred=y_pred
         )
-        area = aurc(y, proba, labels=labels, confidence=confidence, y_pred=y_pred)
+        area = aurc(y, None, labels=labels, confidence=conf, y_pred=y_pred)
         errors = np.flatnonzero(risk > 0)
         if len(errors):
             first_risk.append(float(coverage[errors[0]]))
