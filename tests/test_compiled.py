@@ -37,9 +37,9 @@ def _reference_terms(logits, y, sw, weights, order):
     """Independent float64 terms: softmax moments of the label-shifted members.
 
     Loss ``logsumexp(c) - c_y``, gradient ``E_p[z_m - z_my]``, Hessian the
-    covariance, third derivatives the third central moments of the members
-    under ``p = softmax(c)``, summed over rows with the sample weights and laid
-    out as the packed terms.
+    covariance, third derivatives the third central moments, fourth
+    derivatives the fourth cumulants of the members under ``p = softmax(c)``,
+    summed over rows with the sample weights and laid out as the packed terms.
     """
     rows = np.arange(len(y))
     z = [np.asarray(a, dtype=np.float64) for a in logits]
@@ -62,6 +62,26 @@ def _reference_terms(logits, y, sw, weights, order):
                 for a in centred
                 for b in centred
                 for d in centred
+            ]
+        )
+    if order >= 4:
+        # fourth cumulants: E[abde] - E[ab]E[de] - E[ad]E[be] - E[ae]E[bd]
+        def cov(a, b):
+            return (p * a * b).sum(axis=1)
+
+        parts.append(
+            [
+                sw
+                @ (
+                    (p * a * b * d * e).sum(axis=1)
+                    - cov(a, b) * cov(d, e)
+                    - cov(a, d) * cov(b, e)
+                    - cov(a, e) * cov(b, d)
+                )
+                for a in centred
+                for b in centred
+                for d in centred
+                for e in centred
             ]
         )
     return np.concatenate([np.asarray(q, dtype=np.float64) for q in parts])
@@ -97,7 +117,7 @@ def test_exponential_clips_far_tails_and_propagates_nan():
 
 
 @pytest.mark.parametrize("m", [1, 2])
-@pytest.mark.parametrize("order", [0, 1, 2, 3])
+@pytest.mark.parametrize("order", [0, 1, 2, 3, 4])
 def test_terms_match_an_independent_float64_implementation(rng, m, order):
     logits, y, sw = _problem(rng, m=m)
     w = np.array([1.3, 0.4][:m], dtype=np.float32)
@@ -113,9 +133,10 @@ def test_terms_match_an_independent_float64_implementation(rng, m, order):
 def test_terms_agree_with_the_numpy_float32_kernel(rng, m):
     logits, y, sw = _problem(rng, m=m)
     w = np.array([0.9, 0.6][:m], dtype=np.float32).astype(np.float64)
-    got = _compiled.chunk_terms(logits, y, sw, w, 100, 600, 3)
-    loss, grad, (hess, third) = _chunk_terms(logits, y, sw, w, 100, 600, 3, np.float32)
-    expected = np.concatenate([[loss], grad, hess.ravel(), third.ravel()])
+    got = _compiled.chunk_terms(logits, y, sw, w, 100, 600, 4)
+    terms = _chunk_terms(logits, y, sw, w, 100, 600, 4, np.float32)
+    loss, grad, (hess, third, fourth) = terms
+    expected = np.concatenate([[loss], grad, hess, third, fourth], axis=None)
     scale = np.abs(expected).max()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * scale)
 

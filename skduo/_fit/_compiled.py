@@ -5,9 +5,10 @@ imported only by :func:`skduo._fit._objective._load_compiled`, never by
 ``import skduo``. For one or two members it evaluates, over a row chunk, the
 same packed terms as the NumPy kernel (:func:`skduo._fit._kernel._chunk_terms`):
 
-- :func:`chunk_terms`, in float32 (orders 0-3, as ``dtype=np.float32``): the
-  loss, gradient, Hessian and third derivatives of the NLL at float32 weights,
-  which the approach phase uses;
+- :func:`chunk_terms`, in float32 (orders 0-4, as ``dtype=np.float32``): the
+  loss, gradient, Hessian, third and fourth derivatives of the NLL at float32
+  weights, which the start (fourth derivatives on its subsample) and the
+  approach phase use;
 - :func:`certificate_terms`, in float64 (orders 0-1, as ``dtype=np.float64``):
   the loss and gradient that certify a fit's KKT residual.
 
@@ -44,32 +45,37 @@ stated in :mod:`skduo._fit._kernel` holds for it with the exponential's error
 
 - combined logits ``c_k = w_0 a_k + w_1 b_k`` (fused or not): within
   ``g_2 A`` of the exact ones, as there;
-- :func:`_exp64` of ``x = c_k - max_j c_j`` (exactly 0 for the maximum):
+- :func:`_exp64` of ``x = c_k - max_j c_j`` (exactly 0 for the maximum,
+  within ``u D`` of the exact difference):
   arguments below ``-708`` are raised to ``-708`` (their exponentials,
   ``< 3.4e-308``, change a row sum ``>= 1`` by less than ``K * 3.4e-308``
   relative); ``k = floor(x log2(e) + 1/2)`` makes ``|r| <= 0.35``; ``r = (x - k
-  LN2_HI) - k LN2_LO`` with the fdlibm split of ``ln 2`` (``LN2_HI`` has 32
-  significant bits, so ``k LN2_HI`` is exact for ``|k| <= 1022`` and ``x - k
-  LN2_HI`` exact by Sterbenz's lemma) is within ``0.36u`` of ``x - k ln 2``;
-  the degree-13 Taylor polynomial of ``exp(r)`` has a remainder below
-  ``|r|^14 / 14! e^|r| < 2e-17 exp(r)``, and Horner's rule in floating point
-  (fused or not, coefficients rounded) errs by at most ``g_28 sum_j |r|^j /
-  j! <= g_28 e^(2 |r|) exp(r) < 56u exp(r)``; the scaling by ``2**k`` (bits
-  built directly, ``k >= -1021``: no subnormals) is exact. Measured: within
-  1.2 units in the last place of the exact (mpmath) exponential;
+  LN2_HI) - k LN2_LO`` with the fdlibm split of ``ln 2`` is within ``0.36u``
+  of ``x - k ln 2``: ``LN2_HI`` has 32 significant bits, so ``k LN2_HI`` is
+  exact for ``|k| <= 1022``, and ``x - k LN2_HI`` is exact (for ``k != 0``,
+  ``|x| > 0.34`` is a multiple of ``2**-54``, as is ``k LN2_HI``, and their
+  difference is below ``1/2``); the degree-13 Taylor polynomial of ``exp(r)``
+  has a remainder below ``|r|^14 / 14! e^|r| < 1e-17 exp(r)``, and Horner's
+  rule in floating point (fused or not) with the rounded coefficients errs by
+  at most ``g_27 sum_j |r|^j / j! <= g_27 e^(2 |r|) exp(r) < 54.4u exp(r)``;
+  the scaling by ``2**k`` (bits built directly, ``k >= -1021``: no
+  subnormals) is exact: in all ``< 55u``, stated as ``56u``. Measured: within
+  1.12 units in the last place of the exact (mpmath) exponential;
 - sums over a row are float64 in any order (LLVM splits them into SIMD lanes):
   every summation order errs by at most ``g_(K-1) sum |terms|`` (Higham,
   *Accuracy and Stability of Numerical Algorithms*, 2nd ed., eq. 4.4), the
   ``g_(K+2)`` term of the bound with room to spare;
 - one division and one subtraction of the label logit per row and member (no
-  ``arcp``: the division is not replaced by a reciprocal), as there;
+  ``arcp``: the division is not replaced by a reciprocal), as there, and one
+  multiplication by the row's sample weight (``u``, i.e. ``g_(K+2)`` becomes
+  ``g_(K+3)``);
 - the sample-weighted sums over a chunk's rows are compensated (Neumaier), so
   they add ``2u`` of the result plus ``O(n u^2)``, instead of ``g_n`` times
   the sum of absolute values of a plain sum.
 
 With ``A = D = 100``, ``K = 1000`` and logits within 1000 spreads of 0 the
-bound on the KKT residual's error is then ``4e-10`` instead of ``3.6e-10``,
-still 25x below the tolerance ``1e-8``; it is the same for float32 and float64
+bound on the KKT residual's error is then ``3.8e-10`` instead of ``3.6e-10``,
+still 26x below the tolerance ``1e-8``; it is the same for float32 and float64
 inputs (both are exact in float64), and sample weights only weight the rows'
 terms. The exponential's own arithmetic is compiled without ``reassoc``
 (:func:`_exp64` is a separate function with only ``contract``; LLVM keeps each
@@ -232,6 +238,8 @@ def _terms1(a, y, sw, w0, order, out):
         else:
             for j in range(k):
                 e = _exp32(buf[j] - m)
+                if order == 4:
+                    buf[j] = e  # for the centred second pass
                 da = np.float32(a[i, j] - ay)
                 ea = e * da
                 s0 += e
@@ -249,6 +257,19 @@ def _terms1(a, y, sw, w0, order, out):
             out[2] += s * (e2 - mu * mu)
         if order >= 3:
             out[3] += s * (s3 / t0 - 3.0 * mu * e2 + 2.0 * mu * mu * mu)
+        if order >= 4:
+            # fourth cumulant E[c^4] - 3 E[c^2]^2 of the centred c = a - mu,
+            # from the row's exponentials (a second pass over the cached row)
+            mu32 = np.float32(mu)
+            c2 = np.float32(0.0)
+            c4 = np.float32(0.0)
+            for j in range(k):
+                c = np.float32(a[i, j] - ay) - mu32
+                pc2 = buf[j] * c * c
+                c2 += pc2
+                c4 += pc2 * c * c
+            m2 = c2 / t0
+            out[4] += s * (c4 / t0 - 3.0 * m2 * m2)
 
 
 @numba.njit(fastmath=_FLAGS, nogil=True, cache=True)
@@ -256,6 +277,7 @@ def _terms2(a, b, y, sw, w0, w1, order, out):
     """Packed terms of two members over the rows of ``a``, ``b`` (into ``out``)."""
     n, k = a.shape
     buf = np.empty(k, np.float32)
+    kappa4 = np.empty(5)
     for i in range(n):
         ay = a[i, y[i]]
         by = b[i, y[i]]
@@ -299,6 +321,8 @@ def _terms2(a, b, y, sw, w0, w1, order, out):
         else:
             for j in range(k):
                 e = _exp32(buf[j] - m)
+                if order == 4:
+                    buf[j] = e  # for the centred second pass
                 da = np.float32(a[i, j] - ay)
                 db = np.float32(b[i, j] - by)
                 ea = e * da
@@ -349,6 +373,46 @@ def _terms2(a, b, y, sw, w0, w1, order, out):
         out[12] += s * tabb
         out[13] += s * tabb
         out[14] += s * tbbb
+        if order == 3:
+            continue
+        # fourth cumulants of the centred members (a second pass over the
+        # cached row): kappa4[q] for q indices of b among the four
+        ma32 = np.float32(ma)
+        mb32 = np.float32(mb)
+        caa = np.float32(0.0)
+        cab = np.float32(0.0)
+        cbb = np.float32(0.0)
+        f0 = np.float32(0.0)
+        f1 = np.float32(0.0)
+        f2 = np.float32(0.0)
+        f3 = np.float32(0.0)
+        f4 = np.float32(0.0)
+        for j in range(k):
+            ca = np.float32(a[i, j] - ay) - ma32
+            cb = np.float32(b[i, j] - by) - mb32
+            pa = buf[j] * ca
+            pb = buf[j] * cb
+            paa = pa * ca
+            pbb = pb * cb
+            caa += paa
+            cab += pa * cb
+            cbb += pbb
+            f0 += paa * ca * ca
+            f1 += paa * ca * cb
+            f2 += paa * cb * cb
+            f3 += pbb * cb * ca
+            f4 += pbb * cb * cb
+        m2aa = caa / t0
+        m2ab = cab / t0
+        m2bb = cbb / t0
+        kappa4[0] = f0 / t0 - 3.0 * m2aa * m2aa
+        kappa4[1] = f1 / t0 - 3.0 * m2aa * m2ab
+        kappa4[2] = f2 / t0 - m2aa * m2bb - 2.0 * m2ab * m2ab
+        kappa4[3] = f3 / t0 - 3.0 * m2ab * m2bb
+        kappa4[4] = f4 / t0 - 3.0 * m2bb * m2bb
+        for idx in range(16):  # (m, k, q, j) -> m * 8 + k * 4 + q * 2 + j
+            q = (idx >> 3) + ((idx >> 2) & 1) + ((idx >> 1) & 1) + (idx & 1)
+            out[15 + idx] += s * kappa4[q]
 
 
 @numba.njit(fastmath=_CERTIFICATE_FLAGS, nogil=True, cache=True)
@@ -493,7 +557,8 @@ def chunk_terms(logits, y, sw, weights, start, stop, order):
 
     ``logits`` are one or two members (arrays, memory maps or row views, without
     normalising factors; see :func:`_rows`), ``y`` integer labels, ``sw``
-    sample weights, ``weights`` float32 numbers, ``order`` 0 to 3; the result
+    sample weights, ``weights`` float32 numbers, ``order`` 0 to 4 (4: the
+    fourth cumulants too, which the start takes on its subsample); the result
     is laid out as :func:`skduo._fit._objective._pack`'s.
     """
     n_members = len(logits)
@@ -503,11 +568,11 @@ def chunk_terms(logits, y, sw, weights, start, stop, order):
     w = np.asarray(weights, dtype=np.float32)
     a = _rows(logits[0], ys, start, stop)
     if n_members == 1:
-        packed = np.zeros(4)
+        packed = np.zeros(5)
         _terms1(a, ys, sws, w[0], order, packed)
     else:
         b = _rows(logits[1], ys, start, stop)
-        packed = np.zeros(15)
+        packed = np.zeros(31)
         _terms2(a, b, ys, sws, w[0], w[1], order, packed)
     return packed[:size].copy()
 

@@ -23,7 +23,7 @@ a fit, are stated in :mod:`skduo._fit._kernel`.
 
 With numba installed (``skduo[fast]``), the evaluations of one or two members
 on large problems run compiled kernels instead (:mod:`skduo._fit._compiled`;
-see :func:`fit_kernel`): the float32 ones of orders 0-3 (2-3x faster) and the
+see :func:`fit_kernel`): the float32 ones of orders 0-4 (2-3x faster) and the
 float64 certificate of orders 0-1 (~3x faster, with the error bound of the
 NumPy certificate up to a slightly larger exponential error, see there). The
 float64 Hessian (needed only when the certificate takes a Newton step) and
@@ -116,7 +116,7 @@ def _load_compiled(n_members, forced):
 def _compiled_kernel(logits, factors, kernel, precise=False):
     """The compiled chunk function for ``logits``, or None (the NumPy kernel).
 
-    The float32 one (:func:`skduo._fit._compiled.chunk_terms`, orders 0-3) or
+    The float32 one (:func:`skduo._fit._compiled.chunk_terms`, orders 0-4) or
     with ``precise`` the float64 certificate
     (:func:`skduo._fit._compiled.certificate_terms`, orders 0-1). They apply
     to one or two members of any numeric dtype (see
@@ -135,7 +135,7 @@ def _compiled_kernel(logits, factors, kernel, precise=False):
 
 def _compiled_max_order(precise):
     """The highest order the compiled kernel of this precision evaluates."""
-    return 1 if precise else 3
+    return 1 if precise else 4
 
 
 #: Up to this many members, the float32 phase takes third-order steps (their
@@ -255,7 +255,7 @@ class Objective:
     scale; the weights are then those of ``factors[m] * logits[m]``.
     ``n_evaluations`` counts the evaluations (each reads every row once).
     ``kernel`` (see :func:`fit_kernel`) ``"auto"`` or ``"numba"`` runs the
-    float32 evaluations of orders 0-3, and the float64 ones of orders 0-1 (the
+    float32 evaluations of orders 0-4, and the float64 ones of orders 0-1 (the
     certificate), with the compiled kernels (:mod:`skduo._fit._compiled`)
     where they apply (one or two members without a normalising factor, see
     :func:`_compiled_kernel`).
