@@ -98,8 +98,9 @@ def test_exponential_is_accurate_to_float32_resolution():
     ).astype(np.float32)
     got = _compiled.exp32(x).astype(np.float64)
     rel = np.abs(got / np.exp(x.astype(np.float64)) - 1.0)
-    # float32 np.exp is within 2e-7 on the same points (half an ulp is 6e-8)
-    assert rel.max() < 1.5e-7
+    # float32 np.exp is within 2e-7 on the same points (half an ulp is 6e-8);
+    # 8.3e-8 measured (the two-constant reduction in float32)
+    assert rel.max() < 1e-7
     assert _compiled.exp32(np.array([0.0], dtype=np.float32))[0] == 1.0
 
 
