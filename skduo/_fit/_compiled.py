@@ -16,10 +16,10 @@ Where the NumPy kernels make a dozen passes over a chunk in memory
 (combination, maximum, exponential, one row dot product per moment), these
 read each row once into a buffer of ``K`` values and accumulate every moment
 in the same loop, with a vectorisable exponential. At 50,000 x 1,000 the
-float32 gradient evaluation costs 0.4 of the reference log-sum-exp pass
-instead of 1.1, the third-order one 0.6 instead of 1.55, and the float64
-certificate ~0.6 instead of 1.3-1.7 (``benchmarks/bench_fit.py
---evaluations``).
+float32 gradient evaluation costs ~0.3 of the reference log-sum-exp pass
+instead of ~0.9, the third-order one ~0.5 instead of ~1.25, and the float64
+certificate ~0.6 instead of ~1.75 (``benchmarks/bench_fit.py
+--evaluations``, 2026-12-07).
 
 Accuracy of the float32 kernel
 ------------------------------

@@ -52,8 +52,9 @@ __all__ = [
 
 #: With ``SKDUO_FIT_KERNEL=auto`` (the default) fits of at least this many logits
 #: (rows x classes x members) use the compiled kernel when numba is installed:
-#: below it, loading it (~0.5 s once per process, ~1.5 s the first time, when it
-#: is compiled and cached on disk) costs more than it saves in one fit.
+#: below it, loading it (~0.5 s once per process, ~4 s the first time, when the
+#: float32 kernel and the certificate are compiled and cached on disk) costs
+#: more than it saves in one fit.
 _COMPILED_MIN_ELEMENTS = 2**27
 
 _FIT_KERNELS = ("auto", "numpy", "numba")
