@@ -121,8 +121,10 @@ def _compiled_kernel(logits, factors, kernel, precise=False):
     with ``precise`` the float64 certificate
     (:func:`skduo._fit._compiled.certificate_terms`, orders 0-1). They apply
     to one or two members of any numeric dtype (see
-    :func:`skduo._fit._compiled._rows`) without a normalising factor, when
-    ``kernel`` (:func:`fit_kernel`) is not ``"numpy"`` and the kernels load.
+    :func:`skduo._fit._compiled._rows` and
+    :func:`skduo._fit._compiled._certificate_rows`) without a normalising
+    factor, when ``kernel`` (:func:`fit_kernel`) is not ``"numpy"`` and the
+    kernels load.
     """
     if kernel == "numpy" or len(logits) > 2:
         return None
@@ -221,7 +223,8 @@ def block_terms(logits, y, sw, weights, order, dtype, factors=None, kernel="nump
 
     What a dask worker computes on one block of rows (one thread); the sums of
     the packed vectors of all blocks, divided by the total sample weight, give
-    :func:`unpack_terms`. ``kernel`` is the float32 kernel (:func:`fit_kernel`).
+    :func:`unpack_terms`. ``kernel`` is the client's kernel choice
+    (:func:`fit_kernel`), for the float32 terms and the float64 certificate.
     """
     chunk_terms = None
     precise = dtype == np.float64
