@@ -347,20 +347,31 @@ def test_precise_objective_runs_the_certificate_and_numpy_for_the_hessian(rng):
     np.testing.assert_array_equal(packed / sw.sum(), np.concatenate([[f], g]))
 
 
+def _model_problem(rng, n=6000, k=60, dtype=np.float32):
+    """Two members, labels drawn from softmax(1.2 z_1 + 0.5 z_2), sample weights."""
+    base = 2.0 * rng.normal(size=(n, k))
+    logits = [(base + s * rng.normal(size=(n, k))).astype(dtype) for s in (1, 1.5)]
+    p = softmax(1.2 * logits[0].astype(float) + 0.5 * logits[1], axis=1)
+    y = np.minimum((p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1), k - 1)
+    return logits, y, rng.random(n)
+
+
 def test_certificate_newton_steps_agree_with_numpy(rng):
-    # the certificate phase alone, from a start 1e-3 off the optimum and with
+    # the certificate phase alone, from a start far off the optimum and with
     # a tight tolerance, so that it takes float64 Newton steps with gradients
-    # from each kernel: both reach the same optimum
-    logits, y, sw = _problem(rng, n=3000, k=40)
+    # from each kernel: both reach the same (interior) optimum
+    logits, y, sw = _model_problem(rng, n=3000, k=40)
     scales = np.ones(2)
     upper = np.full(2, 1e4)
     results = []
     for kernel in ("numpy", "numba"):
         obj = objective.Objective(logits, y, sw, 1, True, kernel=kernel)
-        w0 = np.array([0.2, 0.1])
+        w0 = np.array([0.5, 0.2])
         w, f, g, _, it, ok = newton(obj, w0, upper, scales, 1e-12, 50)
         assert ok and it >= 3
         results.append(w)
+    assert np.all(results[0] > 0.3)
+    # measured: within 1e-15
     np.testing.assert_allclose(results[1], results[0], rtol=1e-11)
 
 
@@ -394,12 +405,7 @@ def test_fitted_weights_agree_to_1e_9_with_and_without_numba(
     # both fits end where their float64 certificates put the optimum (at the
     # default tol=1e-8 they may stop anywhere the tolerance allows: weights
     # 2-7e-9 apart, measured, from the different float32 approaches)
-    n, k = 6000, 60
-    base = 2.0 * rng.normal(size=(n, k))
-    logits = [(base + s * rng.normal(size=(n, k))).astype(dtype) for s in (1, 1.5)]
-    p = softmax(1.2 * logits[0].astype(float) + 0.5 * logits[1], axis=1)
-    y = np.minimum((p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1), k - 1)
-    sw = rng.random(n)
+    logits, y, sw = _model_problem(rng, dtype=dtype)
     logits = logits[:m]
     monkeypatch.setenv("SKDUO_FIT_KERNEL", "numpy")
     ref = fit_logit_weights(logits, y, sw, tol=1e-11, return_result=True)
