@@ -23,6 +23,11 @@ memory <= 2x one logits array; 1 member >= 5x faster than sklearn, equal NLL.
 BLAS limited to one thread) against one chunked float32 log-sum-exp pass over
 both member arrays, side by side, and prints time(fit) / time(pass) (goal <=
 3.0 at 50,000 x 1,000), the fit's data passes and its peak extra memory.
+``--evaluations`` (issue 23) prints, in the same units and measured the same
+way (interleaved with the reference pass, best of ``--repeat``), the cost of
+each kind of objective evaluation on all rows with each kernel, and where a
+whole fit spends its time (the start on the subsample, each full-data
+evaluation, the rest).
 
 ``--dask`` (issue 14, item 1) builds 2 x (250,000 x 1,000) float32 logits
 lazily on a local 2-worker cluster (``dask.array`` random numbers with a
@@ -274,6 +279,130 @@ def part3(n, k, repeat):
             os.environ["SKDUO_FIT_KERNEL"] = before
 
 
+def _evaluation_kinds(z_l, z_s, y):
+    """(label, kernel name, objective, order) of every full-data evaluation."""
+    from skduo._fit._objective import Objective
+
+    sw = np.ones(len(y))
+    kinds = []
+    for kernel in ("numpy", "numba"):
+        os.environ["SKDUO_FIT_KERNEL"] = kernel
+        fast = Objective([z_l, z_s], y, sw, 1, False, kernel=kernel)
+        precise = Objective([z_l, z_s], y, sw, 1, True, kernel=kernel)
+        if kernel == "numba" and fast._compiled is None:
+            continue
+        kinds += [
+            ("float32, loss only", kernel, fast, 0),
+            ("float32, gradient", kernel, fast, 1),
+            ("float32, third order", kernel, fast, 3),
+            ("float64 certificate (gradient)", kernel, precise, 1),
+            ("float64 with Hessian", kernel, precise, 2),
+        ]
+    return kinds
+
+
+class _FitClock:
+    """Times every objective evaluation and the start of one fit (patched in)."""
+
+    def __init__(self):
+        from skduo._fit import _objective, _weight_fit
+
+        self._modules = _objective, _weight_fit
+        self.records = []
+
+    def __enter__(self):
+        _objective, _weight_fit = self._modules
+        self._call, self._start = _objective.Objective.__call__, _weight_fit._start
+        records, call, start = self.records, self._call, self._start
+
+        def timed_call(obj, weights, order=None):
+            t0 = time.perf_counter()
+            out = call(obj, weights, order)
+            n = len(obj.y)
+            level = obj.max_order if order is None else min(order, obj.max_order)
+            key = ("float64" if obj.precise else "float32", level, n)
+            records.append((key, time.perf_counter() - t0))
+            return out
+
+        def timed_start(*args, **kwargs):
+            t0 = time.perf_counter()
+            out = start(*args, **kwargs)
+            records.append((("start", None, None), time.perf_counter() - t0))
+            return out
+
+        _objective.Objective.__call__ = timed_call
+        _weight_fit._start = timed_start
+        return self
+
+    def __exit__(self, *exc):
+        _objective, _weight_fit = self._modules
+        _objective.Objective.__call__ = self._call
+        _weight_fit._start = self._start
+
+
+def part3b(n, k, repeat):
+    print(
+        "\n## 3b. Cost of each evaluation in reference passes (50,000 x 1,000 "
+        "float32, 1 thread)"
+    )
+    import importlib.util
+
+    from threadpoolctl import threadpool_limits
+
+    z_l, z_s, y = make_logits(n, k)
+    w = np.array([1.25, 0.375])  # float32 numbers near the optimum
+    before = os.environ.get("SKDUO_FIT_KERNEL")
+    try:
+        with threadpool_limits(1):
+            kinds = _evaluation_kinds(z_l, z_s, y)
+            for _, _, obj, order in kinds:  # compile / warm up
+                obj(w, order)
+            t_pass, t_eval = [], [[] for _ in kinds]
+            for _ in range(repeat):  # interleaved: all see the same load
+                t_pass.append(timed(lambda: lse_pass([z_l, z_s]), 1)[0])
+                for times, (_, _, obj, order) in zip(t_eval, kinds):
+                    times.append(timed(functools.partial(obj, w, order), 1)[0])
+            unit = min(t_pass)
+            print(f"reference pass {unit:.3f} s (best of {repeat})")
+            print(f"{'evaluation':>32} {'kernel':>7} {'passes':>7}")
+            for (label, kernel, _, _), times in zip(kinds, t_eval):
+                print(f"{label:>32} {kernel:>7} {min(times) / unit:7.2f}")
+            kernels = ["numpy"] + ["numba"] * (
+                importlib.util.find_spec("numba") is not None
+            )
+            for kernel in kernels:
+                os.environ["SKDUO_FIT_KERNEL"] = kernel
+                fit = functools.partial(fit_logit_weights, [z_l, z_s], y, n_threads=1)
+                fit()
+                runs = []
+                for _ in range(repeat):
+                    t_pass_now = timed(lambda: lse_pass([z_l, z_s]), 1)[0]
+                    with _FitClock() as clock:
+                        t_fit = timed(fit, 1)[0]
+                    runs.append((t_fit / t_pass_now, clock.records, t_pass_now))
+                ratio, records, t_unit = min(runs, key=lambda r: r[0])
+                print(f"fit with the {kernel} kernel: {ratio:.2f} passes (best run):")
+                inner = 0.0
+                for (what, order, rows), t in records:
+                    if what == "start":
+                        label = "start on the subsample (all of it)"
+                    elif rows < len(y):
+                        continue  # inside the start
+                    else:
+                        label = f"{what} evaluation, order {order}"
+                    inner += t
+                    print(f"{label:>40} {t / t_unit:6.2f}")
+                print(
+                    f"{'rest (subsample, spreads, steps)':>40} "
+                    f"{ratio - inner / t_unit:6.2f}"
+                )
+    finally:
+        if before is None:
+            os.environ.pop("SKDUO_FIT_KERNEL", None)
+        else:
+            os.environ["SKDUO_FIT_KERNEL"] = before
+
+
 # --------------------------------------------------------------------------------
 # 4. distributed fit on dask (issue 14, item 1)
 # --------------------------------------------------------------------------------
@@ -441,6 +570,13 @@ def main():
         help="only part 3: fit time in single-thread log-sum-exp passes",
     )
     parser.add_argument(
+        "--evaluations",
+        nargs="?",
+        const="50000x1000",
+        default=None,
+        help="only part 3b: each evaluation's cost in log-sum-exp passes",
+    )
+    parser.add_argument(
         "--dask",
         nargs="?",
         const="250000x1000",
@@ -459,7 +595,9 @@ def main():
     def size(text):
         return tuple(int(v) for v in text.split("x"))
 
-    if args.dask or args.passes or args.subsample:
+    if args.dask or args.passes or args.subsample or args.evaluations:
+        if args.evaluations:
+            part3b(*size(args.evaluations), args.repeat)
         if args.dask:
             part4(*size(args.dask), args.repeat)
         if args.passes:

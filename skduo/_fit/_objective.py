@@ -21,10 +21,13 @@ terms in a tree.
 The rounding errors of both precisions, and why only a float64 value certifies
 a fit, are stated in :mod:`skduo._fit._kernel`.
 
-With numba installed (``skduo[fast]``), the float32 evaluations of one or two
-members on large problems run a compiled kernel instead
-(:mod:`skduo._fit._compiled`, 2-3x faster; see :func:`fit_kernel`); the float64
-certificate is always the NumPy kernel.
+With numba installed (``skduo[fast]``), the evaluations of one or two members
+on large problems run compiled kernels instead (:mod:`skduo._fit._compiled`;
+see :func:`fit_kernel`): the float32 ones of orders 0-4 (2-3x faster) and the
+float64 certificate of orders 0-1 (~3x faster, with the error bound of the
+NumPy certificate up to a slightly larger exponential error, see there). The
+float64 Hessian (needed only when the certificate takes a Newton step) and
+every fit with a normalising factor or more than two members stay NumPy.
 """
 
 import functools
@@ -49,8 +52,9 @@ __all__ = [
 
 #: With ``SKDUO_FIT_KERNEL=auto`` (the default) fits of at least this many logits
 #: (rows x classes x members) use the compiled kernel when numba is installed:
-#: below it, loading it (~0.5 s once per process, ~1.5 s the first time, when it
-#: is compiled and cached on disk) costs more than it saves in one fit.
+#: below it, loading it (~0.5 s once per process, ~4 s the first time, when the
+#: float32 kernel and the certificate are compiled and cached on disk) costs
+#: more than it saves in one fit.
 _COMPILED_MIN_ELEMENTS = 2**27
 
 _FIT_KERNELS = ("auto", "numpy", "numba")
@@ -85,7 +89,9 @@ def fit_kernel(n_elements):
 
 @functools.cache
 def _load_compiled(n_members, forced):
-    """The compiled kernel, compiled (or loaded) for ``n_members``; None if it fails.
+    """The compiled kernels' module, compiled (or loaded) for ``n_members``.
+
+    None if it fails.
 
     A failure (numba broken, no writable cache) is an error with ``forced``,
     else one warning per process and member count, and the NumPy kernel.
@@ -105,21 +111,34 @@ def _load_compiled(n_members, forced):
             stacklevel=2,
         )
         return None
-    return _compiled.chunk_terms
+    return _compiled
 
 
-def _compiled_kernel(logits, factors, kernel):
-    """The compiled float32 kernel for ``logits``, or None (the NumPy kernel).
+def _compiled_kernel(logits, factors, kernel, precise=False):
+    """The compiled chunk function for ``logits``, or None (the NumPy kernel).
 
-    It applies to one or two members of any numeric dtype (see
-    :func:`skduo._fit._compiled._rows`) without a normalising factor, when ``kernel``
-    (:func:`fit_kernel`) is not ``"numpy"`` and the kernel loads.
+    The float32 one (:func:`skduo._fit._compiled.chunk_terms`, orders 0-4) or
+    with ``precise`` the float64 certificate
+    (:func:`skduo._fit._compiled.certificate_terms`, orders 0-1). They apply
+    to one or two members of any numeric dtype (see
+    :func:`skduo._fit._compiled._rows` and
+    :func:`skduo._fit._compiled._certificate_rows`) without a normalising
+    factor, when ``kernel`` (:func:`fit_kernel`) is not ``"numpy"`` and the
+    kernels load.
     """
     if kernel == "numpy" or len(logits) > 2:
         return None
     if factors is not None and np.any(factors != 1.0):
         return None
-    return _load_compiled(len(logits), kernel == "numba")
+    module = _load_compiled(len(logits), kernel == "numba")
+    if module is None:
+        return None
+    return module.certificate_terms if precise else module.chunk_terms
+
+
+def _compiled_max_order(precise):
+    """The highest order the compiled kernel of this precision evaluates."""
+    return 1 if precise else 4
 
 
 #: Up to this many members, the float32 phase takes third-order steps (their
@@ -204,11 +223,13 @@ def block_terms(logits, y, sw, weights, order, dtype, factors=None, kernel="nump
 
     What a dask worker computes on one block of rows (one thread); the sums of
     the packed vectors of all blocks, divided by the total sample weight, give
-    :func:`unpack_terms`. ``kernel`` is the float32 kernel (:func:`fit_kernel`).
+    :func:`unpack_terms`. ``kernel`` is the client's kernel choice
+    (:func:`fit_kernel`), for the float32 terms and the float64 certificate.
     """
     chunk_terms = None
-    if dtype == np.float32 and order <= 3:
-        chunk_terms = _compiled_kernel(logits, factors, kernel)
+    precise = dtype == np.float64
+    if order <= _compiled_max_order(precise):
+        chunk_terms = _compiled_kernel(logits, factors, kernel, precise)
     if chunk_terms is not None:
         total = scan_rows(_compiled_packed, logits, y, sw, weights, order, chunk_terms)
     else:
@@ -238,9 +259,10 @@ class Objective:
     scale; the weights are then those of ``factors[m] * logits[m]``.
     ``n_evaluations`` counts the evaluations (each reads every row once).
     ``kernel`` (see :func:`fit_kernel`) ``"auto"`` or ``"numba"`` runs the
-    float32 evaluations of orders 0-3 with the compiled kernel
-    (:mod:`skduo._fit._compiled`) where it applies (one or two members without a
-    normalising factor, see :func:`_compiled_kernel`).
+    float32 evaluations of orders 0-4, and the float64 ones of orders 0-1 (the
+    certificate), with the compiled kernels (:mod:`skduo._fit._compiled`)
+    where they apply (one or two members without a normalising factor, see
+    :func:`_compiled_kernel`).
     """
 
     def __init__(
@@ -268,10 +290,9 @@ class Objective:
         self.n_threads = max(1, n_threads)
         self.max_order = max_order(precise, len(logits))
         self.n_evaluations = 0
-        # the compiled float32 kernel's chunk function, or None (NumPy)
-        self._compiled = None
-        if not precise:
-            self._compiled = _compiled_kernel(logits, factors, kernel)
+        # the compiled kernel's chunk function, or None (NumPy)
+        self._compiled = _compiled_kernel(logits, factors, kernel, precise)
+        self._compiled_order = _compiled_max_order(precise)
 
     def snap(self, weights):
         """The nearest weights this objective evaluates exactly."""
@@ -290,7 +311,7 @@ class Objective:
         local = threading.local()
 
         def work(bounds):
-            if self._compiled is not None and order <= 3:
+            if self._compiled is not None and order <= self._compiled_order:
                 return self._compiled(
                     self.logits, self.y, self.sw, weights, *bounds, order
                 )
