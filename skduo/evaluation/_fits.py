@@ -239,6 +239,7 @@ class _Scorer:
         confidence_level,
         seed,
         certify=None,
+        duo_modes=DUO_MODES,
     ):
         self.zoo, self.confidence = zoo, confidence
         self.certify = certify  # (target_risk, delta) or None
@@ -252,6 +253,8 @@ class _Scorer:
         self.base = {}  # (large, split) -> [row, ensemble, distribution or None]
         self.scales = {}  # model -> logit_scale of its validation logits
         self.shared = {}  # (members, split) -> decomposition columns
+        self.uq_stats = {}  # (members, split) -> UQ-only statistics, predictions
+        self.with_uq = "uq_only" in duo_modes
 
     def scale(self, name):
         if name not in self.scales:
@@ -280,6 +283,12 @@ class _Scorer:
         logits = [self.zoo.models[m].logits[split] for m in members]
         y = self.zoo.labels[split]
         source = _Combined(ens, logits)
+        key = (tuple(members), split)
+        if ens.mode == "uq_only" and key in self.uq_stats:
+            # the asymmetric duo's pass computed this row's statistics too
+            stats, pred = self.uq_stats.pop(key)
+            prepared = prepare(y, None, pred, confidence=self.confidence, stats=stats)
+            return source, stats, pred, prepared
         n = len(y)
         pred = np.empty(n, dtype=np.intp)
         stats = {
@@ -292,17 +301,33 @@ class _Scorer:
             "conf": np.empty(n),
         }
         uq_only = ens.mode == "uq_only"
+        # an asymmetric duo's UQ-only twin has the same probabilities: its
+        # predictions (the large member's) and their confidence come along
+        uq = replace(ens, mode="uq_only") if ens.mode == "asymmetric" else None
+        if uq is not None and self.with_uq:
+            uq_pred, uq_conf = np.empty(n, dtype=np.intp), np.empty(n)
+        else:
+            uq = None
 
         def work(rows):
             blocks = [z[rows] for z in logits]
             zb = ens.decision_logits(*blocks)
             pb = ens.predict(*blocks) if uq_only else np.argmax(zb, axis=1)
             pred[rows] = pb
-            found = logit_row_statistics(zb, y[rows], pb, confidence=self.confidence)
-            for key in ("argmax", "top", "nll", "brier", "conf"):
-                stats[key][rows] = found[key]
+            other = None
+            if uq is not None:
+                other = uq_pred[rows] = uq.predict(*blocks)
+            found = logit_row_statistics(
+                zb, y[rows], pb, confidence=self.confidence, other_pred=other
+            )
+            for name in ("argmax", "top", "nll", "brier", "conf"):
+                stats[name][rows] = found[name]
+            if uq is not None:
+                uq_conf[rows] = found["other_conf"]
 
         map_blocks(work, row_blocks(source.shape))
+        if uq is not None:
+            self.uq_stats[key] = ({**stats, "conf": uq_conf}, uq_pred)
         prepared = prepare(y, None, pred, confidence=self.confidence, stats=stats)
         return source, stats, pred, prepared
 
@@ -540,7 +565,14 @@ def evaluate_zoo(
             )
         certify = (float(target_risk), float(delta))
     scorer = _Scorer(
-        zoo, splits, confidence, n_resamples, confidence_level, random_state, certify
+        zoo,
+        splits,
+        confidence,
+        n_resamples,
+        confidence_level,
+        random_state,
+        certify,
+        duo_modes,
     )
     rows, fitted = [], {}
     for method, members, ens, large, small, balance in _progress(

@@ -328,14 +328,16 @@ def row_statistics(
     return out
 
 
-def logit_row_statistics(z, y_enc, pred, *, confidence="msp"):
+def logit_row_statistics(z, y_enc, pred, *, confidence="msp", other_pred=None):
     """:func:`row_statistics` of ``softmax(z)`` for one block of float64 logits.
 
     One exponential per element serves the probabilities and the NLL (the
     form of :func:`_nll_from_logits`: ``(max - z_y) + log1p(sum of the other
     classes' terms)``); ``z`` is overwritten. The values equal
     :func:`row_statistics` of ``softmax(z)`` with ``logits=z`` to rounding
-    (the row sums are summed in another order).
+    (the row sums are summed in another order). ``other_pred`` (a second set
+    of predictions on the same probabilities) adds ``other_conf``, their
+    confidence.
     """
     n, n_classes = z.shape
     rows = np.arange(n)
@@ -355,6 +357,8 @@ def logit_row_statistics(z, y_enc, pred, *, confidence="msp"):
     out["top"] = p[rows, argmax]
     out["nll"] = (top - z_y) + np.log1p(others)
     out["conf"] = _confidence_from_proba(p, pred, confidence)
+    if other_pred is not None:
+        out["other_conf"] = _confidence_from_proba(p, other_pred, confidence)
     p[rows, y_enc] -= 1.0
     out["brier"] = np.einsum("ij,ij->i", p, p)
     return out
