@@ -222,11 +222,12 @@ def _brier_fit(z, y_enc, sw, beta_nll):
     return float(beta), float(best)
 
 
-#: Above this many rows, the optimal temperatures are located on a strided
-#: subsample of ``_SUBSAMPLE_ROWS`` rows and refined by Newton steps over all
-#: rows (a few passes instead of the grid's dozen); below, the direct search.
+#: Above this many rows, the optimal temperatures are found by Newton passes
+#: over all rows from beta = 1 (a few passes instead of the grid's dozen, the
+#: Brier minimum checked against a coarse grid on :data:`_CHECK_ROWS` rows);
+#: below, the direct search.
 _DIRECT_MAX_ROWS = 8192
-_SUBSAMPLE_ROWS = 1024
+_CHECK_ROWS = 512
 
 #: The float64 pass accepts its point when the Newton step from it is at most
 #: this (in log beta): the minimum of the local quadratic model is then the
@@ -315,14 +316,14 @@ def _pass_terms(z, y_enc, sw, betas, dtype=np.float64):
 
 
 def _refine(z, y_enc, sw, starts):
-    """Newton steps in log beta over all rows from subsample optima.
+    """Newton steps in log beta over all rows from starting points.
 
     ``starts`` maps each score to its starting beta (> 0). Float32 passes
     steer until the Newton step is below :data:`_ROUGH_TOL`; float64 passes
     then step until it is below :data:`_STEP_TOL`, and the minimum of the
     last pass's quadratic model is the score's minimum. Both scores share
     each pass. A score whose curvature is not positive where it is
-    evaluated, that leaves a factor 4 around its start, or whose value
+    evaluated, that leaves a factor 32 around its start, or whose value
     rises, gets None (the caller falls back to the direct search). Returns
     ``{score: (beta, value) or None}``.
     """
@@ -330,21 +331,28 @@ def _refine(z, y_enc, sw, starts):
     x0 = dict(x)
     out = {}
 
-    def step_of(score, d1, d2):
-        if not (d2 > 0 and np.isfinite(d1)):
+    def step_of(score, d1, d2, rough=False):
+        if not np.isfinite(d1):
             return None
-        step = -d1 / d2
-        if abs(x[score] + step - x0[score]) > np.log(4.0):
+        if d2 > 0:
+            step = -d1 / d2
+        elif rough and d1 != 0:
+            # not convex in log beta here (far from the minimum): a factor 2
+            # downhill, then Newton again
+            step = -np.sign(d1) * np.log(2.0)
+        else:
+            return None
+        if abs(x[score] + step - x0[score]) > np.log(32.0):
             return None
         return step
 
     rough = set(x)
-    for _ in range(4):
+    for _ in range(12):
         if not rough:
             break
         betas = {s: float(np.exp(x[s])) for s in rough}
         for score, (_, d1, d2) in _pass_terms(z, y_enc, sw, betas, np.float32).items():
-            step = step_of(score, d1, d2)
+            step = step_of(score, d1, d2, rough=True)
             if step is None:
                 out[score] = None
                 del x[score]
@@ -378,28 +386,33 @@ def _refine(z, y_enc, sw, starts):
     return out
 
 
+def _single_basin(z, y_enc, sw, beta):
+    """Whether no point of a coarse grid beats the Brier minimum at ``beta``.
+
+    The Brier score is not convex in beta; the grid ``beta * 2**k`` (``k =
+    +-2, +-3``) is scored on a strided subsample of :data:`_CHECK_ROWS` rows
+    (paired: the same rows at every point). A far point scoring lower than
+    ``beta`` there sends the caller to the direct search.
+    """
+    n = z.shape[0]
+    idx = np.arange(0, n, max(1, n // _CHECK_ROWS))
+    z_sub = np.asarray(z[idx], dtype=np.float64)
+    y_sub, sw_sub = y_enc[idx], None if sw is None else sw[idx]
+    at = _brier_terms(z_sub, y_sub, sw_sub, beta)[0]
+    far = [_brier_terms(z_sub, y_sub, sw_sub, beta * 2.0**k)[0] for k in (-3, -2, 2, 3)]
+    return min(far) >= at
+
+
 def _located(z, y_enc, sw, scores):
-    """Optimal betas and scores, the subsample located and all rows refined.
+    """Optimal betas and scores by Newton passes over all rows from beta = 1.
 
     Returns ``{score: (beta, value)}`` for the scores it could settle, and
     nothing for the others (left to the direct search).
     """
-    n = z.shape[0]
-    idx = np.arange(0, n, n // _SUBSAMPLE_ROWS)
-    z_sub = np.asarray(z[idx], dtype=np.float64)
-    y_sub, sw_sub = y_enc[idx], None if sw is None else sw[idx]
-    beta_nll, _ = _nll_fit(z_sub, y_sub, sw_sub)
-    starts = {}
-    if beta_nll > 0 and np.isfinite(beta_nll) and beta_nll < 1e6:
-        if "nll" in scores:
-            starts["nll"] = beta_nll
-        if "brier" in scores:
-            beta_brier, _ = _brier_fit(z_sub, y_sub, sw_sub, beta_nll)
-            if beta_brier > 0:
-                starts["brier"] = beta_brier
-    if not starts:
-        return {}
-    found = _refine(z, y_enc, sw, starts)
+    found = _refine(z, y_enc, sw, dict.fromkeys(scores, 1.0))
+    brier = found.get("brier")
+    if brier is not None and not _single_basin(z, y_enc, sw, brier[0]):
+        found["brier"] = None
     return {s: r for s, r in found.items() if r is not None}
 
 

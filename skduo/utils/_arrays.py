@@ -8,6 +8,7 @@ a conversion writes.
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -86,6 +87,8 @@ def map_blocks(func, blocks, n_threads=None):
     if n_threads is None:
         n_threads = N_THREADS if len(blocks) >= _THREADED_BLOCKS else 1
     n_threads = max(1, min(int(n_threads), len(blocks)))
+    if threading.current_thread().name.startswith(_PREFIX):
+        n_threads = 1  # nested in a worker: never wait on the pool from it
     if n_threads == 1:
         for block in blocks:
             func(block)
@@ -97,9 +100,34 @@ def map_blocks(func, blocks, n_threads=None):
 
     size = -(-len(blocks) // n_threads)
     parts = [blocks[i : i + size] for i in range(0, len(blocks), size)]
-    with ThreadPoolExecutor(len(parts)) as pool:
-        for future in [pool.submit(run, part) for part in parts]:
+    # the calling thread runs the first part; a shared pool the others (a
+    # pool per call would start threads every time)
+    futures = [_pool().submit(run, part) for part in parts[1:]]
+    try:
+        run(parts[0])
+    finally:
+        for future in futures:
             future.result()
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+_PREFIX = "skduo-blocks"
+
+
+def _pool():
+    """The process's pool of :data:`N_THREADS` - 1 workers for :func:`map_blocks`.
+
+    Nested calls never wait on it: a worker that calls :func:`map_blocks`
+    runs its first part itself and only submits the rest.
+    """
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                max(1, N_THREADS - 1), thread_name_prefix=_PREFIX
+            )
+        return _POOL
 
 
 def float_dtype(dtype):
