@@ -27,11 +27,14 @@ pickler per module.
 import concurrent.futures
 import hashlib
 import io
+import itertools
+import operator
 import os
 import pickle
 import sys
 import threading
 import types
+import typing
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -284,7 +287,7 @@ class _Pickler(pickle.Pickler):
             if isinstance(obj, torch.nn.Module):
                 # the module's tree of plain values, pickled in one C call
                 tree = self._tensors.module_key(obj, self)
-                return ("module", _sha1(pickle.dumps(tree, protocol=4)))
+                return ("module", _ModuleState.tree_digest(obj, tree))
         net_class = self._net_class
         if net_class is not None and isinstance(obj, net_class):
             return ("skorch-net", _net_digest(obj, self))
@@ -428,7 +431,7 @@ class _TensorDigests:
                 )
                 # children inline: the whole tree is pickled once, at the top
                 done = ("module", _qualname(type(module)), class_digest, attributes)
-                _ModuleState.watch(module, class_digest, done, self)
+                _ModuleState.watch(module, class_digest, done, pickler)
             self._modules[key] = done
         elif done is False:
             raise Unhashable("a module that contains itself")
@@ -503,11 +506,11 @@ def _same_bytes(a, b):
     for start in range(0, n8, _COMPARE_BLOCK):
         stop = min(start + _COMPARE_BLOCK, n8)
         # as 64-bit integers: exact bytes, 8 at a time (no float -0.0 == 0.0)
-        if not np.array_equal(
+        if not np.equal(
             a[start:stop].view(np.uint64), b[start:stop].view(np.uint64)
-        ):
+        ).all():
             return False
-    return bool(np.array_equal(a[n8:], b[n8:]))
+    return n8 == n or bool(np.equal(a[n8:], b[n8:]).all())
 
 
 class _MemoEntry:
@@ -610,6 +613,7 @@ def clear_memos():
     with _ITEM_LOCK:
         _ITEMS.clear()
     _MODULE_STATES.clear()
+    _CLASS_STATES.clear()
 
 
 #: Digests of class items, keyed by the ids of their stamp's objects (held in
@@ -707,8 +711,10 @@ class _ModuleState:
 
     Holding them keeps their ids from being reused, so the same ids mean the
     same objects; scalars and tuples cannot change in place, containers are
-    rechecked item by item, tensors by their bytes (:class:`TensorMemo`),
-    children by their own state. Dropped when the module is collected.
+    rechecked item by item, tensors by their bytes (:data:`TENSOR_MEMO`),
+    children by their own state; anything else (a hook function, a list of
+    dicts...) is encoded again and compared. Dropped when the module is
+    collected.
     """
 
     __slots__ = (
@@ -718,18 +724,21 @@ class _ModuleState:
         "class_digest",
         "ids",
         "keys",
+        "others",
         "ref",
         "tensors",
         "tree",
+        "tree_sha",
         "values",
     )
 
     @classmethod
-    def watch(cls, module, class_digest, tree, digests):
-        """Record ``module``'s state (nothing when it cannot be rechecked)."""
+    def watch(cls, module, class_digest, tree, pickler):
+        """Record ``module``'s state, as its tree was just built from it."""
         torch = _torch()
+        digests = pickler._tensors
         d = vars(module)
-        checks, empties, tensors, children = [], [], [], []
+        checks, empties, tensors, children, others = [], [], [], [], []
         for v in d.values():
             if _held_by_identity(v):
                 items = (v,)
@@ -739,8 +748,8 @@ class _ModuleState:
             else:
                 check = _container_check(v)
                 if check is None:
-                    _MODULE_STATES.pop(id(module), None)
-                    return
+                    others.append((v, pickle.dumps(_encode(v, pickler), protocol=4)))
+                    continue
                 checks.append(check)
                 items = v.values() if isinstance(v, dict) else v
             for x in items:
@@ -752,8 +761,8 @@ class _ModuleState:
         self.keys, self.values = tuple(d), tuple(d.values())
         self.ids = tuple(map(id, self.values))
         self.checks, self.empties = checks, empties
-        self.tensors, self.children = tensors, children
-        self.class_digest, self.tree = class_digest, tree
+        self.tensors, self.children, self.others = tensors, children, others
+        self.class_digest, self.tree, self.tree_sha = class_digest, tree, None
         key = id(module)
 
         def forget(ref, key=key):
@@ -786,36 +795,159 @@ class _ModuleState:
         for t, digest in self.tensors:
             if digests.digest(t) != digest:
                 return False
+        for value, encoded in self.others:
+            if pickle.dumps(_encode(value, pickler), protocol=4) != encoded:
+                return False
         return all(
             digests.module_key(child, pickler) is tree for child, tree in self.children
         )
 
+    @staticmethod
+    def tree_digest(module, tree):
+        """SHA-1 of a module's pickled tree (kept while the tree is reused)."""
+        state = _MODULE_STATES.get(id(module))
+        if state is not None and state.tree is tree and state.tree_sha is not None:
+            return state.tree_sha
+        sha = _sha1(pickle.dumps(tree, protocol=4))
+        if state is not None and state.tree is tree:
+            state.tree_sha = sha
+        return sha
+
+
+#: What decides a plain function's digest, besides itself (by identity).
+_FUNCTION_PARTS = operator.attrgetter(
+    "__code__", "__defaults__", "__kwdefaults__", "__module__", "__qualname__"
+)
+#: The last state of each class digested (by id), while it lives.
+_CLASS_STATES = {}
+
+
+def _immutable(value):
+    """Scalars, code, and tuples of them: the same object, the same value.
+
+    A ``TypeVar`` counts as one (``nn.Module.T_destination``): its digest is
+    its name, and it decides no output.
+    """
+    kind = type(value)
+    if kind in _SCALARS or kind is types.CodeType or kind is typing.TypeVar:
+        return True
+    return (kind is tuple or kind is frozenset) and all(map(_immutable, value))
+
+
+def _plain_function(value):
+    """A function whose digest only its identity and its parts decide.
+
+    Its closure may hold immutable values and classes (the ``__class__`` cell
+    of every method that calls ``super()``): the cells' contents are parts.
+    """
+    if type(value) is not types.FunctionType or value.__kwdefaults__ is not None:
+        return False
+    if not _immutable(value.__defaults__):
+        return False
+    try:
+        contents = [c.cell_contents for c in value.__closure__ or ()]
+    except ValueError:  # an empty cell
+        return False
+    return all(type(c) is type or _immutable(c) for c in contents)
+
+
+_CELL_CONTENTS = operator.attrgetter("cell_contents")
+_TYPE_NAMES = operator.attrgetter("__module__", "__qualname__")
+
+
+def _function_parts(functions):
+    """The objects whose identities decide plain functions' digests."""
+    cells = [c for f in functions for c in f.__closure__ or ()]
+    try:
+        contents = list(map(_CELL_CONTENTS, cells))
+    except ValueError:  # a cell emptied since: changed
+        return None
+    names = [n for c in contents if type(c) is type for n in _TYPE_NAMES(c)]
+    parts = itertools.chain.from_iterable(map(_FUNCTION_PARTS, functions))
+    return (*parts, *contents, *names)
+
+
+class _ClassState:
+    """What a class's digest was computed from, every object held by identity.
+
+    Rechecked in a few C-level passes: the class's own dict (names and
+    values by identity), then its plain functions' code, defaults, names
+    (by identity); the other items (a function with a closure, a TypeVar...)
+    are digested again (:func:`_item_digest`) and compared.
+    """
+
+    __slots__ = (
+        "digest",
+        "functions",
+        "ids",
+        "keys",
+        "other_digests",
+        "others",
+        "part_ids",
+        "parts",
+        "qualname",
+        "ref",
+        "values",
+    )
+
+    @classmethod
+    def watch(cls, klass, items, digests, digest):
+        functions, others, other_digests = [], [], []
+        for (_, value), (_, item_digest) in zip(items, digests):
+            if _plain_function(value):
+                functions.append(value)
+            elif type(value) is tuple and all(  # a property's getters
+                v is None or _plain_function(v) for v in value
+            ):
+                functions.extend(v for v in value if v is not None)
+            elif type(value) not in _SCALARS:
+                others.append(value)
+                other_digests.append(item_digest)
+        self = cls()
+        d = vars(klass)
+        self.keys, self.values = tuple(d), tuple(d.values())
+        self.ids = tuple(map(id, self.values))
+        self.functions = functions
+        self.parts = _function_parts(functions)
+        self.part_ids = tuple(map(id, self.parts))
+        self.others, self.other_digests = others, other_digests
+        self.qualname, self.digest = klass.__qualname__, digest
+        key = id(klass)
+
+        def forget(ref, key=key):
+            state = _CLASS_STATES.get(key)
+            if state is not None and state.ref is ref:
+                _CLASS_STATES.pop(key, None)
+
+        self.ref = weakref.ref(klass, forget)
+        _CLASS_STATES[key] = self
+
+    def unchanged(self, klass, pickler):
+        """Whether ``klass`` is in the state recorded (exactly)."""
+        d = vars(klass)
+        return (
+            self.ref() is klass
+            and klass.__qualname__ is self.qualname
+            and tuple(d) == self.keys
+            and tuple(map(id, d.values())) == self.ids
+            and tuple(map(id, _function_parts(self.functions) or ())) == self.part_ids
+            and all(
+                _item_digest(v, pickler) == digest
+                for v, digest in zip(self.others, self.other_digests)
+            )
+        )
+
 
 def _class_digest(cls, pickler):
-    """One class's digest (its own items), reused while its stamp is the same.
-
-    The stamp: the class, its name, and each item's name and stamp; a class
-    with an item that cannot be stamped is digested item by item.
-    """
+    """One class's digest (its own items), reused while it is unchanged."""
+    state = _CLASS_STATES.get(id(cls))
+    if state is not None and state.unchanged(cls, pickler):
+        return state.digest
     items = _class_items(cls)
-    stamp = [cls, cls.__module__, cls.__qualname__, len(items)]
-    for name, value in items:
-        stamp.append(name)
-        if not _stamp(value, stamp):
-            stamp = None
-            break
-    if stamp is not None:
-        key = ("class", *map(id, stamp))
-        with _ITEM_LOCK:
-            memo = _ITEMS.get(key)
-        if memo is not None:
-            return memo[1]
-    parts = [_qualname(cls), id(cls)]
-    for name, value in items:
-        parts.append((name, _item_digest(value, pickler)))
-    digest = _sha1(pickle.dumps(parts, protocol=4))
-    if stamp is not None:
-        _remember(key, stamp, digest)
+    digests = [(name, _item_digest(value, pickler)) for name, value in items]
+    digest = _sha1(pickle.dumps([_qualname(cls), id(cls), *digests], protocol=4))
+    if type(cls) is type or isinstance(cls, type):
+        _ClassState.watch(cls, items, digests, digest)
     return digest
 
 
@@ -881,7 +1013,10 @@ def _net_digest(net, pickler):
         t
         for m in modules.values()
         if isinstance(m, torch.nn.Module)
-        for t in (*m.parameters(), *m.buffers())
+        for sub in m.modules()  # one walk (parameters() and buffers() walk twice)
+        for d in (sub._parameters, sub._buffers)
+        for t in d.values()
+        if t is not None
     ]
     pickler._tensors.prefetch(tensors)
     return _state_digest((_qualname(type(net)), params, modules, classes), pickler)
