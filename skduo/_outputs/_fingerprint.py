@@ -96,11 +96,24 @@ def _sha1(buffer):
     return hashlib.sha1(buffer, usedforsecurity=False).digest()
 
 
+def _sha1_all(buffers):
+    return [_sha1(b) for b in buffers]
+
+
 def _digests(buffers, total_bytes):
-    """SHA-1 of each buffer (hashlib releases the GIL: a thread pool helps)."""
+    """SHA-1 of each buffer (hashlib releases the GIL: a thread pool helps).
+
+    In a few contiguous chunks, one task each: a thread pool's ``map`` makes a
+    future per buffer whatever its ``chunksize`` (which only process pools
+    read), and 1,000 rows of 12 KB took 2.7x as long that way as in one
+    thread (measured on a loaded 2-core machine; in chunks: as long).
+    """
     if total_bytes < _PARALLEL_BYTES or len(buffers) < 2:
-        return [_sha1(b) for b in buffers]
-    return list(_pool().map(_sha1, buffers, chunksize=max(1, len(buffers) // 64)))
+        return _sha1_all(buffers)
+    pool = _pool()
+    step = -(-len(buffers) // (2 * pool._max_workers))
+    chunks = [buffers[i : i + step] for i in range(0, len(buffers), step)]
+    return [d for part in pool.map(_sha1_all, chunks) for d in part]
 
 
 # -- rows --------------------------------------------------------------------
