@@ -19,7 +19,7 @@ keyed by
 Other members (scikit-learn estimators are cheap to evaluate), inputs that
 cannot be hashed by content (Datasets, lists, DataFrames) and calls with fewer
 than ``min_rows`` rows (a prediction loop over single images would pay the
-member's fingerprint, ~45 ms for a resnet50 on a CPU, on every call) are
+member's fingerprint, a few milliseconds for a resnet, on every call) are
 computed every time; :func:`skduo.torch.precompute_logits` is the explicit
 route for those. A Dataset wrapped in :class:`skduo.torch.IndexableDataset`
 is keyed by a digest of the dataset and the rows' positions in it.
