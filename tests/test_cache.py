@@ -417,6 +417,11 @@ def configured_class():
             self.out = nn.Linear(128, 4)
             self.cfg = [{"scale": 1.0}]
 
+            def act(x):
+                return x
+
+            self.acts = (act,)  # a tuple holding a function
+
         def forward(self, x, *, shift=0.0):
             return self.scaled(self.out(self.big(x))) * self.cfg[0]["scale"] + shift
 
@@ -448,6 +453,7 @@ def test_reused_fingerprints_equal_fresh_ones_after_any_change():
         lambda: module.big.bias.detach().numpy().__setitem__(3, -0.0),
         lambda: module.big.bias.detach().numpy().__setitem__(3, 0.0),
         lambda: module.cfg[0].__setitem__("scale", 2.0),  # nested, in place
+        lambda: setattr(module.acts[0], "__code__", (lambda x: x + 1).__code__),
         lambda: module.out.register_forward_pre_hook(hook),  # a hook dict
         lambda: setattr(module.out, "in_features", 128.0),  # 128 == 128.0
         # the class: a method's code, defaults, keyword defaults, closure

@@ -713,8 +713,8 @@ def _held_by_identity(value):
     kind = type(value)
     if kind in _SCALARS:
         return True
-    if kind is tuple:
-        return _stamp(value, [])
+    if kind is tuple:  # of scalars only (a function in it may change in place)
+        return _immutable(value)
     torch = _torch()
     return torch is not None and isinstance(value, (torch.Tensor, torch.nn.Module))
 
