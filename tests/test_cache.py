@@ -87,6 +87,75 @@ def test_row_keys_of_dicts_and_unhashable_inputs():
         row_digests({"a": np.zeros(2), "b": np.zeros(3)})
 
 
+def test_one_pixel_of_one_row_changes_only_that_rows_key():
+    # issue 23: row keys reused across calls must still see every byte.
+    # Reference: SHA-1 of each row's bytes, computed here with hashlib.
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 1, 28, 28)).astype(np.float32)
+    Y = X.copy()
+    Y[3, 0, 27, 27] = np.nextafter(Y[3, 0, 27, 27], np.float32(np.inf))
+    _, kx = row_digests(X)
+    _, ky = row_digests(Y)
+    assert kx == [hashlib.sha1(r.tobytes()).digest() for r in X]
+    assert ky == [hashlib.sha1(r.tobytes()).digest() for r in Y]
+    assert ky[3] != kx[3] and ky[:3] + ky[4:] == kx[:3] + kx[4:]
+
+
+def test_row_keys_of_an_array_changed_after_a_call_are_recomputed(monkeypatch):
+    # the keys of the last inputs are reused while their bytes are unchanged:
+    # a write through the array, a view of it, or 0.0 -> -0.0 is seen.
+    # Reference: hashlib on the array as it is at each call.
+    import hashlib
+
+    from skduo._outputs import _fingerprint
+
+    def reference(A):
+        return [hashlib.sha1(r.tobytes()).digest() for r in A]
+
+    hashed = []
+    row_keys = _fingerprint._row_keys
+    monkeypatch.setattr(
+        _fingerprint, "_row_keys", lambda rows: hashed.append(1) or row_keys(rows)
+    )
+    X = np.zeros((5, 3, 8, 8), np.float32)
+    assert row_digests(X)[1] == reference(X)
+    assert row_digests(X)[1] == reference(X) and len(hashed) == 1  # reused
+    changes = [
+        lambda: X.__setitem__((2, 0, 0, 0), 7.0),  # through the array
+        lambda: X[4:5].__setitem__(Ellipsis, 1.0),  # through a view
+        lambda: X.__setitem__((1, 2, 7, 7), -0.0),  # equal as a float, not bytes
+    ]
+    for n, change in enumerate(changes, start=2):
+        before = row_digests(X)[1]
+        change()
+        after = row_digests(X)[1]
+        assert after == reference(X) and after != before and len(hashed) == n
+    assert row_digests(X.copy())[1] == reference(X)  # another array: hashed
+    assert len(hashed) == len(changes) + 2
+
+
+def test_content_memo_bounds_and_identity():
+    from skduo._outputs._fingerprint import ContentMemo
+
+    memo = ContentMemo(max_bytes=3000, max_entries=2)
+    a, b, c = (np.full(1000, i, np.uint8) for i in range(3))
+    for x in (a, b):
+        memo.put(x, x, f"v{x[0]}", extra="k")
+    assert memo.get(a, a, "k") == "v0" and memo.get(b, b, "k") == "v1"
+    assert memo.get(a, a, "other kind") is None  # the extra must match
+    assert memo.get(a.copy(), a, "k") is None  # another object, same bytes
+    memo.put(c, c, "v2", extra="k")  # a third entry: the least recent goes
+    assert memo.get(a, a, "k") is None and memo.get(c, c, "k") == "v2"
+    assert memo.n_bytes == 2000
+    del c
+    memo.put(a, a, "v0", extra="k")  # the dead entry is pruned first
+    assert memo.get(b, b, "k") == "v1" and memo.n_bytes == 2000
+    memo.put(np.zeros(4000, np.uint8), np.zeros(4000, np.uint8), "big")
+    assert memo.n_bytes == 2000  # larger than the bound: not kept
+
+
 def test_member_fingerprint_of_sklearn_objects():
     Xa, Xb = np.array([[0.0], [2.0]]), np.array([[0.0], [4.0]])
     a1 = StandardScaler().fit(Xa)
@@ -321,6 +390,127 @@ def test_changed_members_never_get_stale_logits(X):
     np.testing.assert_array_equal(logits(member, X), previous)
     assert count.rows == rows
     module.eval()
+
+
+def _fresh_fingerprint(member):
+    """The fingerprint computed with nothing reused (the reference)."""
+    from skduo._outputs._fingerprint import clear_memos
+
+    clear_memos()
+    return member_fingerprint(member)
+
+
+def configured_class():
+    """A fresh module class (tests change its methods): a large weight, a
+    config list of dicts, a keyword default and a closure."""
+
+    def closure_fn(factor):
+        return lambda self, x: x * factor
+
+    class Configured(nn.Module):
+        helper = closure_fn(1.0)
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.big = nn.Linear(128, 128)  # 64 KiB: its digest reused by copy
+            self.out = nn.Linear(128, 4)
+            self.cfg = [{"scale": 1.0}]
+
+            def act(x):
+                return x
+
+            self.acts = (act,)  # a tuple holding a function
+
+        def forward(self, x, *, shift=0.0):
+            return self.scaled(self.out(self.big(x))) * self.cfg[0]["scale"] + shift
+
+        def scaled(self, x, factor=1.0):
+            return x * factor
+
+    return Configured
+
+
+def _other_forward(self, x, *, shift=0.0):
+    return self.out(self.big(x)) - shift
+
+
+def test_reused_fingerprints_equal_fresh_ones_after_any_change():
+    # issue 23: what fingerprints reuse across calls (tensor digests by a copy
+    # of their bytes, module and class states by identity) never hides a
+    # change. Reference: the fingerprint computed with every memo cleared.
+    Configured = configured_class()
+    module = Configured().eval()
+    member = as_member(module, classes=[0, 1, 2, 3])
+
+    def hook(mod, args):
+        return None
+
+    changes = [
+        # the large weight in place through a NumPy view: no version counter
+        lambda: module.big.weight.detach().numpy().__setitem__((5, 7), 0.25),
+        # a sign of zero: equal as floats, different bytes
+        lambda: module.big.bias.detach().numpy().__setitem__(3, -0.0),
+        lambda: module.big.bias.detach().numpy().__setitem__(3, 0.0),
+        lambda: module.cfg[0].__setitem__("scale", 2.0),  # nested, in place
+        lambda: setattr(module.acts[0], "__code__", (lambda x: x + 1).__code__),
+        lambda: module.out.register_forward_pre_hook(hook),  # a hook dict
+        lambda: setattr(module.out, "in_features", 128.0),  # 128 == 128.0
+        # the class: a method's code, defaults, keyword defaults, closure
+        lambda: setattr(Configured.forward, "__code__", _other_forward.__code__),
+        lambda: setattr(Configured.scaled, "__defaults__", (2.0,)),
+        lambda: setattr(Configured.forward, "__kwdefaults__", {"shift": 1.0}),
+        lambda: Configured.forward.__kwdefaults__.__setitem__("shift", 2.0),
+        lambda: setattr(Configured.helper.__closure__[0], "cell_contents", 2.0),
+    ]
+    fingerprints = [member_fingerprint(member)]
+    assert member_fingerprint(member) == fingerprints[0]  # unchanged: the same
+    for change in changes:
+        change()
+        reused = member_fingerprint(member)
+        assert reused == _fresh_fingerprint(member), change
+        assert reused not in fingerprints, change
+        assert member_fingerprint(member) == reused  # and now reused again
+        fingerprints.append(reused)
+
+
+def test_large_tensors_are_compared_not_hashed_again(monkeypatch):
+    from skduo._outputs import _fingerprint
+
+    module = configured_class()().eval()
+    member = as_member(module, classes=[0, 1, 2, 3])
+    first = member_fingerprint(member)
+    sizes = []
+    sha1 = _fingerprint._sha1
+    monkeypatch.setattr(
+        _fingerprint, "_sha1", lambda b: sizes.append(memoryview(b).nbytes) or sha1(b)
+    )
+    assert member_fingerprint(member) == first
+    assert max(sizes) < 128 * 128 * 4  # the 64 KiB weight was not hashed
+    sizes.clear()
+    with torch.no_grad():
+        module.big.weight[0, 0] += 1.0
+    assert member_fingerprint(member) != first
+    assert 128 * 128 * 4 in sizes  # changed: hashed again
+
+
+def test_memos_forget_collected_modules_and_clear_with_the_cache(X):
+    import gc
+
+    from skduo._outputs import _fingerprint
+
+    module = configured_class()().eval()
+    member = as_member(module, classes=[0, 1, 2, 3])
+    member_fingerprint(member)
+    key = id(module.big)
+    assert key in _fingerprint._MODULE_STATES
+    assert _fingerprint.TENSOR_MEMO.n_bytes >= 128 * 128 * 4
+    del member, module
+    gc.collect()
+    assert key not in _fingerprint._MODULE_STATES
+    LOGITS_CACHE.clear()
+    assert _fingerprint.TENSOR_MEMO.n_bytes == 0
+    assert not _fingerprint._MODULE_STATES and not _fingerprint._CLASS_STATES
 
 
 class Scaled(nn.Module):
