@@ -19,6 +19,7 @@ from skduo._arrays._fits import (
     fit_temperature,
     fit_weighted_ensemble,
 )
+from skduo._outputs._kinds import detect_output_kind
 from skduo._vocabulary import CONFIDENCES, DUO_MODES, check_confidence
 from skduo.evaluation._certified import certified_columns
 from skduo.evaluation._metrics import (
@@ -81,6 +82,26 @@ def _progress(iterable, total, enabled, desc):
     except ImportError:  # pragma: no cover - tqdm is optional
         return iterable
     return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+def _note_probabilities_as_logits(zoo, notes):
+    """A note for each model whose logits look like probabilities.
+
+    Declared (or saved) as logits but every inspected row in [0, 1] summing
+    to 1: the report uses them as logits, as its predictions' warning says
+    (the rows are scored without that per-call check).
+    """
+    for name, model in zoo.models.items():
+        if model.outputs == "proba":
+            continue
+        if any(detect_output_kind(z) == "proba" for z in model.logits.values()):
+            with notes.capture([name]):
+                warnings.warn(
+                    f"{name} look like probabilities (every inspected row is in "
+                    "[0, 1] and sums to 1) but are used as logits.",
+                    UserWarning,
+                    stacklevel=2,
+                )
 
 
 def _single_fits(zoo, notes):
@@ -215,9 +236,18 @@ class _Combined:
     def __init__(self, ens, logits):
         self.ens, self.logits = ens, logits
         self.shape = (logits[0].shape[0], ens.n_classes)
+        # the members that count, as LogitEnsemble.decision_logits sums them
+        # (the zoo's logits are checked finite when added)
+        self.parts = [(float(w), z) for w, z in zip(ens.weights, logits) if w != 0.0]
 
     def __getitem__(self, rows):
-        return self.ens.decision_logits(*[z[rows] for z in self.logits])
+        if not self.parts:
+            return np.zeros((self.logits[0][rows].shape[0], self.shape[1]))
+        (w, z), *rest = self.parts
+        block = np.multiply(z[rows], w, dtype=np.float64)
+        for w, z in rest:
+            block += np.multiply(z[rows], w, dtype=np.float64)
+        return block
 
 
 class _Scorer:
@@ -303,30 +333,28 @@ class _Scorer:
         uq_only = ens.mode == "uq_only"
         # an asymmetric duo's UQ-only twin has the same probabilities: its
         # predictions (the large member's) and their confidence come along
-        uq = replace(ens, mode="uq_only") if ens.mode == "asymmetric" else None
-        if uq is not None and self.with_uq:
+        twin = ens.mode == "asymmetric" and self.with_uq
+        if twin:
             uq_pred, uq_conf = np.empty(n, dtype=np.intp), np.empty(n)
-        else:
-            uq = None
 
         def work(rows):
-            blocks = [z[rows] for z in logits]
-            zb = ens.decision_logits(*blocks)
-            pb = ens.predict(*blocks) if uq_only else np.argmax(zb, axis=1)
+            zb = source[rows]
+            # UQ-only duos predict the large member's arg-max
+            pb = np.argmax(logits[0][rows], axis=1) if uq_only else zb.argmax(axis=1)
             pred[rows] = pb
             other = None
-            if uq is not None:
-                other = uq_pred[rows] = uq.predict(*blocks)
+            if twin:
+                other = uq_pred[rows] = np.argmax(logits[0][rows], axis=1)
             found = logit_row_statistics(
                 zb, y[rows], pb, confidence=self.confidence, other_pred=other
             )
             for name in ("argmax", "top", "nll", "brier", "conf"):
                 stats[name][rows] = found[name]
-            if uq is not None:
+            if twin:
                 uq_conf[rows] = found["other_conf"]
 
         map_blocks(work, row_blocks(source.shape))
-        if uq is not None:
+        if twin:
             self.uq_stats[key] = ({**stats, "conf": uq_conf}, uq_pred)
         prepared = prepare(y, None, pred, confidence=self.confidence, stats=stats)
         return source, stats, pred, prepared
@@ -551,6 +579,7 @@ def evaluate_zoo(
     _check_costs(zoo)
     splits = [s for s in zoo.splits if s != "val" and (ood or s != "ood_test")]
     notes = Notes(zoo.models)
+    _note_probabilities_as_logits(zoo, notes)
     fits = _single_fits(zoo, notes)
     singles = {members[0]: ens for _, members, ens, *_ in fits}
     fits += _duo_fits(zoo, duo_modes, progress, notes, singles)
