@@ -57,7 +57,32 @@ __all__ = [
 #: more than it saves in one fit.
 _COMPILED_MIN_ELEMENTS = 2**27
 
+#: Once :func:`warm_fit_kernel` has loaded the compiled kernel in this process
+#: (a caller about to make many fits), ``auto`` uses it from this many logits.
+_WARM_MIN_ELEMENTS = 2**22
+
 _FIT_KERNELS = ("auto", "numpy", "numba")
+
+_WARM = False
+
+
+def warm_fit_kernel(total_elements):
+    """Load the compiled kernel for a batch of fits of ``total_elements`` logits.
+
+    A caller about to make many fits (the zoo report) pays the loading once:
+    with ``SKDUO_FIT_KERNEL=auto``, numba installed and at least
+    :data:`_COMPILED_MIN_ELEMENTS` logits in all, the kernels for one and two
+    members are loaded and later fits of :data:`_WARM_MIN_ELEMENTS` logits or
+    more use them. Returns whether it is loaded.
+    """
+    global _WARM
+    choice = os.environ.get("SKDUO_FIT_KERNEL", "auto").strip().lower() or "auto"
+    if _WARM or choice != "auto" or total_elements < _COMPILED_MIN_ELEMENTS:
+        return _WARM
+    if importlib.util.find_spec("numba") is None:
+        return False
+    _WARM = all(_load_compiled(m, False) is not None for m in (1, 2))
+    return _WARM
 
 
 def fit_kernel(n_elements):
@@ -66,7 +91,8 @@ def fit_kernel(n_elements):
     Chosen by the environment variable ``SKDUO_FIT_KERNEL``: ``auto`` (the
     default) is ``"auto"`` (the compiled kernel if it loads, else NumPy) when
     numba is installed and there are at least :data:`_COMPILED_MIN_ELEMENTS`
-    logits, else ``"numpy"``; ``numpy`` is ``"numpy"``; ``numba`` is
+    logits (:data:`_WARM_MIN_ELEMENTS` once :func:`warm_fit_kernel` loaded
+    it), else ``"numpy"``; ``numpy`` is ``"numpy"``; ``numba`` is
     ``"numba"`` (the compiled kernel, an error if it does not load).
     """
     choice = os.environ.get("SKDUO_FIT_KERNEL", "auto").strip().lower() or "auto"
@@ -84,6 +110,8 @@ def fit_kernel(n_elements):
     if choice == "auto" and n_elements >= _COMPILED_MIN_ELEMENTS:
         if importlib.util.find_spec("numba") is not None:
             return "auto"
+    if choice == "auto" and _WARM and n_elements >= _WARM_MIN_ELEMENTS:
+        return "auto"
     return "numpy"
 
 

@@ -19,6 +19,7 @@ from skduo._arrays._fits import (
     fit_temperature,
     fit_weighted_ensemble,
 )
+from skduo._fit._objective import warm_fit_kernel
 from skduo._outputs._kinds import detect_output_kind
 from skduo._vocabulary import CONFIDENCES, DUO_MODES, check_confidence
 from skduo.evaluation._certified import certified_columns
@@ -284,6 +285,7 @@ class _Scorer:
         self.scales = {}  # model -> logit_scale of its validation logits
         self.shared = {}  # (members, split) -> decomposition columns
         self.uq_stats = {}  # (members, split) -> UQ-only statistics, predictions
+        self.selective = {}  # (method, members, split) -> (correct, confidence)
         self.with_uq = "uq_only" in duo_modes
 
     def scale(self, name):
@@ -365,6 +367,12 @@ class _Scorer:
         if all(models[m].cost is not None for m in members):
             cost = float(sum(models[m].cost for m in members))
         source, stats, pred, prepared = self._prepared(ens, members, split)
+        if method in ("temperature", "asymmetric", "deep_ensemble"):
+            # what the risk-coverage plot draws, kept (n bools and floats)
+            self.selective[(method, tuple(members), split)] = (
+                pred == y,
+                stats["conf"],
+            )
         row = {
             "split": split,
             "method": method,
@@ -580,6 +588,12 @@ def evaluate_zoo(
     splits = [s for s in zoo.splits if s != "val" and (ood or s != "ood_test")]
     notes = Notes(zoo.models)
     _note_probabilities_as_logits(zoo, notes)
+    # many fits: load the compiled fit kernel once when it is installed and
+    # the fits are large enough together (the weights agree with the NumPy
+    # kernel's within the fit tolerance)
+    pairs = len(_pairs(zoo)[0])
+    n_val = len(zoo.labels["val"]) * zoo.n_classes
+    warm_fit_kernel(n_val * (len(zoo.models) + 2 * pairs * len(duo_modes)))
     fits = _single_fits(zoo, notes)
     singles = {members[0]: ens for _, members, ens, *_ in fits}
     fits += _duo_fits(zoo, duo_modes, progress, notes, singles)
@@ -637,7 +651,7 @@ def evaluate_zoo(
     lines = notes.lines()
     for text in lines:
         warnings.warn(text, UserWarning, stacklevel=2)
-    return ZooReport(
+    report = ZooReport(
         rows,
         confidence,
         fitted,
@@ -649,3 +663,5 @@ def evaluate_zoo(
         notes=lines,
         roles="costs" if _pairs(zoo)[1] else None,
     )
+    report._selective = scorer.selective
+    return report

@@ -118,17 +118,21 @@ def plot_risk_coverage(zoo, report, path, *, large=None, split="test", max_duos=
         if (r["method"], r["large"], r["split"]) == ("deep_ensemble", large, split)
     ]
     first_risk = []  # the x-axis starts a little before the first error
-    labels = np.arange(zoo.n_classes)
     for method, members, label in curves:
-        ens = report.fitted[(method, tuple(members))]
-        logits = [zoo.models[m].logits[split] for m in members]
-        # predictions and their confidence in row blocks (no n x K array)
-        y_pred = ens.predict(*logits)
-        conf = ens.confidence(*logits, kind=confidence)
+        kept = getattr(report, "_selective", {}).get((method, tuple(members), split))
+        if kept is not None:  # the report's own correctness and confidence
+            correct, conf = kept
+            # as labels: right rows predict their label, wrong ones do not
+            y_true, y_pred = correct.astype(np.intp), np.ones(len(correct), np.intp)
+        else:  # predictions and their confidence in row blocks (no n x K)
+            ens = report.fitted[(method, tuple(members))]
+            logits = [zoo.models[m].logits[split] for m in members]
+            y_true, y_pred = y, ens.predict(*logits)
+            conf = ens.confidence(*logits, kind=confidence)
         coverage, risk, _ = risk_coverage_curve(
-            y, None, labels=labels, confidence=conf, y_pred=y_pred
+            y_true, None, confidence=conf, y_pred=y_pred
         )
-        area = aurc(y, None, labels=labels, confidence=conf, y_pred=y_pred)
+        area = aurc(y_true, None, confidence=conf, y_pred=y_pred)
         errors = np.flatnonzero(risk > 0)
         if len(errors):
             first_risk.append(float(coverage[errors[0]]))
