@@ -8,6 +8,7 @@ bootstrap comparison with the temperature-scaled large model.
 """
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -286,6 +287,7 @@ class _Scorer:
         self.shared = {}  # (members, split) -> decomposition columns
         self.uq_stats = {}  # (members, split) -> UQ-only statistics, predictions
         self.selective = {}  # (method, members, split) -> (correct, confidence)
+        self.pipeline = None  # the bootstrap's thread (see _bootstrap)
         self.with_uq = "uq_only" in duo_modes
 
     def scale(self, name):
@@ -425,14 +427,42 @@ class _Scorer:
         resampler = self.resamplers[split]
         if base is None:
             base_prepared = self._prepared(base_ens, [row["large"]], split)[-1]
-            base = entry[2] = _distribution(resampler, base_prepared, self.names)
-        dist = _distribution(resampler, prepared, self.names)
-        out = {"_dist": {}}
-        for (key, *_), name in zip(METRICS, self.names):
+            base = entry[2] = self._bootstrap(resampler, base_prepared)
+        dist = self._bootstrap(resampler, prepared)
+        out = {"_dist": (dist, base)}  # futures, resolved by differences()
+        for key, *_ in METRICS:
             out[f"{key}_diff"] = float(row[key] - base_row[key])
             out[f"_{key}_base"] = float(base_row[key])
-            out["_dist"][key] = dist[name] - base[name]
         return out
+
+    def _bootstrap(self, resampler, prepared):
+        """The bootstrap distribution of ``prepared``, on a thread of its own.
+
+        One worker, scoring its batches itself, so the distributions run in
+        order (the first draws the resamples the others reuse) while the
+        main thread and the block pool score the next rows: the two cores
+        stay busy through the GIL-bound parts of each.
+        """
+        if self.pipeline is None:
+            self.pipeline = ThreadPoolExecutor(1, thread_name_prefix="skduo-boot")
+        return self.pipeline.submit(
+            _distribution, resampler, prepared, self.names, threads=False
+        )
+
+    def differences(self, rows):
+        """Each duo row's bootstrap differences, once its distributions are in."""
+        try:
+            for row in rows:
+                if isinstance(row.get("_dist"), tuple):
+                    dist, base = (f.result() for f in row["_dist"])
+                    row["_dist"] = {
+                        key: dist[name] - base[name]
+                        for (key, *_), name in zip(METRICS, self.names)
+                    }
+        finally:
+            if self.pipeline is not None:
+                self.pipeline.shutdown(cancel_futures=True)
+                self.pipeline = None
 
 
 def evaluate_zoo(
@@ -618,15 +648,18 @@ def evaluate_zoo(
         duo_modes,
     )
     rows, fitted = [], {}
-    for method, members, ens, large, small, balance in _progress(
-        fits, len(fits), progress, "scoring"
-    ):
-        fitted[(method, tuple(members))] = ens
-        for split in splits:
-            with notes.capture(members):
-                rows.append(
-                    scorer.row(method, members, ens, large, small, balance, split)
-                )
+    try:
+        for method, members, ens, large, small, balance in _progress(
+            fits, len(fits), progress, "scoring"
+        ):
+            fitted[(method, tuple(members))] = ens
+            for split in splits:
+                with notes.capture(members):
+                    rows.append(
+                        scorer.row(method, members, ens, large, small, balance, split)
+                    )
+    finally:
+        scorer.differences(rows)
     families = {}
     if n_resamples:
         alpha = 1.0 - confidence_level

@@ -505,8 +505,11 @@ def _rank_metrics(pred, sums, total, metrics, harmonic):
     return out
 
 
-def _distribution(resampler, pred, metrics):
-    """Bootstrap distribution of each metric of ``pred``: dict of (n_resamples,)."""
+def _distribution(resampler, pred, metrics, threads=True):
+    """Bootstrap distribution of each metric of ``pred``: dict of (n_resamples,).
+
+    With ``threads``, kept batches are scored on the block pool too.
+    """
     harmonic = _Harmonic(resampler.n, resampler.unit)
     out = {m: np.empty(resampler.n_resamples) for m in metrics}
 
@@ -520,7 +523,7 @@ def _distribution(resampler, pred, metrics):
 
     if resampler._cache is not None:
         # the draws are kept: batches are independent, scored in threads
-        map_blocks(score, resampler._cache)
+        map_blocks(score, resampler._cache, None if threads else 1)
     else:
         for batch in resampler.batches():
             score(batch)
