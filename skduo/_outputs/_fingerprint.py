@@ -685,6 +685,23 @@ _CONTAINERS = frozenset({dict, OrderedDict, list, set})
 _MODULE_STATES = {}
 
 
+def _keep_while_alive(registry, obj, state):
+    """Keep ``state`` in ``registry`` under ``id(obj)`` while ``obj`` lives.
+
+    ``state.ref`` becomes a weak reference whose callback removes the entry
+    (only its own: the id may have been reused by a newer object).
+    """
+    key = id(obj)
+
+    def forget(ref, key=key):
+        found = registry.get(key)
+        if found is not None and found.ref is ref:
+            registry.pop(key, None)
+
+    state.ref = weakref.ref(obj, forget)
+    registry[key] = state
+
+
 def _container_check(value):
     """``(container, keys, ids)`` to recheck a container, or None if it cannot be.
 
@@ -776,15 +793,7 @@ class _ModuleState:
         self.checks, self.empties = checks, empties
         self.tensors, self.children, self.others = tensors, children, others
         self.class_digest, self.tree, self.tree_sha = class_digest, tree, None
-        key = id(module)
-
-        def forget(ref, key=key):
-            state = _MODULE_STATES.get(key)
-            if state is not None and state.ref is ref:
-                _MODULE_STATES.pop(key, None)
-
-        self.ref = weakref.ref(module, forget)
-        _MODULE_STATES[key] = self
+        _keep_while_alive(_MODULE_STATES, module, self)
 
     def unchanged(self, module, class_digest, pickler):
         """Whether ``module`` is in the state recorded (exactly)."""
@@ -925,15 +934,7 @@ class _ClassState:
         self.part_ids = tuple(map(id, self.parts))
         self.others, self.other_digests = others, other_digests
         self.qualname, self.digest = klass.__qualname__, digest
-        key = id(klass)
-
-        def forget(ref, key=key):
-            state = _CLASS_STATES.get(key)
-            if state is not None and state.ref is ref:
-                _CLASS_STATES.pop(key, None)
-
-        self.ref = weakref.ref(klass, forget)
-        _CLASS_STATES[key] = self
+        _keep_while_alive(_CLASS_STATES, klass, self)
 
     def unchanged(self, klass, pickler):
         """Whether ``klass`` is in the state recorded (exactly)."""

@@ -443,13 +443,7 @@ def _decompose(y_enc, z, sw, scores=("nll", "brier"), totals=None):
                 uniform = float(1.0 - 1.0 / z.shape[1])  # beta = 0
                 if uniform < ref:
                     beta, ref = 0.0, uniform
-            ref = min(ref, total)  # beta = 1 is a candidate
-            out[score] = ScoreDecomposition(
-                score=float(total),
-                calibration=float(total - ref),
-                refinement=float(ref),
-                temperature=float(np.inf if beta == 0 else 1.0 / beta),
-            )
+            out[score] = _split(total, beta, ref)
         return out
     if not isinstance(z, np.ndarray):
         z = np.asarray(z[:], dtype=np.float64)
@@ -461,14 +455,19 @@ def _decompose(y_enc, z, sw, scores=("nll", "brier"), totals=None):
         else:
             total = _brier(z, y_enc, sw)
             beta, ref = _brier_fit(z, y_enc, sw, beta_nll)
-        ref = min(ref, total)  # beta = 1 is a candidate
-        out[score] = ScoreDecomposition(
-            score=float(total),
-            calibration=float(total - ref),
-            refinement=float(ref),
-            temperature=float(np.inf if beta == 0 else 1.0 / beta),
-        )
+        out[score] = _split(total, beta, ref)
     return out
+
+
+def _split(total, beta, ref):
+    """The decomposition of ``total`` by the optimum ``(beta, ref)``."""
+    ref = min(ref, total)  # beta = 1 is a candidate
+    return ScoreDecomposition(
+        score=float(total),
+        calibration=float(total - ref),
+        refinement=float(ref),
+        temperature=float(np.inf if beta == 0 else 1.0 / beta),
+    )
 
 
 @validate_params(
