@@ -157,6 +157,13 @@ def _parser():
     )
     ev.add_argument("path", help="directory of saved logits")
     ev.add_argument(
+        "--mmap",
+        action="store_true",
+        help="open the .npy files of the PATH/<split>/<model>.npy layout "
+        "memory-mapped instead of reading them into memory (the report reads "
+        "them in row blocks)",
+    )
+    ev.add_argument(
         "--ood",
         action="store_true",
         help="also evaluate the ood_test split (weights fitted in-distribution)",
@@ -376,7 +383,10 @@ def _load(args, echo):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         zoo = load_logits_dir(
-            args.path, ood=True if args.ood else False, outputs=args.outputs
+            args.path,
+            ood=True if args.ood else False,
+            outputs=args.outputs,
+            mmap_mode="r" if getattr(args, "mmap", False) else None,
         )
     echo.wrap(f"Loaded {zoo!r} from {args.path}")
     for name, model in zoo.models.items():

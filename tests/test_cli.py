@@ -138,3 +138,39 @@ def test_deprecated_entropy_confidence_says_so_and_uses_neg_entropy(tmp_path, ca
     new = json.loads((tmp_path / "new" / "report.json").read_text())
     assert old["confidence"] == new["confidence"] == "neg_entropy"
     assert old["rows"] == new["rows"]
+
+
+def test_evaluate_mmap_reads_npy_memory_mapped_with_the_same_report(
+    tmp_path, monkeypatch
+):
+    # --mmap opens the split folders' .npy files with np.load(mmap_mode='r'):
+    # the zoo's float32 logits stay np.memmap (checked on the loader the CLI
+    # calls) and report.csv is byte for byte the one read into memory
+    import skduo.evaluation as evaluation
+
+    rng = np.random.default_rng(0)
+    n, k = 150, 3
+    root = tmp_path / "npy"
+    for split in ("val", "test"):
+        (root / split).mkdir(parents=True)
+        y = rng.integers(0, k, n)
+        np.save(root / split / "labels.npy", y)
+        for name, s in (("big", 2.0), ("small", 1.0)):
+            z = (rng.normal(size=(n, k)) + s * np.eye(k)[y]).astype(np.float32)
+            np.save(root / split / f"{name}.npy", z)
+    (root / "costs.json").write_text('{"big": 10, "small": 1}')
+    seen = []
+    load = evaluation.load_logits_dir
+
+    def spy(*args, **kwargs):
+        zoo = load(*args, **kwargs)
+        seen.append(type(zoo.models["big"].logits["test"]))
+        return zoo
+
+    monkeypatch.setattr(evaluation, "load_logits_dir", spy)
+    common = ["evaluate", str(root), "--no-plots", "--resamples", "50"]
+    assert main([*common, "--output", str(tmp_path / "a")]) == 0
+    assert main([*common, "--mmap", "--output", str(tmp_path / "b")]) == 0
+    assert seen == [np.ndarray, np.memmap]
+    a = (tmp_path / "a" / "report.csv").read_bytes()
+    assert a == (tmp_path / "b" / "report.csv").read_bytes()
