@@ -239,15 +239,18 @@ _STEP_TOL = 2e-4
 _ROUGH_TOL = 1e-2
 
 
-def _beta_terms(zb, yb, idx, beta, nll, brier):
+def _beta_terms(zb, zb2, yb, idx, beta, nll, brier):
     """Per-row NLL and Brier terms of ``softmax(beta * zb)`` and derivatives.
 
     Returns ``{score: (value, d1, d2)}`` with per-row arrays; the derivatives
     are in ``beta``. The NLL is ``beta * (max - z_y) + log1p(sum of the other
     classes' terms)`` (as :func:`_nll_from_logits`: tiny losses keep their
     relative precision); its derivatives ``E_p[z] - z_y`` and ``Var_p(z)``.
-    The Brier terms are those of :func:`_brier_terms`. Works in ``zb``'s
-    dtype (float32 for the steering passes) with float64 row results.
+    The Brier terms are those of :func:`_brier_terms`. The derivatives come
+    from raw moments (``zb2 = zb**2``, shared by the two temperatures of a
+    pass): they only steer the Newton steps, whose last one is tiny, and the
+    values are computed directly. Works in ``zb``'s dtype (float32 for the
+    steering passes) with float64 row results.
     """
     top_col = np.argmax(zb, axis=1)
     top = zb[idx, top_col]
@@ -260,9 +263,7 @@ def _beta_terms(zb, yb, idx, beta, nll, brier):
     p = e
     p /= (1.0 + others)[:, None].astype(zb.dtype)
     m = np.einsum("ij,ij->i", p, zb).astype(np.float64)
-    dev = zb - m[:, None].astype(zb.dtype)
-    dev2 = dev * dev
-    v = np.einsum("ij,ij->i", p, dev2).astype(np.float64)
+    v = np.einsum("ij,ij->i", p, zb2).astype(np.float64) - m * m
     z_y = zb[idx, yb].astype(np.float64)
     out = {}
     if nll:
@@ -272,8 +273,11 @@ def _beta_terms(zb, yb, idx, beta, nll, brier):
         dy = z_y - m
         sq = np.einsum("ij,ij->i", p, p).astype(np.float64)
         p *= p  # p^2
-        d1 = 2.0 * np.einsum("ij,ij->i", p, dev) - 2.0 * p_y * dy
-        p2_dev2 = np.einsum("ij,ij->i", p, dev2)
+        q1 = np.einsum("ij,ij->i", p, zb).astype(np.float64)
+        q2 = np.einsum("ij,ij->i", p, zb2).astype(np.float64)
+        p2_dev = q1 - m * sq  # sum_k p_k^2 (z_k - m)
+        p2_dev2 = q2 - 2.0 * m * q1 + m * m * sq  # sum_k p_k^2 (z_k - m)^2
+        d1 = 2.0 * p2_dev - 2.0 * p_y * dy
         d2 = 2.0 * (2.0 * p2_dev2 - v * sq) - 2.0 * p_y * (dy * dy - v)
         out["brier"] = (sq - 2.0 * p_y + 1.0, d1, d2)
     return out
@@ -291,16 +295,21 @@ def _pass_terms(z, y_enc, sw, betas, dtype=np.float64):
 
     def work(rows):
         zb = np.asarray(z[rows], dtype=dtype)
+        zb2 = zb * zb
         idx = np.arange(zb.shape[0])
         yb = y_enc[rows]
         if same:
             beta = next(iter(betas.values()))
-            found = _beta_terms(zb, yb, idx, beta, "nll" in betas, "brier" in betas)
+            found = _beta_terms(
+                zb, zb2, yb, idx, beta, "nll" in betas, "brier" in betas
+            )
         else:
             found = {}
             for score, beta in betas.items():
                 found.update(
-                    _beta_terms(zb, yb, idx, beta, score == "nll", score == "brier")
+                    _beta_terms(
+                        zb, zb2, yb, idx, beta, score == "nll", score == "brier"
+                    )
                 )
         for score in betas:
             for target, values in zip(per_row[score], found[score]):
