@@ -451,8 +451,9 @@ def _rank_metrics(pred, sums, total, metrics, harmonic):
     """
     segments = sums[:, pred.slices["rank_segments"]]
     cumulative = np.cumsum(segments, axis=1)
-    k = segments[:, 1::2]  # the error groups' weight...
-    c = cumulative[:, 1::2]  # ... and the cumulative weight at their end
+    k = np.ascontiguousarray(segments[:, 1::2])  # the error groups' weight...
+    c = np.ascontiguousarray(cumulative[:, 1::2])  # ... the weight at their end
+    c_before = c - k  # ... and before them
     e = sums[:, pred.slices["rank_errors"]]  # their error weight
     tied = pred.rank_mixed
     errors = e.sum(axis=1)
@@ -462,7 +463,7 @@ def _rank_metrics(pred, sums, total, metrics, harmonic):
         e_before = np.cumsum(e, axis=1) - e
     out = {}
     if metrics & {"aurc", "eaurc"}:
-        drop = harmonic.f(c) - harmonic.f(c - k)
+        drop = harmonic.f(c) - harmonic.f(c_before)
         if tied:
             drop *= np.divide(e, k, out=np.zeros_like(e), where=k > 0)
         # (groups of wrong rows only: rate 1 wherever drawn)
@@ -477,7 +478,7 @@ def _rank_metrics(pred, sums, total, metrics, harmonic):
             first = np.argmax(e > 0, axis=1) if e.shape[1] else np.zeros(0, int)
             rows = np.arange(sums.shape[0])
             if e.shape[1]:
-                before = (c - k)[rows, first] - e_before[rows, first]
+                before = c_before[rows, first] - e_before[rows, first]
             else:
                 before = correct
             slack = 0.0 if harmonic.integer else 1e-12 * total
@@ -487,7 +488,7 @@ def _rank_metrics(pred, sums, total, metrics, harmonic):
         twice = (e * (2.0 * total[:, None] - 2.0 * c + k)).sum(axis=1)
         out["augrc"] = twice / (2.0 * total**2)
     if "correctness_auroc" in metrics:
-        num = (e * (c - k - e_before)).sum(axis=1) + 0.5 * ((k - e) * e).sum(axis=1)
+        num = (e * (c_before - e_before)).sum(axis=1) + 0.5 * ((k - e) * e).sum(axis=1)
         valid = (correct > 0) & (errors > 0)
         auc = num / np.where(valid, correct * errors, 1.0)
         out["correctness_auroc"] = np.where(valid, auc, np.nan)
@@ -497,10 +498,12 @@ def _rank_metrics(pred, sums, total, metrics, harmonic):
         slack = 0.0 if harmonic.integer else 1e-12
         target = pred.accuracy - slack
         e_cum = e_before + e
-        cand_c = np.concatenate([c - k, c, total[:, None]], axis=1)
-        cand_e = np.concatenate([e_before, e_cum, errors[:, None]], axis=1)
-        ok = (cand_c > 0) & ((cand_c - cand_e) >= target * cand_c)
-        best = np.where(ok, cand_c, 0.0).max(axis=1)
+        best = np.zeros(sums.shape[0])
+        for cand_c, cand_e in ((c_before, e_before), (c, e_cum), (total, errors)):
+            if cand_c.ndim == 1:
+                cand_c, cand_e = cand_c[:, None], cand_e[:, None]
+            ok = (cand_c > 0) & ((cand_c - cand_e) >= target * cand_c)
+            np.maximum(best, np.where(ok, cand_c, 0.0).max(axis=1), out=best)
         out["coverage_at_accuracy"] = best / total
     return out
 
