@@ -502,6 +502,8 @@ def _rank_metrics(pred, sums, total, metrics, harmonic):
         for cand_c, cand_e in ((c_before, e_before), (c, e_cum), (total, errors)):
             if cand_c.ndim == 1:
                 cand_c, cand_e = cand_c[:, None], cand_e[:, None]
+            elif cand_c.shape[1] == 0:  # no error group: only the end counts
+                continue
             ok = (cand_c > 0) & ((cand_c - cand_e) >= target * cand_c)
             np.maximum(best, np.where(ok, cand_c, 0.0).max(axis=1), out=best)
         out["coverage_at_accuracy"] = best / total
