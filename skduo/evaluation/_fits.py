@@ -128,14 +128,13 @@ def _unweighted(singles, large, small, z_l, z_s, y_val):
     """
     a, b = singles[large], singles[small]
     weights = np.array([a.weights[0], b.weights[0]]) / 2.0
+    combined = _Combined(weights, [z_l, z_s], a.n_classes)
     nll = np.empty(len(y_val))
 
     def work(rows):
-        z = np.multiply(z_l[rows], weights[0], dtype=np.float64)
-        z += np.multiply(z_s[rows], weights[1], dtype=np.float64)
-        nll[rows] = _nll_from_logits(z, y_val[rows])
+        nll[rows] = _nll_from_logits(combined[rows], y_val[rows])
 
-    map_blocks(work, row_blocks(z_l.shape))
+    map_blocks(work, row_blocks(combined.shape))
     return LogitEnsemble(
         weights,
         "unweighted",
@@ -228,19 +227,19 @@ def _ensemble_balance(models, members):
 
 
 class _Combined:
-    """An ensemble's combined logits on one split, computed block by block.
+    """Members' logits combined with ``weights``, computed block by block.
 
     Has the ``shape`` and row indexing (slices, index arrays) that
     :func:`skduo.metrics._decomposition._decompose` reads: the float64
     ``decision_logits`` of the members' rows, never stored whole.
     """
 
-    def __init__(self, ens, logits):
-        self.ens, self.logits = ens, logits
-        self.shape = (logits[0].shape[0], ens.n_classes)
+    def __init__(self, weights, logits, n_classes):
+        self.logits = logits
+        self.shape = (logits[0].shape[0], n_classes)
         # the members that count, as LogitEnsemble.decision_logits sums them
         # (the zoo's logits are checked finite when added)
-        self.parts = [(float(w), z) for w, z in zip(ens.weights, logits) if w != 0.0]
+        self.parts = [(float(w), z) for w, z in zip(weights, logits) if w != 0.0]
 
     def __getitem__(self, rows):
         if not self.parts:
@@ -316,7 +315,7 @@ class _Scorer:
         """
         logits = [self.zoo.models[m].logits[split] for m in members]
         y = self.zoo.labels[split]
-        source = _Combined(ens, logits)
+        source = _Combined(ens.weights, logits, ens.n_classes)
         key = (tuple(members), split)
         if ens.mode == "uq_only" and key in self.uq_stats:
             # the asymmetric duo's pass computed this row's statistics too

@@ -121,9 +121,7 @@ class _Resampler:
             idx = draw((b, n))
             idx += (np.arange(b) * n)[:, None]
             counts = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n)
-            weights = counts.astype(np.float64)
-            if self.sample_weight is not None:
-                weights *= self.sample_weight
+            weights = self.weights(counts)
             if keep:
                 keep = counts.max(initial=0) < 256
                 out.append((start, counts.astype(np.uint8)))
