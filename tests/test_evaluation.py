@@ -475,10 +475,10 @@ def test_entropy_confidence_is_a_deprecated_alias(zoo):
 
 def test_streamed_rows_equal_the_materialised_computation():
     # the report computes each row's combined logits and probabilities block
-    # by block (never n x K whole) and decomposes large splits on a subsample
-    # first; the reference is compute_metrics and the direct decomposition on
+    # by block (never n x K whole) and decomposes large splits by Newton
+    # passes; the reference is compute_metrics and the direct decomposition on
     # the materialised float64 logits (the report's computation before),
-    # on float32 members of 9,000 test rows (above the subsample threshold)
+    # on float32 members of 9,000 test rows (above _DIRECT_MAX_ROWS)
     from skduo.evaluation import compute_metrics
     from skduo.metrics._decomposition import _DIRECT_MAX_ROWS
 

@@ -95,44 +95,21 @@ def _brier_terms(z, y_enc, sw, beta=1.0, order=0):
     """The Brier score of ``softmax(beta * z)`` and its derivatives in ``beta``.
 
     One pass over ``z`` in row blocks (float64 temporaries of one block, no
-    ``n x K`` copy). With ``p = softmax(beta * z)``, ``m = E_p[z]`` and
-    ``v = Var_p(z)``, a row's score is ``sum_k p_k^2 - 2 p_y + 1``, its first
-    derivative ``2 sum_k p_k^2 (z_k - m) - 2 p_y (z_y - m)`` and its second
-    ``2 sum_k p_k^2 (2 (z_k - m)^2 - v) - 2 p_y ((z_y - m)^2 - v)``.
-    Returns ``(score, d1, d2)``; the derivatives are 0.0 below ``order``.
+    ``n x K`` copy), the terms of :func:`_beta_terms`. Returns ``(score, d1,
+    d2)``; the derivatives are 0.0 below ``order``.
     """
     z = np.asarray(z)
     n = z.shape[0]
-    rows_score = np.empty(n)
-    rows_d1 = np.empty(n) if order >= 1 else None
-    rows_d2 = np.empty(n) if order >= 2 else None
+    terms = [np.empty(n) for _ in range(3)]
     for rows in row_blocks(z.shape):
-        zb = np.asarray(z[rows], dtype=np.float64)
-        idx = np.arange(zb.shape[0])
-        p = np.multiply(zb, beta)
-        p -= p.max(axis=1, keepdims=True)
-        np.exp(p, out=p)
-        p /= p.sum(axis=1, keepdims=True)
-        p_y = p[idx, y_enc[rows]]
-        sq = np.einsum("ij,ij->i", p, p)
-        rows_score[rows] = sq - 2.0 * p_y + 1.0
-        if order >= 1:
-            m = np.einsum("ij,ij->i", p, zb)
-            zb -= m[:, None]  # z - m
-            dy = zb[idx, y_enc[rows]]
-            if order >= 2:
-                dev2 = zb * zb  # (z - m)^2
-                v = np.einsum("ij,ij->i", p, dev2)
-            p *= p  # p^2
-            rows_d1[rows] = 2.0 * np.einsum("ij,ij->i", p, zb) - 2.0 * p_y * dy
-            if order >= 2:
-                p2_dev2 = np.einsum("ij,ij->i", p, dev2)
-                rows_d2[rows] = 2.0 * (2.0 * p2_dev2 - v * sq) - 2.0 * p_y * (
-                    dy * dy - v
-                )
-    score = _mean(rows_score, sw)
-    d1 = _mean(rows_d1, sw) if order >= 1 else 0.0
-    d2 = _mean(rows_d2, sw) if order >= 2 else 0.0
+        zc, zc2, top_col = _centred(np.asarray(z[rows], dtype=np.float64))
+        idx = np.arange(zc.shape[0])
+        found = _beta_terms(zc, zc2, top_col, y_enc[rows], idx, beta, False, True)
+        for target, values in zip(terms, found["brier"]):
+            target[rows] = values
+    score = _mean(terms[0], sw)
+    d1 = _mean(terms[1], sw) if order >= 1 else 0.0
+    d2 = _mean(terms[2], sw) if order >= 2 else 0.0
     return score, d1, d2
 
 
@@ -239,42 +216,58 @@ _STEP_TOL = 2e-4
 _ROUGH_TOL = 1e-2
 
 
-def _beta_terms(zb, zb2, yb, idx, beta, nll, brier):
-    """Per-row NLL and Brier terms of ``softmax(beta * zb)`` and derivatives.
+def _centred(zb):
+    """A block's logits minus each row's maximum, their squares, the arg-max.
 
-    Returns ``{score: (value, d1, d2)}`` with per-row arrays; the derivatives
-    are in ``beta``. The NLL is ``beta * (max - z_y) + log1p(sum of the other
-    classes' terms)`` (as :func:`_nll_from_logits`: tiny losses keep their
-    relative precision); its derivatives ``E_p[z] - z_y`` and ``Var_p(z)``.
-    The Brier terms are those of :func:`_brier_terms`. The derivatives come
-    from raw moments (``zb2 = zb**2``, shared by the two temperatures of a
-    pass): they only steer the Newton steps, whose last one is tiny, and the
-    values are computed directly. Works in ``zb``'s dtype (float32 for the
-    steering passes) with float64 row results.
+    Softmax and every derivative below are unchanged by the shift; centred
+    logits (all <= 0, 0 at the maximum) keep the raw moments of
+    :func:`_beta_terms` free of cancellation when logits carry a large
+    common offset.
     """
     top_col = np.argmax(zb, axis=1)
-    top = zb[idx, top_col]
-    e = zb - top[:, None]
-    e *= zb.dtype.type(beta)
+    zc = zb - zb[np.arange(zb.shape[0]), top_col][:, None]
+    return zc, zc * zc, top_col
+
+
+def _beta_terms(zc, zc2, top_col, yb, idx, beta, nll, brier):
+    """Per-row NLL and Brier terms of ``softmax(beta * z)`` and derivatives.
+
+    ``zc``, ``zc2`` and ``top_col`` are :func:`_centred` of a block (shared
+    by the temperatures of a pass). Returns ``{score: (value, d1, d2)}``
+    with per-row arrays; the derivatives are in ``beta``. With ``p =
+    softmax(beta * z)``, ``m = E_p[z]`` and ``v = Var_p(z)``:
+
+    - NLL: ``beta * (max - z_y) + log1p(sum of the other classes' terms)``
+      (as :func:`_nll_from_logits`: tiny losses keep their relative
+      precision), derivatives ``m - z_y`` and ``v``;
+    - Brier: ``sum_k p_k^2 - 2 p_y + 1``, derivatives ``2 sum_k p_k^2 (z_k -
+      m) - 2 p_y (z_y - m)`` and ``2 sum_k p_k^2 (2 (z_k - m)^2 - v) - 2 p_y
+      ((z_y - m)^2 - v)``.
+
+    The derivatives come from raw moments of the centred logits; the values
+    are computed directly. Works in ``zc``'s dtype (float32 for the steering
+    passes) with float64 row results.
+    """
+    e = zc * zc.dtype.type(beta)
     np.exp(e, out=e)
     e[idx, top_col] = 0.0
     others = e.sum(axis=1, dtype=np.float64)
     e[idx, top_col] = 1.0
     p = e
-    p /= (1.0 + others)[:, None].astype(zb.dtype)
-    m = np.einsum("ij,ij->i", p, zb).astype(np.float64)
-    v = np.einsum("ij,ij->i", p, zb2).astype(np.float64) - m * m
-    z_y = zb[idx, yb].astype(np.float64)
+    p /= (1.0 + others)[:, None].astype(zc.dtype)
+    m = np.einsum("ij,ij->i", p, zc).astype(np.float64)
+    v = np.einsum("ij,ij->i", p, zc2).astype(np.float64) - m * m
+    z_y = zc[idx, yb].astype(np.float64)  # minus the gap to the maximum
     out = {}
     if nll:
-        out["nll"] = (beta * (top - z_y) + np.log1p(others), m - z_y, v)
+        out["nll"] = (np.log1p(others) - beta * z_y, m - z_y, v)
     if brier:
         p_y = p[idx, yb].astype(np.float64)
         dy = z_y - m
         sq = np.einsum("ij,ij->i", p, p).astype(np.float64)
         p *= p  # p^2
-        q1 = np.einsum("ij,ij->i", p, zb).astype(np.float64)
-        q2 = np.einsum("ij,ij->i", p, zb2).astype(np.float64)
+        q1 = np.einsum("ij,ij->i", p, zc).astype(np.float64)
+        q2 = np.einsum("ij,ij->i", p, zc2).astype(np.float64)
         p2_dev = q1 - m * sq  # sum_k p_k^2 (z_k - m)
         p2_dev2 = q2 - 2.0 * m * q1 + m * m * sq  # sum_k p_k^2 (z_k - m)^2
         d1 = 2.0 * p2_dev - 2.0 * p_y * dy
@@ -294,22 +287,17 @@ def _pass_terms(z, y_enc, sw, betas, dtype=np.float64):
     same = len(set(betas.values())) == 1
 
     def work(rows):
-        zb = np.asarray(z[rows], dtype=dtype)
-        zb2 = zb * zb
-        idx = np.arange(zb.shape[0])
+        block = _centred(np.asarray(z[rows], dtype=dtype))
+        idx = np.arange(block[0].shape[0])
         yb = y_enc[rows]
         if same:
             beta = next(iter(betas.values()))
-            found = _beta_terms(
-                zb, zb2, yb, idx, beta, "nll" in betas, "brier" in betas
-            )
+            found = _beta_terms(*block, yb, idx, beta, "nll" in betas, "brier" in betas)
         else:
             found = {}
             for score, beta in betas.items():
                 found.update(
-                    _beta_terms(
-                        zb, zb2, yb, idx, beta, score == "nll", score == "brier"
-                    )
+                    _beta_terms(*block, yb, idx, beta, score == "nll", score == "brier")
                 )
         for score in betas:
             for target, values in zip(per_row[score], found[score]):
