@@ -23,13 +23,12 @@ the top-label metrics reuse.
 
 import numbers
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 
 from skduo._outputs._logit_ops import proba_tolerance
-from skduo.utils._arrays import row_blocks
+from skduo.utils._arrays import map_blocks, row_blocks
 
 __all__ = []  # private module
 
@@ -321,41 +320,34 @@ def _check_proba(
     blas = proba.dtype in (np.float32, np.float64)
     ones = np.ones(n_classes, dtype=proba.dtype) if blas else None
 
-    def scan(blocks):
-        """Checks of consecutive row blocks; returns their ``(min, max)``."""
-        lo, hi = np.inf, -np.inf
-        for rows in blocks:
-            block = proba[rows]
-            # np.minimum/np.maximum propagate NaN, which then fails the range
-            # test (np.argmax too: a NaN is the maximum of its row)
-            lo = np.minimum(lo, block.min())
-            if top:
-                idx = np.argmax(block, axis=1)
-                pred[rows] = idx
-                maxima[rows] = block[np.arange(block.shape[0]), idx]
-            else:
-                hi = np.maximum(hi, block.max())
-            if blas:
-                np.matmul(block, ones, out=row_sums[rows])
-            else:
-                np.sum(block, axis=1, dtype=np.float64, out=row_sums[rows])
-        return lo, hi
-
     blocks = list(_row_blocks(proba))
-    n_threads = min(_N_THREADS, len(blocks))
-    if n_threads > 1 and proba.size >= _THREADED_ELEMENTS:
-        # NumPy releases the GIL in these reductions: each thread checks one
-        # contiguous run of blocks (~1.8x faster on 2 cores at 100,000 x 1,000)
-        runs = np.array_split(np.arange(len(blocks)), n_threads)
-        with ThreadPoolExecutor(n_threads) as pool:
-            parts = list(pool.map(scan, ([blocks[i] for i in run] for run in runs)))
-    else:
-        parts = [scan(blocks)]
-    lo = np.min(np.array([part[0] for part in parts], dtype=np.float64))
-    if top:
-        hi = maxima.max()
-    else:
-        hi = np.max(np.array([part[1] for part in parts], dtype=np.float64))
+    # per block: the minimum, and the maximum (or the row maxima with ``top``)
+    lows = np.empty(len(blocks))
+    highs = None if top else np.empty(len(blocks))
+
+    def scan(i):
+        rows = blocks[i]
+        block = proba[rows]
+        # min/max propagate NaN, which then fails the range test (np.argmax
+        # too: a NaN is the maximum of its row)
+        lows[i] = block.min()
+        if top:
+            idx = np.argmax(block, axis=1)
+            pred[rows] = idx
+            maxima[rows] = block[np.arange(block.shape[0]), idx]
+        else:
+            highs[i] = block.max()
+        if blas:
+            np.matmul(block, ones, out=row_sums[rows])
+        else:
+            np.sum(block, axis=1, dtype=np.float64, out=row_sums[rows])
+
+    # NumPy releases the GIL in these reductions: each thread checks one
+    # contiguous run of blocks (~1.8x faster on 2 cores at 100,000 x 1,000)
+    threaded = proba.size >= _THREADED_ELEMENTS
+    map_blocks(scan, range(len(blocks)), _N_THREADS if threaded else 1)
+    lo = np.min(lows, initial=np.inf)
+    hi = maxima.max() if top else np.max(highs, initial=-np.inf)
     if proba.dtype == np.float32 and np.isfinite(lo) and np.isfinite(hi):
         _refine_float32_sums(proba, row_sums, tol, max(0.0, -float(lo)))
     if not (lo >= -tol and hi <= 1 + tol):
