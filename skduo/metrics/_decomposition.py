@@ -8,6 +8,10 @@ from mere recalibration. :func:`smooth_ece` is a calibration error that does
 not move with a choice of bins.
 """
 
+import functools
+import importlib.util
+import os
+import sys
 import warnings
 from collections import namedtuple
 
@@ -15,6 +19,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from skduo._fit._modes import fit_learned_weights
+from skduo._fit._objective import fit_kernel
 from skduo.metrics._base import (
     _as_float_array,
     _check_length,
@@ -276,17 +281,95 @@ def _beta_terms(zc, zc2, top_col, yb, idx, beta, nll, brier):
     return out
 
 
-def _pass_terms(z, y_enc, sw, betas, dtype=np.float64):
+#: With ``SKDUO_FIT_KERNEL=auto`` (the default) and numba installed, the
+#: Newton passes over at least this many logits (rows x classes) run the
+#: compiled kernel (:mod:`skduo.metrics._compiled`): below, loading numba
+#: (~0.5 s once per process) costs more than it saves.
+_COMPILED_MIN_ELEMENTS = 2**23
+
+#: Once numba is loaded in this process (the zoo report loads it for its
+#: fits), from this many.
+_WARM_MIN_ELEMENTS = 2**20
+
+
+@functools.cache
+def _load_compiled(forced):
+    """The compiled row kernel's module, compiled (or loaded); None if it fails.
+
+    A failure (numba broken, no writable cache) is an error with ``forced``,
+    else one warning per process, and the NumPy code.
+    """
+    try:
+        from skduo.metrics import _compiled
+
+        _compiled.warm_up()
+    except Exception as exc:
+        message = f"the compiled decomposition kernel (numba) failed to load: {exc!r}"
+        if forced:
+            raise RuntimeError(f"SKDUO_FIT_KERNEL=numba, but {message}") from exc
+        warnings.warn(
+            f"{message[0].upper()}{message[1:]}; the decomposition uses NumPy "
+            "(set SKDUO_FIT_KERNEL=numpy to skip it).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return _compiled
+
+
+def _compiled_kernel(n_elements):
+    """The compiled kernel's module for passes over ``n_elements``, or None.
+
+    Chosen by ``SKDUO_FIT_KERNEL``, as the weight fit's kernel
+    (:func:`skduo._fit._objective.fit_kernel`): ``numba`` forces it (an
+    error if it does not load), ``numpy`` never uses it, ``auto`` (the
+    default) uses it when numba is installed and there are at least
+    :data:`_COMPILED_MIN_ELEMENTS` logits (:data:`_WARM_MIN_ELEMENTS` once
+    numba is loaded in the process).
+    """
+    if fit_kernel(0) == "numba":  # validates the variable's value
+        return _load_compiled(True)
+    choice = os.environ.get("SKDUO_FIT_KERNEL", "auto").strip().lower() or "auto"
+    if choice != "auto" or importlib.util.find_spec("numba") is None:
+        return None
+    warm = "numba" in sys.modules
+    if n_elements < (_WARM_MIN_ELEMENTS if warm else _COMPILED_MIN_ELEMENTS):
+        return None
+    return _load_compiled(False)
+
+
+def _block_parts(z, rows):
+    """``[(weight, rows of a member)]`` whose weighted sum is ``z[rows]``.
+
+    An array is its own one part; a block source with ``parts`` (the zoo
+    report's combination of one or two members' logits,
+    :class:`skduo.evaluation._fits._Combined`) gives its members' rows, so
+    that the compiled kernel forms the combination without a float64 block;
+    any other source gives its float64 block.
+    """
+    if isinstance(z, np.ndarray):
+        return [(1.0, z[rows])]
+    parts = getattr(z, "parts", None)
+    if parts is not None and 1 <= len(parts) <= 2:
+        return [(float(w), np.asarray(member[rows])) for w, member in parts]
+    return [(1.0, np.asarray(z[rows], dtype=np.float64))]
+
+
+def _pass_terms(z, y_enc, sw, betas, dtype=np.float64, compiled=None):
     """``{score: (value, d1, d2)}`` in log beta at ``betas[score]``: one pass.
 
-    Row blocks are spread over threads (NumPy releases the GIL in the
-    element-wise work); ``dtype`` is the working precision of the blocks.
+    Row blocks are spread over threads (NumPy and the compiled kernel
+    release the GIL); ``dtype`` is the working precision of the blocks.
+    ``compiled`` (the module :func:`_compiled_kernel` gives, or None for
+    NumPy) computes each block's per-row terms in one read of its rows
+    instead of :func:`_centred` and :func:`_beta_terms`.
     """
     n = z.shape[0]
-    per_row = {s: [np.empty(n) for _ in range(3)] for s in betas}
+    terms = np.empty((6, n))  # per row: the NLL's value, d1, d2, the Brier's
+    per_row = {"nll": terms[0:3], "brier": terms[3:6]}
     same = len(set(betas.values())) == 1
 
-    def work(rows):
+    def numpy_work(rows):
         block = _centred(np.asarray(z[rows], dtype=dtype))
         idx = np.arange(block[0].shape[0])
         yb = y_enc[rows]
@@ -303,7 +386,12 @@ def _pass_terms(z, y_enc, sw, betas, dtype=np.float64):
             for target, values in zip(per_row[score], found[score]):
                 target[rows] = values
 
-    map_blocks(work, row_blocks(z.shape))
+    def compiled_work(rows):
+        precise = np.dtype(dtype) == np.float64
+        parts = _block_parts(z, rows)
+        compiled.row_terms(parts, y_enc[rows], betas, precise, terms, rows.start)
+
+    map_blocks(numpy_work if compiled is None else compiled_work, row_blocks(z.shape))
     out = {}
     for score, beta in betas.items():
         value, d1, d2 = (_mean(a, sw) for a in per_row[score])
@@ -312,7 +400,7 @@ def _pass_terms(z, y_enc, sw, betas, dtype=np.float64):
     return out
 
 
-def _refine(z, y_enc, sw, starts):
+def _refine(z, y_enc, sw, starts, compiled=None):
     """Newton steps in log beta over all rows from starting points.
 
     ``starts`` maps each score to its starting beta (> 0). Float32 passes
@@ -322,7 +410,7 @@ def _refine(z, y_enc, sw, starts):
     each pass. A score whose curvature is not positive where it is
     evaluated, that leaves a factor 32 around its start, or whose value
     rises, gets None (the caller falls back to the direct search). Returns
-    ``{score: (beta, value) or None}``.
+    ``{score: (beta, value) or None}``. ``compiled``: as :func:`_pass_terms`.
     """
     x = {s: float(np.log(b)) for s, b in starts.items()}
     x0 = dict(x)
@@ -348,7 +436,8 @@ def _refine(z, y_enc, sw, starts):
         if not rough:
             break
         betas = {s: float(np.exp(x[s])) for s in rough}
-        for score, (_, d1, d2) in _pass_terms(z, y_enc, sw, betas, np.float32).items():
+        found = _pass_terms(z, y_enc, sw, betas, np.float32, compiled)
+        for score, (_, d1, d2) in found.items():
             step = step_of(score, d1, d2, rough=True)
             if step is None:
                 out[score] = None
@@ -363,7 +452,8 @@ def _refine(z, y_enc, sw, starts):
         if not x:
             break
         betas = {s: float(np.exp(x[s])) for s in x}
-        for score, (value, d1, d2) in _pass_terms(z, y_enc, sw, betas).items():
+        found = _pass_terms(z, y_enc, sw, betas, np.float64, compiled)
+        for score, (value, d1, d2) in found.items():
             step = step_of(score, d1, d2)
             if step is None or (
                 score in last and value > last[score] + 1e-12 * abs(last[score])
@@ -383,32 +473,50 @@ def _refine(z, y_enc, sw, starts):
     return out
 
 
-def _single_basin(z, y_enc, sw, beta):
+def _single_basin(z, y_enc, sw, beta, compiled=None):
     """Whether no point of a coarse grid beats the Brier minimum at ``beta``.
 
     The Brier score is not convex in beta; the grid ``beta * 2**k`` (``k =
     +-2, +-3``) is scored on a strided subsample of :data:`_CHECK_ROWS` rows
     (paired: the same rows at every point). A far point scoring lower than
-    ``beta`` there sends the caller to the direct search.
+    ``beta`` there sends the caller to the direct search. The subsample is
+    read (and centred) once for the five points; ``compiled``: as
+    :func:`_pass_terms`.
     """
     n = z.shape[0]
     idx = np.arange(0, n, max(1, n // _CHECK_ROWS))
-    z_sub = np.asarray(z[idx], dtype=np.float64)
     y_sub, sw_sub = y_enc[idx], None if sw is None else sw[idx]
-    at = _brier_terms(z_sub, y_sub, sw_sub, beta)[0]
-    far = [_brier_terms(z_sub, y_sub, sw_sub, beta * 2.0**k)[0] for k in (-3, -2, 2, 3)]
+    if compiled is not None:
+        parts = _block_parts(z, idx)
+        terms = np.empty((6, idx.shape[0]))
+
+        def brier(b):
+            compiled.row_terms(parts, y_sub, {"brier": b}, True, terms, 0)
+            return _mean(terms[3], sw_sub)
+
+    else:
+        block = _centred(np.asarray(z[idx], dtype=np.float64))
+        rows = np.arange(idx.shape[0])
+
+        def brier(b):
+            found = _beta_terms(*block, y_sub, rows, b, False, True)
+            return _mean(found["brier"][0], sw_sub)
+
+    at = brier(beta)
+    far = [brier(beta * 2.0**k) for k in (-3, -2, 2, 3)]
     return min(far) >= at
 
 
-def _located(z, y_enc, sw, scores):
+def _located(z, y_enc, sw, scores, compiled=None):
     """Optimal betas and scores by Newton passes over all rows from beta = 1.
 
     Returns ``{score: (beta, value)}`` for the scores it could settle, and
-    nothing for the others (left to the direct search).
+    nothing for the others (left to the direct search). ``compiled``: as
+    :func:`_pass_terms`.
     """
-    found = _refine(z, y_enc, sw, dict.fromkeys(scores, 1.0))
+    found = _refine(z, y_enc, sw, dict.fromkeys(scores, 1.0), compiled)
     brier = found.get("brier")
-    if brier is not None and not _single_basin(z, y_enc, sw, brier[0]):
+    if brier is not None and not _single_basin(z, y_enc, sw, brier[0], compiled):
         found["brier"] = None
     return {s: r for s, r in found.items() if r is not None}
 
@@ -419,18 +527,21 @@ def _decompose(y_enc, z, sw, scores=("nll", "brier"), totals=None):
     ``z`` is an array or any object with ``shape`` and row indexing (slices
     and index arrays) that gives logits blocks: it is read in row blocks.
     ``totals`` (``{score: value}`` of ``z`` as given), when the caller has
-    them, saves a pass.
+    them, saves a pass. Above :data:`_DIRECT_MAX_ROWS` rows, the passes run
+    the compiled kernel where :func:`_compiled_kernel` gives it.
     """
     located = {}
+    compiled = None
     if z.shape[0] > _DIRECT_MAX_ROWS:
-        located = _located(z, y_enc, sw, scores)
+        compiled = _compiled_kernel(z.shape[0] * z.shape[1])
+        located = _located(z, y_enc, sw, scores, compiled)
     if set(scores) <= set(located):
         out = {}
         if totals is None:
             totals = {
                 score: terms[0]
                 for score, terms in _pass_terms(
-                    z, y_enc, sw, dict.fromkeys(scores, 1.0)
+                    z, y_enc, sw, dict.fromkeys(scores, 1.0), np.float64, compiled
                 ).items()
             }
         for score in scores:

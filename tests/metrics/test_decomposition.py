@@ -299,3 +299,96 @@ def test_large_inputs_with_weights_and_a_lazy_block_source(monkeypatch):
             direct[score].refinement, rel=1e-11
         )
         assert fast[score].score == pytest.approx(direct[score].score, rel=1e-13)
+
+
+def _forced_compiled(monkeypatch):
+    """The compiled row kernel, made the one ``_decompose`` uses."""
+    pytest.importorskip("numba")
+    import skduo.metrics._decomposition as dec
+
+    compiled = dec._load_compiled(True)
+    monkeypatch.setattr(dec, "_compiled_kernel", lambda n_elements: compiled)
+    return compiled
+
+
+@pytest.mark.parametrize("precise", [True, False])
+def test_compiled_row_terms_equal_the_numpy_terms(precise):
+    # per row, the compiled kernel against _centred + _beta_terms: float64 to
+    # rounding, float32 (the steering passes) to float32 precision; ties of
+    # the maximum (integer logits) and labels at the maximum included
+    pytest.importorskip("numba")
+    import skduo.metrics._decomposition as dec
+
+    compiled = dec._load_compiled(True)
+    rng = np.random.default_rng(21)
+    n, k = 300, 37
+    y = rng.integers(0, k, n)
+    a = rng.normal(size=(n, k)).astype(np.float32) * 3
+    b = rng.integers(-3, 4, size=(n, k)).astype(np.float32)
+    a[np.arange(0, n, 3), y[::3]] += 10.0
+    dtype = np.float64 if precise else np.float32
+    rel = 1e-12 if precise else 2e-4
+    for parts in ([(1.0, b)], [(0.8, a), (0.3, b)]):
+        z = sum(np.multiply(m, w, dtype=np.float64) for w, m in parts)
+        block = dec._centred(z.astype(dtype))
+        for betas in ({"nll": 1.0, "brier": 1.0}, {"nll": 0.4, "brier": 2.5}):
+            out = np.full((6, n + 5), np.nan)
+            compiled.row_terms(parts, y, betas, precise, out, 5)
+            for score, beta in betas.items():
+                ref = dec._beta_terms(
+                    *block, y, np.arange(n), beta, score == "nll", score == "brier"
+                )[score]
+                got = out[(0 if score == "nll" else 3) + np.arange(3), 5:]
+                for g, r in zip(got, ref):
+                    scale = np.abs(r).max()
+                    np.testing.assert_allclose(g, r, rtol=rel, atol=rel * scale)
+            assert np.isnan(out[:, :5]).all()
+
+
+@pytest.mark.parametrize("case", ["plain", "duo", "offset"])
+def test_compiled_passes_equal_the_numpy_passes(case, monkeypatch):
+    # the decomposition of 10,000 x 200 logits through the compiled kernel
+    # (which forms a duo's combination from its float32 members on the fly)
+    # against the NumPy passes, with sample weights, to 1e-9 relative
+    import skduo.metrics._decomposition as dec
+    from skduo.evaluation._fits import _Combined
+
+    rng = np.random.default_rng(22)
+    n, k = 10000, 200
+    y = rng.integers(0, k, n)
+    sw = rng.uniform(0.5, 2.0, n)
+    signal = 3.0 * np.eye(k, dtype=np.float32)[y]
+    large = (rng.normal(size=(n, k)).astype(np.float32) * 1.5 + signal) * 2.0
+    small = rng.normal(size=(n, k)).astype(np.float32) + 0.5 * signal
+    if case == "plain":
+        z = large
+    elif case == "duo":
+        z = _Combined([0.7, 0.45], [large, small], k)
+    else:
+        z = large.astype(np.float64) + 1e4
+    assert z.shape[0] > dec._DIRECT_MAX_ROWS
+    monkeypatch.setattr(dec, "_compiled_kernel", lambda n_elements: None)
+    reference = dec._decompose(y, z, sw)
+    _forced_compiled(monkeypatch)
+    fast = dec._decompose(y, z, sw)
+    for score in ("nll", "brier"):
+        for field in fast[score]._fields:
+            got, ref = getattr(fast[score], field), getattr(reference[score], field)
+            assert got == pytest.approx(ref, rel=1e-9), (score, field)
+
+
+def test_compiled_kernel_choice(monkeypatch):
+    # SKDUO_FIT_KERNEL chooses the decomposition's kernel as the fit's
+    pytest.importorskip("numba")
+    import skduo.metrics._decomposition as dec
+
+    monkeypatch.setenv("SKDUO_FIT_KERNEL", "numpy")
+    assert dec._compiled_kernel(10**9) is None
+    monkeypatch.setenv("SKDUO_FIT_KERNEL", "numba")
+    assert dec._compiled_kernel(1) is not None
+    monkeypatch.setenv("SKDUO_FIT_KERNEL", "auto")
+    assert dec._compiled_kernel(dec._COMPILED_MIN_ELEMENTS) is not None
+    assert dec._compiled_kernel(dec._WARM_MIN_ELEMENTS - 1) is None
+    monkeypatch.setenv("SKDUO_FIT_KERNEL", "fast")
+    with pytest.raises(ValueError, match="SKDUO_FIT_KERNEL"):
+        dec._compiled_kernel(1)
