@@ -454,9 +454,16 @@ def test_warns_when_the_large_member_gets_weight_zero():
     with pytest.warns(UserWarning, match="large member's fitted weight is 0.*swap"):
         duo.fit(_rows(n), y)
     assert duo.weights_[0] == 0.0 and duo.weights_[1] > 0
-    # the default prior keeps the large member's weight positive (its Gamma
-    # prior); the roles warning says the same (issue 26, item 4)
+    # 400 rows determine the scale: the default is that exact MLE (and warns)
     duo = DuoClassifier(Precomputed(misleading, classes), Precomputed(z_good, classes))
+    with pytest.warns(UserWarning, match="large member's fitted weight is 0.*swap"):
+        duo.fit(_rows(n), y)
+    assert duo.weights_[0] == 0.0 and duo.weights_[1] > 0
+    # an explicit prior keeps the large member's weight positive (its Gamma
+    # prior); the roles warning says the same (issue 26, item 4)
+    duo = DuoClassifier(
+        Precomputed(misleading, classes), Precomputed(z_good, classes), prior=3.0
+    )
     with pytest.warns(UserWarning, match="'small' member is clearly the better.*swap"):
         duo.fit(_rows(n), y)
     assert 0.0 < duo.weights_[0] < 0.01 * duo.weights_[1]

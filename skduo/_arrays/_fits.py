@@ -40,11 +40,15 @@ outputs : {'auto', 'logits', 'proba', 'log_proba'}, default='auto'
         The fitted ensemble expects the same kind at prediction."""
 
 _PRIOR_DOC = """prior : 'auto', float or None, default='auto'
-        The weak prior that keeps the weights sane on small or separable
-        validation data, worth ``c`` validation rows (``'auto'``: ``c = 3``;
-        centred on the members as given: the large member and a single model
-        at weight 1, the sidekick at 0, ``m`` symmetric members at ``1 / m``);
-        its penalty fades like ``c / n``. ``None`` fits the exact
+        What keeps the weights sane on small or separable validation data.
+        ``'auto'``: the exact maximum-likelihood weights of the most members
+        whose fit the data determine (each positive weight's and their
+        scale's Wald 95 % interval excludes 0), else the weak prior with
+        ``c = 3``. A number ``c``: always the posterior mode under the weak
+        prior worth ``c`` validation rows (centred on the members as given:
+        the large member and a single model at weight 1, the sidekick at 0,
+        ``m`` symmetric members at ``1 / m``); its penalty fades like
+        ``c / n``. ``None`` fits the exact
         maximum-likelihood weights. See the user guide, "When a duo does not
         help"."""
 

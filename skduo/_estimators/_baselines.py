@@ -45,12 +45,14 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         refit; ``clone`` keeps it. An unfitted one is cloned and fitted by
         cross-fitting (see ``cv``).
     prior : 'auto', float or None, default='auto'
-        The weak prior that keeps the temperature sane on small or separable
-        validation data (see :ref:`no_harm`): the negative log-density of a
+        What keeps the temperature sane on small or separable validation data
+        (see :ref:`no_harm`). ``'auto'``: the exact maximum-likelihood
+        temperature where the data determine it (the Wald 95 % interval of
+        ``1 / T`` excludes 0), else the weak prior below with ``c = 3``. A
+        number ``c``: always the posterior mode, the negative log-density of a
         Gamma prior on the weight ``1 / T`` with its mode at 1 (the member as
-        given), worth ``c`` validation rows (``'auto'``: ``c = 3``), is added to
-        the validation NLL divided by the number of rows (the sum of
-        ``sample_weight``); it fades
+        given), worth ``c`` validation rows, added to the validation NLL
+        divided by the number of rows (the sum of ``sample_weight``); it fades
         like ``c / n``. ``None`` fits the exact maximum-likelihood temperature
         (``T -> 0`` on separable data, with a ``SeparationWarning``).
     response_method : {'auto', 'decision_function', 'predict_log_proba', \
@@ -213,13 +215,16 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         ``'learned'``: one weight per member. ``'pooled'``: equal weights
         ``1 / (m T)`` with one fitted temperature ``T``.
     prior : 'auto', float or None, default='auto'
-        The weak prior that keeps the weights sane on small or separable
-        validation data (see :ref:`no_harm`): Gamma priors with their mode at
-        ``1 / m`` (the plain logit average; ``mode='pooled'``: temperature 1 of
-        the average), worth ``c`` validation rows (``'auto'``: ``c = 3``), added
-        to the validation NLL divided by the number of rows (the sum of
-        ``sample_weight``); they
-        fade like ``c / n``. ``None`` fits the exact maximum-likelihood weights.
+        What keeps the weights sane on small or separable validation data (see
+        :ref:`no_harm`). ``'auto'``: the exact maximum-likelihood weights of
+        the most members whose fit the data determine (each positive weight's
+        and their scale's Wald 95 % interval excludes 0; members dropped one
+        at a time), else the weak prior below with ``c = 3``. A number ``c``:
+        always the posterior mode under Gamma priors with their mode at ``1 /
+        m`` (the plain logit average; ``mode='pooled'``: temperature 1 of the
+        average), worth ``c`` validation rows, added to the validation NLL
+        divided by the number of rows (the sum of ``sample_weight``); they fade
+        like ``c / n``. ``None`` fits the exact maximum-likelihood weights.
     response_method : {'auto', 'decision_function', 'predict_log_proba', \
 'predict_proba'} or tuple, default='auto'
         How each member's outputs become logits (a tuple gives one method per

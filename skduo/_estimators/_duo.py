@@ -113,15 +113,19 @@ class DuoClassifier(_BaseLogitEnsemble):
         when many rows saturate. A 1-D binary score ``s`` becomes the logits
         ``(0, s)``, so ``weights_ = (1, 0)`` reproduces ``sigmoid(s)`` exactly.
     prior : 'auto', float or None, default='auto'
-        The weak prior that keeps the duo sane on small or separable validation
-        data (see :ref:`no_harm`): a Gamma prior on the large member's weight
-        with its mode at 1 (the member as given) and an exponential prior on
-        the sidekick's weight (in units of its logits' spread: no sidekick
-        unless the data ask for one), worth ``c`` validation rows (``'auto'``:
-        ``c = 3``). Their negative log-density divided by the number
-        of rows is added to the validation NLL, so the penalty fades like
-        ``c / n``; exact-zero probabilities get a floor from the data
-        (``zero_floors_``). ``None`` fits the exact maximum-likelihood weights
+        What keeps the duo sane on small or separable validation data (see
+        :ref:`no_harm`). ``'auto'``: the exact maximum-likelihood weights
+        where the data determine them (each positive weight's and their
+        scale's Wald 95 % interval excludes 0); else the large member alone
+        (temperature-scaled) if the data determine that; else the weak prior
+        below with ``c = 3``. A number ``c``: always the posterior mode under a
+        Gamma prior on the large member's weight with its mode at 1 (the
+        member as given) and an exponential prior on the sidekick's weight (in
+        units of its logits' spread: no sidekick unless the data ask for one),
+        worth ``c`` validation rows: their negative log-density divided by the
+        number of rows is added to the validation NLL, so the penalty fades
+        like ``c / n``. With either, exact-zero probabilities get a floor from
+        the data (``zero_floors_``). ``None`` fits the exact maximum-likelihood weights
         on the outputs as given (unbounded on separable data, with a
         ``SeparationWarning``; exact zeros at the float's limit).
     cv : int, cross-validation generator or iterable, default=5
@@ -189,10 +193,11 @@ class DuoClassifier(_BaseLogitEnsemble):
     to rounding, about 1e-13 relative; exactly when the members separate the
     data). A sidekick that does not help gets a weight of exactly 0 at the
     optimum (and is then not evaluated at prediction time). The default
-    (``prior='auto'``) minimises ``L(w) + (c / n) (w_l - 1 - log w_l +
-    sigma_s w_s)`` instead (``sigma_s``: the spread of the sidekick's logits),
-    also convex; the same holds for that objective, with the large member's
-    weight always positive (see :ref:`no_harm`).
+    (``prior='auto'``) is that fit wherever the data determine it; otherwise
+    (and always with a number ``prior=c``) it minimises ``L(w) + (c / n) (w_l
+    - 1 - log w_l + sigma_s w_s)`` (``sigma_s``: the spread of the sidekick's
+    logits), also convex; the same holds for that objective, with the large
+    member's weight always positive (see :ref:`no_harm`).
 
     Fitted members survive ``clone`` (and so ``cross_val_score`` and
     ``GridSearchCV`` over the duo's own parameters), but scikit-learn also

@@ -7,8 +7,9 @@ the paper's unweighted ablation (each member temperature-scaled alone, then
 averaged) and pool-then-calibrate (a deep ensemble). :data:`FITS_BY_MODE` maps
 each ``mode`` of :data:`skduo._vocabulary.FIT_MODES` to its fit.
 
-Every fit takes ``prior`` (None: the exact maximum-likelihood weights;
-``'auto'`` or a strength: the weak prior of :mod:`skduo._fit._prior`), centred
+Every fit takes ``prior`` (None: the exact maximum-likelihood weights; a
+strength: the weak prior of :mod:`skduo._fit._prior`; ``'auto'``: the exact
+fit where the data determine it, else that prior), centred
 on the members as given: the duo's large member at weight 1 and its sidekick
 at 0 (:func:`fit_duo_weights`), ``M`` symmetric members at ``1 / M`` each, a
 temperature-scaled model at temperature 1.
@@ -59,9 +60,10 @@ def fit_learned_weights(
     names : sequence of str, default=None
         Names of the members in messages.
     prior : 'auto', float or None, default=None
-        None: the exact maximum-likelihood weights; ``'auto'`` or a strength
-        ``c >= 0`` (in validation rows): the weak prior of
-        :mod:`skduo._fit._prior`.
+        None: the exact maximum-likelihood weights; a strength ``c >= 0`` (in
+        validation rows): the weak prior of :mod:`skduo._fit._prior`;
+        ``'auto'``: the exact fit where the data determine it, else that
+        prior.
     centres : array-like of shape (n_members,), default=None
         The prior's centres (see :func:`fit_logit_weights`).
 
@@ -96,9 +98,10 @@ def fit_duo_weights(logits, y, sample_weight=None, *, names=None, prior=None):
     names : sequence of str, default=None
         Names of the members in messages.
     prior : 'auto', float or None, default=None
-        None: the exact maximum-likelihood weights; ``'auto'`` or a strength
-        ``c >= 0`` (in validation rows): the weak prior of
-        :mod:`skduo._fit._prior`.
+        None: the exact maximum-likelihood weights; a strength ``c >= 0`` (in
+        validation rows): the weak prior of :mod:`skduo._fit._prior`;
+        ``'auto'``: the exact fit where the data determine it, else that
+        prior.
 
     Returns
     -------
@@ -131,9 +134,9 @@ def fit_unweighted_weights(logits, y, sample_weight=None, *, names=None, prior=N
     names : sequence of str, default=None
         Names of the members in messages.
     prior : 'auto', float or None, default=None
-        None: each member's exact maximum-likelihood temperature; ``'auto'`` or
-        a strength: each with the weak prior at temperature 1
-        (:mod:`skduo._fit._prior`).
+        None: each member's exact maximum-likelihood temperature; a strength:
+        each with the weak prior at temperature 1 (:mod:`skduo._fit._prior`);
+        ``'auto'``: each exact where the data determine it, else that prior.
 
     Returns
     -------
@@ -181,9 +184,9 @@ def fit_pooled_weights(logits, y, sample_weight=None, *, names=None, prior=None)
     names : sequence of str, default=None
         Names of the members in messages.
     prior : 'auto', float or None, default=None
-        None: the exact maximum-likelihood temperature; ``'auto'`` or a
-        strength: the weak prior at temperature 1 of the mean logits
-        (:mod:`skduo._fit._prior`).
+        None: the exact maximum-likelihood temperature; a strength: the weak
+        prior at temperature 1 of the mean logits (:mod:`skduo._fit._prior`);
+        ``'auto'``: exact where the data determine it, else that prior.
 
     Returns
     -------

@@ -43,7 +43,7 @@ ranked correctly -- raises a :class:`SeparationWarning`.
 """
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -63,7 +63,14 @@ from skduo._fit._inputs import (
 )
 from skduo._fit._newton import kkt_residual, newton, scalar_search
 from skduo._fit._objective import Objective, fit_kernel
-from skduo._fit._prior import Penalised, Prior, effective_rows, resolve_strength
+from skduo._fit._prior import (
+    Penalised,
+    Prior,
+    effective_rows,
+    relative_standard_errors,
+    resolve_strength,
+    scale_is_determined,
+)
 
 __all__ = [
     "SeparationWarning",
@@ -114,6 +121,16 @@ class WeightFitResult:
     penalty : float
         The prior's penalty ``(c / n) * sum_m phi_m(w_m)`` at ``weights``:
         the objective minimised is ``nll + penalty``.
+    scale_se : float
+        With ``prior='auto'``: the largest relative standard error among the
+        exact maximum-likelihood fit's positive weights and their overall
+        scale (``1 / sqrt(n * w' H w)``, ``H`` the Hessian of the mean NLL at
+        them, ``n`` the effective rows); ``inf`` when that fit does not exist
+        (separable data, no convergence). The adaptive default's test (see
+        :func:`skduo._fit._prior.scale_is_determined`); NaN when not computed.
+    weight_se : ndarray of shape (n_members,) or None
+        With ``prior='auto'``: each weight's relative standard error in that
+        maximum-likelihood fit (``inf`` at weight 0); None when not computed.
     """
 
     weights: np.ndarray
@@ -126,6 +143,8 @@ class WeightFitResult:
     n_passes: int = 0
     prior_strength: float = 0.0
     penalty: float = 0.0
+    scale_se: float = float("nan")
+    weight_se: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------------
@@ -200,15 +219,30 @@ def _weighted_spread(z, sw):
     return float(np.sqrt(total / sw.sum()))
 
 
-def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True, prior=None):
+def _fit(
+    data,
+    y,
+    sw,
+    tol,
+    max_iter,
+    n_threads,
+    compare_singles=True,
+    prior=None,
+    scale_check=False,
+):
     """The fit; returns ``(WeightFitResult, [(message, category), ...])``.
 
     ``prior`` is None (the exact maximum-likelihood fit) or ``(strength,
-    centres)``: the objective is then penalised by a
-    :class:`~skduo._fit._prior.Prior` (see :mod:`skduo._fit._prior`).
+    centres, adaptive)``: the objective is then penalised by a
+    :class:`~skduo._fit._prior.Prior` (see :mod:`skduo._fit._prior`); with
+    ``adaptive`` (``prior='auto'``) only where the maximum-likelihood weights'
+    scale is not determined by the data (:func:`_adaptive`).
+    ``scale_check`` computes the maximum-likelihood fit's ``scale_se``.
     """
     if prior is not None and prior[0] <= 0:
         prior = None
+    if prior is not None and prior[2]:
+        return _adaptive(data, y, sw, tol, max_iter, n_threads, compare_singles, prior)
     n, k = data.shape
     n_members = len(data.names)
     notes = []
@@ -229,7 +263,16 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True, prior=None
                 )
             )
         return _fit_without(
-            data, y, sw, informative, tol, max_iter, n_threads, notes, prior
+            data,
+            y,
+            sw,
+            informative,
+            tol,
+            max_iter,
+            n_threads,
+            notes,
+            prior,
+            scale_check,
         )
 
     sigmas = scales
@@ -237,7 +280,7 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True, prior=None
     upper = _WEIGHT_CAP / scales
     penalty = None
     if prior is not None:
-        strength, centres = prior
+        strength, centres, _ = prior
         # the sidekicks' spreads weighted by the sample weights (a weight k is
         # the row repeated k times)
         sigmas = np.array(
@@ -303,6 +346,13 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True, prior=None
         if not separated:
             recession = _recession_direction(data, y, sw, u, curvature, scales, factors)
     separable = bool(capped or separated or recession is not None)
+    scale_se, weight_se = float("nan"), None
+    if scale_check:
+        scale_se, weight_se = np.inf, np.full(n_members, np.inf)
+        if converged and not separable:
+            _, _, h = precise(u, order=2)
+            weight_se, scale_se = relative_standard_errors(u, h, effective_rows(sw))
+            scale_se = max(scale_se, float(weight_se[u > 0].max(initial=0.0)))
     w = u if factors is None else u * factors
     g = g if factors is None else g / factors
     result = WeightFitResult(
@@ -316,6 +366,8 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True, prior=None
         fast.n_evaluations + precise.n_evaluations + data.n_passes,
         0.0 if penalty is None else penalty.strength,
         pen,
+        scale_se,
+        weight_se,
     )
     if separable:
         quasi = recession is not None and not capped
@@ -338,16 +390,27 @@ def _fit(data, y, sw, tol, max_iter, n_threads, compare_singles=True, prior=None
     return result, notes
 
 
-def _fit_without(data, y, sw, informative, tol, max_iter, n_threads, notes, prior):
+def _fit_without(
+    data, y, sw, informative, tol, max_iter, n_threads, notes, prior, scale_check
+):
     """Weight 0 for the degenerate members, the others fitted."""
     n_members = len(informative)
     keep = np.flatnonzero(informative)
     w = np.zeros(n_members)
     sub, n_iter, converged, separable = None, 0, True, False
     if len(keep):
-        sub_prior = None if prior is None else (prior[0], np.asarray(prior[1])[keep])
+        sub_prior = None
+        if prior is not None:
+            sub_prior = (prior[0], np.asarray(prior[1])[keep], prior[2])
         sub, sub_notes = _fit(
-            data.subset(keep), y, sw, tol, max_iter, n_threads, prior=sub_prior
+            data.subset(keep),
+            y,
+            sw,
+            tol,
+            max_iter,
+            n_threads,
+            prior=sub_prior,
+            scale_check=scale_check,
         )
         notes.extend(sub_notes)
         w[keep] = sub.weights
@@ -364,10 +427,96 @@ def _fit_without(data, y, sw, informative, tol, max_iter, n_threads, notes, prio
     if sub is not None:
         g = g.copy()
         g[keep] = sub.gradient  # the penalised gradient of the fitted members
+    scale_se, weight_se = float("nan"), None
+    if scale_check:  # no member carries information: no maximum-likelihood scale
+        scale_se, weight_se = np.inf, np.full(n_members, np.inf)
+    if sub is not None and sub.weight_se is not None:
+        scale_se, weight_se[keep] = sub.scale_se, sub.weight_se
     result = WeightFitResult(
-        w, f, g, kkt, n_iter, converged, separable, passes, strength, pen
+        w,
+        f,
+        g,
+        kkt,
+        n_iter,
+        converged,
+        separable,
+        passes,
+        strength,
+        pen,
+        scale_se,
+        weight_se,
     )
     return result, notes
+
+
+def _adaptive(data, y, sw, tol, max_iter, n_threads, compare_singles, prior):
+    """``prior='auto'``: the exact MLE of the largest model the data determine.
+
+    The maximum-likelihood fit of all members first; where the data determine
+    it (:func:`~skduo._fit._prior.scale_is_determined` of its ``scale_se``) it
+    is the answer, with its messages. Otherwise one member is dropped (weight
+    0; :func:`_least_determined`) and the others refitted, until a fit is
+    determined. Only when none is -- every member alone separates the data or
+    leaves its scale open -- the penalised (MAP) fit of all members with the
+    prior's ``strength`` and ``centres``, and only its messages. The result
+    reports the first fit's ``scale_se`` and ``weight_se``, and the passes and
+    iterations of every fit made.
+    """
+    strength, centres, _ = prior
+    kept = np.ones(len(data.names), dtype=bool)
+    first, passes, n_iter = None, 0, 0
+    while kept.any():
+        if kept.all():
+            fit, notes = _fit(data, y, sw, tol, max_iter, n_threads, False, None, True)
+        else:
+            fit, notes = _fit_without(
+                data, y, sw, kept, tol, max_iter, n_threads, [], None, True
+            )
+        first = first or fit
+        passes, n_iter = passes + fit.n_passes, n_iter + fit.n_iter
+        if scale_is_determined(fit.scale_se):
+            return replace(fit, n_iter=n_iter, n_passes=passes), notes
+        kept[_least_determined(fit, kept, centres)] = False
+    res, notes = _fit(
+        data,
+        y,
+        sw,
+        tol,
+        max_iter,
+        n_threads,
+        compare_singles,
+        (strength, centres, False),
+    )
+    return (
+        replace(
+            res,
+            n_iter=res.n_iter + n_iter,
+            n_passes=res.n_passes + passes,
+            scale_se=first.scale_se,
+            weight_se=first.weight_se,
+        ),
+        notes,
+    )
+
+
+def _least_determined(fit, kept, centres):
+    """The member an undetermined maximum-likelihood fit drops next.
+
+    Among the ``kept`` members: one at weight 0 first (it adds nothing), then
+    the largest relative standard error; among equal errors (none could be
+    computed: no finite MLE) a sidekick first (prior centre 0: no sidekick
+    unless the data ask for one); ties go to the last member.
+    """
+    order = sorted(
+        np.flatnonzero(kept),
+        key=lambda m: (
+            fit.weights[m] == 0.0,
+            fit.weight_se[m] if fit.weight_se is not None else np.inf,
+            centres[m] == 0.0,
+            m,
+        ),
+    )
+    return order[-1]
 
 
 def _best_of_singles(data, y, sw, result, tol, max_iter, n_threads):
@@ -443,10 +592,12 @@ def fit_logit_weights(
     names : sequence of str, default=None
         Names of the members in messages (default ``"Logits of member m"``).
     prior : 'auto', float or None, default=None
-        None: the exact maximum-likelihood fit. A number ``c >= 0`` (``'auto'``:
-        :data:`~skduo._fit._prior.DEFAULT_STRENGTH`): the prior's strength in
-        validation rows; the objective is then ``nll + (c / n) * sum_m
-        phi_m(w_m)``.
+        None: the exact maximum-likelihood fit. A number ``c >= 0``: the
+        prior's strength in validation rows; the objective is then ``nll + (c
+        / n) * sum_m phi_m(w_m)``. ``'auto'``: the exact maximum-likelihood
+        fit of the most members the data determine, else that objective with
+        :data:`~skduo._fit._prior.DEFAULT_STRENGTH` (see
+        :func:`~skduo._fit._prior.scale_is_determined`).
     prior_centres : array-like of shape (n_members,), default=None
         Where the prior is centred: ``> 0`` a Gamma prior with that mode, ``0``
         an exponential prior in units of the member's logit spread (a sidekick).
@@ -501,7 +652,11 @@ def fit_logit_weights(
 
 
 def _prior_spec(prior, centres, n_members):
-    """``(strength, centres)`` of a ``prior`` parameter, or None (exact MLE)."""
+    """``(strength, centres, adaptive)`` of a ``prior`` parameter, or None.
+
+    None: the exact MLE; ``adaptive`` for ``prior='auto'`` (see
+    :mod:`skduo._fit._prior`).
+    """
     strength = resolve_strength(prior)
     if strength == 0.0:
         return None
@@ -514,7 +669,7 @@ def _prior_spec(prior, centres, n_members):
         )
     if not (centres > 0).any():
         raise ValueError("prior_centres must centre at least one member above 0.")
-    return strength, centres
+    return strength, centres, isinstance(prior, str)
 
 
 def nll(logits, y, weights=None, sample_weight=None):
