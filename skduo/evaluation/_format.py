@@ -173,7 +173,9 @@ def significance_text(report):
     return (
         f"paired bootstrap ({report.n_resamples} resamples), bootstrap-SE test of "
         f"each duo against its large model; {names[report.correction]} correction "
-        f"at alpha {alpha:g} over " + "; ".join(fams) + band
+        f"at alpha {alpha:g} over " + "; ".join(fams) + band + "; ECE, AUROC "
+        "and E-AURC verdicts also need NLL or Brier significant in the same "
+        "direction"
     )
 
 

@@ -31,6 +31,19 @@ Per-comparison levels, with the raw p-values sorted :math:`p_{(1)} \le \dots
   number of rejections;
 - none: :math:`a = \alpha`.
 
+Gatekeeping: ECE, correctness AUROC and E-AURC (:data:`GATED`) are not
+proper scores -- a worse forecaster can score better on them (a noise
+sidekick that randomises a near-uniform model's arg-max lowers its accuracy
+and its confidence together, so its ECE falls). A duo is therefore better
+(worse) on one of them only when it is also significantly better (worse) on
+a strictly proper score of :data:`GATES` (NLL or Brier) of the same family:
+its adjusted p-value is ``max(own adjusted p, gate's)``, the gate's being the
+smallest adjusted p-value among the row's proper scores that differ in the
+same direction (1 when none does). This only removes rejections, so the
+family-wise error (Holm) or the false discovery rate (Benjamini-Hochberg) is
+still controlled, and the interval of a comparison the gate stops reaches
+the tie band, so the three statements above stay equivalent.
+
 Private; :func:`skduo.evaluation.evaluate_zoo` uses it.
 """
 
@@ -51,6 +64,11 @@ RTOL = 1e-6
 ATOL = 1e-12
 
 VERDICTS = ("better", "worse", "same")
+
+#: Strictly proper scores: the gates of :data:`GATED`.
+GATES = ("nll", "brier")
+#: Metrics that are not proper scores: a verdict on them needs a gate's.
+GATED = ("ece", "auroc", "eaurc")
 
 
 def tie_band(base_value, min_effect=0.0):
@@ -127,7 +145,7 @@ def interval(diff, se, level, band=0.0, significant=None):
     half = float(ndtri(1.0 - level / 2.0)) * se if se > 0 else 0.0
     excess = abs(diff) - band
     if significant is not None and significant != (excess > half):
-        half = excess * (1 - 1e-12) if significant else max(excess, 0.0)
+        half = excess * (1 - 1e-12) if significant else max(excess, 0.0) * (1 + 1e-12)
     return float(diff - half), float(diff + half)
 
 
@@ -161,8 +179,10 @@ def apply_family(rows, keys, higher, alpha, correction, min_effect):
             tests.append((row, key, diff, se, p, band))
     finite = [t for t in tests if np.isfinite(t[4])]
     adjusted, levels = adjust(np.array([t[4] for t in finite]), alpha, correction)
-    for (row, key, diff, se, _, band), p_adj, level in zip(finite, adjusted, levels):
+    for (row, key, *_), p_adj in zip(finite, adjusted):
         row[f"{key}_p_adj"] = float(p_adj)
+    for (row, key, diff, se, _, band), level in zip(finite, levels):
+        p_adj = row[f"{key}_p_adj"] = _gated(row, key, keys, higher)
         row[f"{key}_low"], row[f"{key}_high"] = interval(
             diff, se, level, band, bool(p_adj < alpha)
         )
@@ -172,6 +192,25 @@ def apply_family(rows, keys, higher, alpha, correction, min_effect):
             row[f"{key}_p_adj"] = row[f"{key}_low"] = row[f"{key}_high"] = float("nan")
             row[f"{key}_verdict"] = None
     return len(finite)
+
+
+def _gated(row, key, keys, higher):
+    """The adjusted p-value of ``key`` after the gate (see the module's notes).
+
+    Metrics outside :data:`GATED`, and families without a gate metric, keep
+    their own adjusted p-value.
+    """
+    p_adj = row[f"{key}_p_adj"]
+    gates = [g for g in GATES if g in keys]
+    if key not in GATED or not gates:
+        return p_adj
+    better = (row[f"{key}_diff"] > 0) == higher[key]
+    gate = 1.0
+    for g in gates:
+        p_g = row.get(f"{g}_p_adj", float("nan"))
+        if np.isfinite(p_g) and ((row[f"{g}_diff"] > 0) == higher[g]) == better:
+            gate = min(gate, p_g)
+    return float(max(p_adj, gate))
 
 
 def _effect(min_effect, key):
