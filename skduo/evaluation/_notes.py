@@ -165,9 +165,10 @@ def check_temperature(zoo, fitted):
     log-probabilities) can drive the fitted temperature so high that the
     model's mean confidence on validation falls far below its accuracy; every
     duo with it as the large model is then compared with a nearly uniform
-    predictor, and metrics that are not proper scores (ECE, correctness
-    AUROC) can call even a noise sidekick better. Flagged when the gap is
-    above 0.3.
+    predictor, against which metrics that are not proper scores (ECE,
+    correctness AUROC) improve even with a noise sidekick (their verdicts are
+    gated by NLL or Brier, see :mod:`skduo.evaluation._significance`).
+    Flagged when the gap is above 0.3.
     """
     y = zoo.labels["val"]
     out = []
@@ -184,8 +185,9 @@ def check_temperature(zoo, fitted):
                 f"{name}: temperature-scaled, its mean validation confidence is "
                 f"{conf:.2f} at accuracy {acc:.2f} (a few extremely confident "
                 "errors force its temperature up): duos with it as the large "
-                "model are compared with a nearly uniform predictor, and ECE or "
-                "correctness AUROC can call even a noise sidekick better while "
-                "accuracy drops."
+                "model are compared with a nearly uniform predictor, against "
+                "which ECE and correctness AUROC improve even with a noise "
+                "sidekick while accuracy drops (their verdicts need NLL or Brier "
+                "to agree)."
             )
     return out
