@@ -296,3 +296,54 @@ def test_save_refuses_a_used_directory_and_overwrite_removes_stale(zoo, tmp_path
     save_logits_dir(smaller, tmp_path, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npz", "labels.npz"]
     assert list(load_logits_dir(tmp_path).models) == ["big"]
+
+
+def _assert_same_rows(a, b):
+    """Every column of two reports' rows equal (NaN equal to NaN)."""
+    assert len(a.rows) == len(b.rows)
+    for ra, rb in zip(a.rows, b.rows):
+        assert ra.keys() == rb.keys()
+        for key, va in ra.items():
+            vb = rb[key]
+            if isinstance(va, dict):
+                assert va.keys() == vb.keys()
+                for name in va:
+                    np.testing.assert_array_equal(va[name], vb[name])
+            elif isinstance(va, float):
+                assert va == vb or (np.isnan(va) and np.isnan(vb)), key
+            else:
+                assert va == vb, key
+
+
+def test_pending_bootstraps_are_capped(zoo, monkeypatch):
+    # a slow bootstrap thread: without a cap, every duo's distribution (and
+    # its prepared statistics) would wait in its queue
+    import time
+
+    from skduo.evaluation import _fits
+
+    slow = _fits._distribution
+
+    def distribution(*args, **kwargs):
+        time.sleep(0.02)
+        return slow(*args, **kwargs)
+
+    seen = []
+    submit = _fits._Scorer._bootstrap
+
+    def bootstrap(self, resampler, prepared):
+        future = submit(self, resampler, prepared)
+        seen.append(len(self.pending))
+        return future
+
+    monkeypatch.setattr(_fits, "_distribution", distribution)
+    monkeypatch.setattr(_fits._Scorer, "_bootstrap", bootstrap)
+    reports = {}
+    for cap in (2, 1000):
+        seen.clear()
+        monkeypatch.setattr(_fits, "_MAX_PENDING", cap)
+        reports[cap] = evaluate_zoo(zoo, n_resamples=50, ensembles=False)
+        peak = max(seen)
+        assert peak <= cap
+    assert peak > 2  # uncapped, the queue does grow past the small cap
+    _assert_same_rows(reports[2], reports[1000])

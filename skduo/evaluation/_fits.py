@@ -8,7 +8,8 @@ bootstrap comparison with the temperature-scaled large model.
 """
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 
 import numpy as np
@@ -52,6 +53,11 @@ __all__ = ["evaluate_zoo"]
 
 #: Methods whose rows get the calibration / refinement split.
 _DECOMPOSED = ("temperature", "asymmetric", "uq_only")
+
+#: Bootstrap distributions submitted but not finished, at most: the row that
+#: would submit one more waits for the oldest (each pending one holds its
+#: row's prepared statistics, so the cap bounds their memory).
+_MAX_PENDING = 12
 
 
 def _check_costs(zoo):
@@ -287,6 +293,7 @@ class _Scorer:
         self.uq_stats = {}  # (members, split) -> UQ-only statistics, predictions
         self.selective = {}  # (method, members, split) -> (correct, confidence)
         self.pipeline = None  # the bootstrap's thread (see _bootstrap)
+        self.pending = deque()  # its unfinished futures, oldest first
         self.with_uq = "uq_only" in duo_modes
 
     def scale(self, name):
@@ -440,13 +447,22 @@ class _Scorer:
         One worker, scoring its batches itself, so the distributions run in
         order (the first draws the resamples the others reuse) while the
         main thread and the block pool score the next rows: the two cores
-        stay busy through the GIL-bound parts of each.
+        stay busy through the GIL-bound parts of each. At most
+        :data:`_MAX_PENDING` are unfinished: beyond, this waits for the
+        oldest (the order of the distributions is unchanged).
         """
         if self.pipeline is None:
             self.pipeline = ThreadPoolExecutor(1, thread_name_prefix="skduo-boot")
-        return self.pipeline.submit(
+        pending = self.pending
+        while pending and pending[0].done():
+            pending.popleft()
+        while len(pending) >= _MAX_PENDING:
+            wait([pending.popleft()])  # its error, if any, is raised by differences
+        future = self.pipeline.submit(
             _distribution, resampler, prepared, self.names, threads=False
         )
+        pending.append(future)
+        return future
 
     def differences(self, rows):
         """Each duo row's bootstrap differences, once its distributions are in."""
@@ -462,6 +478,7 @@ class _Scorer:
             if self.pipeline is not None:
                 self.pipeline.shutdown(cancel_futures=True)
                 self.pipeline = None
+            self.pending.clear()
 
 
 def evaluate_zoo(

@@ -16,10 +16,17 @@ Private; :func:`skduo.metrics.paired_bootstrap` and :mod:`skduo.evaluation`
 shared resamples) use it.
 """
 
+import functools
+import importlib.util
+import os
+import sys
+import warnings
+
 import numpy as np
 from scipy.sparse import csc_matrix
 from scipy.special import digamma
 
+from skduo._fit._objective import fit_kernel
 from skduo.metrics._classification import _nll_from_logits
 from skduo.metrics._selective import _confidence_from_proba
 from skduo.utils._arrays import map_blocks
@@ -106,11 +113,20 @@ class _Resampler:
         """Whether every resample weight is an integer count (no sample_weight)."""
         return self.sample_weight is None
 
-    def batches(self):
-        """Yield ``(start, weights)`` with weights of shape (b, n), float64."""
+    def batches(self, counts=False):
+        """Yield ``(start, weights)`` with weights of shape (b, n), float64.
+
+        With ``counts``, the integer counts instead (uint8 where every count
+        is below 256, else int64): the resample weights when there is no
+        ``sample_weight``.
+        """
         if self._cache is not None:
-            yield from self._cached()
+            if counts:
+                yield from self._cache
+            else:
+                yield from self._cached()
             return
+        as_counts = counts
         draw = self._generator()
         n, out = self.n, []
         # the counts are kept (as uint8: a row drawn 256 times in one resample
@@ -121,11 +137,17 @@ class _Resampler:
             idx = draw((b, n))
             idx += (np.arange(b) * n)[:, None]
             counts = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n)
-            weights = self.weights(counts)
+            small = None
+            if keep or as_counts:
+                if counts.max(initial=0) < 256:
+                    small = counts.astype(np.uint8)
             if keep:
-                keep = counts.max(initial=0) < 256
-                out.append((start, counts.astype(np.uint8)))
-            yield start, weights
+                keep = small is not None
+                out.append((start, small))
+            if as_counts:
+                yield start, counts if small is None else small
+            else:
+                yield start, self.weights(counts)
         if not self._legacy and isinstance(self._source, np.random.Generator):
             # leave the caller's generator where scipy would leave it
             self._source.bit_generator.state = self._last.bit_generator.state
@@ -206,6 +228,7 @@ class _Predictions:
         argmax = stats["argmax"]
         pred = argmax if pred is None else np.asarray(pred, dtype=np.intp)
         self.n = n
+        self.n_classes = n_classes
         self.accuracy = float(accuracy)
         correct = pred == y_enc
         # Every non-rank metric is a function of weighted sums sum_i w_i a_ij:
@@ -227,13 +250,17 @@ class _Predictions:
             self.values["brier"] = stats["brier"]
         for name, v in self.values.items():
             add(name, every, zeros, v, 1)
+        # what the compiled kernel reads (skduo.metrics._compiled_bootstrap)
+        self.rows = {"y": y_enc, "pred": pred, "correct": correct}
         if "ece" in metrics:
             conf_top = stats["top"]
             edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
             bins = np.clip(
                 np.searchsorted(edges, conf_top, side="left") - 1, 0, n_bins - 1
             )
-            add("ece", every, bins, conf_top - (argmax == y_enc), int(n_bins))
+            gap = conf_top - (argmax == y_enc)
+            add("ece", every, bins, gap, int(n_bins))
+            self.rows.update(ece_bin=bins, ece_gap=gap, n_bins=int(n_bins))
         if "f1_macro" in metrics:
             ones = np.ones(n)
             add("f1_support", every, y_enc, ones, n_classes)
@@ -270,6 +297,12 @@ class _Predictions:
             n_wrong = np.bincount(group[wrong_sorted], minlength=starts.shape[0])
             # a group mixing right and wrong rows: its error rate varies
             self.rank_mixed = bool((sizes != n_wrong[err_groups]).any())
+            self.rows.update(
+                order=order,
+                err_starts=starts[err_groups],
+                err_ends=ends[err_groups],
+                wrong_sorted=wrong_sorted,
+            )
         if columns:
             self.linear = csc_matrix(
                 (
@@ -508,11 +541,146 @@ def _rank_metrics(pred, sums, total, metrics, harmonic):
     return out
 
 
+#: With ``SKDUO_FIT_KERNEL=auto`` (the default) and numba installed, a
+#: bootstrap of at least this many resamples x rows runs the compiled kernel
+#: (:mod:`skduo.metrics._compiled_bootstrap`): below, loading numba (~0.5 s
+#: once per process) costs more than it saves.
+_COMPILED_MIN_ELEMENTS = 2**24
+
+#: Once numba is loaded in this process, from this many.
+_WARM_MIN_ELEMENTS = 2**16
+
+
+@functools.cache
+def _load_compiled(forced):
+    """The compiled bootstrap kernel's module, compiled (or loaded); or None.
+
+    A failure (numba broken, no writable cache) is an error with ``forced``,
+    else one warning per process, and the NumPy code.
+    """
+    try:
+        from skduo.metrics import _compiled_bootstrap
+
+        _compiled_bootstrap.warm_up()
+    except Exception as exc:
+        message = f"the compiled bootstrap kernel (numba) failed to load: {exc!r}"
+        if forced:
+            raise RuntimeError(f"SKDUO_FIT_KERNEL=numba, but {message}") from exc
+        warnings.warn(
+            f"{message[0].upper()}{message[1:]}; the bootstrap uses NumPy "
+            "(set SKDUO_FIT_KERNEL=numpy to skip it).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return _compiled_bootstrap
+
+
+def _compiled_kernel(n_elements):
+    """The compiled kernel's module for a bootstrap of ``n_elements``, or None.
+
+    Chosen by ``SKDUO_FIT_KERNEL``, as the weight fit's kernel
+    (:func:`skduo._fit._objective.fit_kernel`): ``numba`` forces it (an error
+    if it does not load), ``numpy`` never uses it, ``auto`` (the default)
+    uses it when numba is installed and there are at least
+    :data:`_COMPILED_MIN_ELEMENTS` resamples x rows
+    (:data:`_WARM_MIN_ELEMENTS` once numba is loaded in the process).
+    """
+    if fit_kernel(0) == "numba":  # validates the variable's value
+        return _load_compiled(True)
+    choice = os.environ.get("SKDUO_FIT_KERNEL", "auto").strip().lower() or "auto"
+    if choice != "auto" or importlib.util.find_spec("numba") is None:
+        return None
+    warm = "numba" in sys.modules
+    if n_elements < (_WARM_MIN_ELEMENTS if warm else _COMPILED_MIN_ELEMENTS):
+        return None
+    return _load_compiled(False)
+
+
+def _kernel_data(pred, metrics, n):
+    """What :func:`skduo.metrics._compiled_bootstrap.distribution` reads of ``pred``.
+
+    None when the kernel does not apply: it needs every selective metric's
+    statistics when one is asked for (:class:`_Predictions` prepares them
+    together).
+    """
+    metrics = set(metrics)
+    rows = pred.rows
+    rank = bool(metrics & _RANK_METRICS)
+    if rank and "order" not in rows:
+        return None
+    do = np.array(
+        [m in metrics for m in ("accuracy", "nll", "brier", "ece", "f1_macro")] + [rank]
+    )
+    means = np.zeros((3, pred.n))
+    for i, name in enumerate(("accuracy", "nll", "brier")):
+        if do[i]:
+            means[i] = pred.values[name]
+    intp = functools.partial(np.ascontiguousarray, dtype=np.intp)
+    none = np.zeros(0, dtype=np.intp)
+    harmonic = _Harmonic(n, True)
+    return {
+        "do": do,
+        "means": means,
+        "ece_bin": intp(rows["ece_bin"]) if do[3] else np.zeros(pred.n, np.intp),
+        "ece_gap": (
+            np.ascontiguousarray(rows["ece_gap"], dtype=np.float64)
+            if do[3]
+            else np.zeros(pred.n)
+        ),
+        "n_bins": rows["n_bins"] if do[3] else 1,
+        "y": intp(rows["y"]),
+        "correct": np.ascontiguousarray(rows["correct"], dtype=np.bool_),
+        "pred": intp(rows["pred"]),
+        "n_classes": int(pred.n_classes),
+        "order": intp(rows["order"]) if rank else none,
+        "err_starts": intp(rows["err_starts"]) if rank else none,
+        "err_ends": intp(rows["err_ends"]) if rank else none,
+        "wrong_sorted": (
+            np.ascontiguousarray(rows["wrong_sorted"], dtype=np.bool_)
+            if rank
+            else np.zeros(0, dtype=np.bool_)
+        ),
+        "mixed": bool(getattr(pred, "rank_mixed", False)),
+        "h_table": harmonic.h_table,
+        "f_table": harmonic.f_table,
+        "target": pred.accuracy - 0.0,
+    }
+
+
+def _compiled_distribution(kernel, resampler, pred, metrics, threads):
+    """:func:`_distribution` by the compiled kernel, or None where it does not apply."""
+    data = _kernel_data(pred, metrics, resampler.n)
+    if data is None:
+        return None
+    slots = {name: i for i, name in enumerate(kernel.SLOTS)}
+    out = np.full((len(slots), resampler.n_resamples), np.nan)
+
+    def score(batch):
+        kernel.distribution([batch], resampler.n_resamples, data, out)
+
+    if resampler._cache is not None:
+        map_blocks(score, resampler._cache, None if threads else 1)
+    else:
+        for batch in resampler.batches(counts=True):
+            score(batch)
+    return {m: out[slots[m]].copy() for m in metrics}
+
+
 def _distribution(resampler, pred, metrics, threads=True):
     """Bootstrap distribution of each metric of ``pred``: dict of (n_resamples,).
 
-    With ``threads``, kept batches are scored on the block pool too.
+    With ``threads``, kept batches are scored on the block pool too. Without
+    ``sample_weight`` (integer counts), large bootstraps run the compiled
+    kernel (:mod:`skduo.metrics._compiled_bootstrap`, the same values bit for
+    bit) when numba is installed.
     """
+    if resampler.unit:
+        kernel = _compiled_kernel(resampler.n * resampler.n_resamples)
+        if kernel is not None:
+            out = _compiled_distribution(kernel, resampler, pred, metrics, threads)
+            if out is not None:
+                return out
     harmonic = _Harmonic(resampler.n, resampler.unit)
     out = {m: np.empty(resampler.n_resamples) for m in metrics}
 
