@@ -22,7 +22,11 @@ if importlib.util.find_spec("torch") is None:
 if importlib.util.find_spec("dask") is None:
     collect_ignore_glob.append("skduo/_fit/_dask.py")
 if importlib.util.find_spec("numba") is None:
-    collect_ignore_glob.append("skduo/_fit/_compiled.py")
+    collect_ignore_glob += [
+        "skduo/_fit/_compiled.py",
+        "skduo/metrics/_compiled.py",
+        "skduo/metrics/_compiled_bootstrap.py",
+    ]
 if importlib.util.find_spec("skl2onnx") is None:
     collect_ignore_glob.append("skduo/onnx.py")
 if importlib.util.find_spec("matplotlib") is None:
