@@ -116,8 +116,9 @@ class DuoClassifier(_BaseLogitEnsemble):
         What keeps the duo sane on small or separable validation data (see
         :ref:`no_harm`). ``'auto'``: the exact maximum-likelihood weights
         where the data determine them (each positive weight's and their
-        scale's Wald 95 % interval excludes 0); else the large member alone
-        (temperature-scaled) if the data determine that; else the weak prior
+        scale's Wald 95 % interval excludes 0); else one member alone,
+        temperature-scaled (the other's weight 0: first the one the data
+        determine least), if the data determine that; else the weak prior
         below with ``c = 3``. A number ``c``: always the posterior mode under a
         Gamma prior on the large member's weight with its mode at 1 (the
         member as given) and an exponential prior on the sidekick's weight (in
