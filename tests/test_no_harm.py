@@ -1,10 +1,11 @@
 """The default fit does no harm on small or separable validation sets (issue 26).
 
-The weak prior of :mod:`skduo._fit._prior` (a penalised, MAP weight fit), the
-data-driven floor of exact-zero probabilities, and the warning when the
-sidekick is clearly the better model. Provenance of the numbers: an
-independent float64 ``scipy.optimize.minimize`` of the penalised objective;
-the wine splits of ``benchmarks/bench_harm.py``.
+The adaptive default of :mod:`skduo._fit._prior` (the exact fit the data
+determine, else the members as given), the weak prior (a penalised, MAP weight
+fit, ``prior=c``), the data-driven floor of exact-zero probabilities, and the
+warning when the sidekick is clearly the better model. Provenance of the
+numbers: an independent float64 ``scipy.optimize.minimize`` of the penalised
+objective; the wine splits of ``benchmarks/bench_harm.py``.
 """
 
 import sys
@@ -28,11 +29,14 @@ from skduo import (
     fit_duo,
     fit_temperature,
 )
-from skduo._fit._prior import DEFAULT_STRENGTH
 from skduo._fit._weight_fit import SeparationWarning, fit_logit_weights
 from skduo._outputs._kinds import floor_zeros, zero_floor
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+#: The weak prior's strength the MAP tests use (the value that met issue 26's
+#: targets with the prior everywhere, see benchmarks/README.md).
+STRENGTH = 3.0
 
 
 def _nll(w, logits, y, sw):
@@ -120,17 +124,17 @@ def test_penalised_fit_is_the_independent_map_optimum(rng, separable):
     res = fit_logit_weights(
         [large, small],
         y,
-        prior=DEFAULT_STRENGTH,
+        prior=STRENGTH,
         prior_centres=[1, 0],
         return_result=True,
     )
-    ref_w, ref_j = _reference_map([large, small], y, [1.0, 0.0], DEFAULT_STRENGTH)
+    ref_w, ref_j = _reference_map([large, small], y, [1.0, 0.0], STRENGTH)
     assert res.nll + res.penalty == pytest.approx(ref_j, abs=1e-9)
     assert res.nll + res.penalty <= ref_j + 1e-12  # never worse than scipy
     np.testing.assert_allclose(res.weights, ref_w, atol=1e-5)
     # the certificate is of the penalised objective (what the fit minimises)
     assert res.converged and res.kkt_residual <= 1e-8
-    assert res.prior_strength == DEFAULT_STRENGTH and not res.separable
+    assert res.prior_strength == STRENGTH and not res.separable
 
 
 def test_penalised_gradient_is_the_objective_gradient(rng):
@@ -155,18 +159,27 @@ def test_penalised_gradient_is_the_objective_gradient(rng):
             assert (j(res.weights + e) - j(res.weights)) / h >= -1e-7
 
 
-def test_separable_data_mle_warns_and_the_default_stays_finite(rng):
+def test_separable_data_mle_warns_and_the_default_keeps_the_model(rng):
     large, small, y = _separable(rng)
     with pytest.warns(SeparationWarning):
         mle = fit_logit_weights([large], y, return_result=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         ts = fit_logit_weights([large], y, prior="auto", return_result=True)
-    assert mle.separable and not ts.separable
-    # the MLE runs off (measured 50); the prior stops within a few temperatures of 1
-    assert mle.weights[0] > 20 and 0.5 < ts.weights[0] < 5
-    ref_w, _ = _reference_map([large], y, [1.0], DEFAULT_STRENGTH)
-    assert ts.weights[0] == pytest.approx(ref_w[0], rel=1e-6)
+    assert mle.separable and ts.separable
+    # the MLE runs off (measured 50); the default keeps temperature 1 and says so
+    assert mle.weights[0] > 20 and ts.weights[0] == 1.0
+    assert [w.category for w in caught] == [UserWarning]
+    message = str(caught[0].message)
+    assert "do not determine the temperature of Logits of member 0" in message
+    assert "the temperature stays at 1, the model as given" in message
+    assert np.isnan(ts.kkt_residual) and ts.prior_strength == 0.0
+    assert ts.nll == pytest.approx(_nll([1.0], [large], y, None), rel=1e-12)
+    # the weak prior (prior=c) stays finite within a few temperatures of 1
+    pen = fit_logit_weights([large], y, prior=STRENGTH, return_result=True)
+    ref_w, _ = _reference_map([large], y, [1.0], STRENGTH)
+    assert 0.5 < pen.weights[0] < 5
+    assert pen.weights[0] == pytest.approx(ref_w[0], rel=1e-6)
 
 
 def test_auto_is_the_exact_mle_where_the_data_determine_the_scale(rng):
@@ -187,23 +200,49 @@ def test_auto_is_the_exact_mle_where_the_data_determine_the_scale(rng):
     assert np.isnan(mle.scale_se)  # not computed for prior=None
 
 
-def test_auto_is_the_map_where_the_scale_is_left_open(rng):
+def test_auto_keeps_the_members_as_given_where_the_scale_is_left_open(rng):
     large, small, y = _separable(rng)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no SeparationWarning from the trial MLE
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # no SeparationWarning from the trial MLEs
         auto = fit_logit_weights(
-            [large, small], y, prior="auto", prior_centres=[1, 0], return_result=True
+            [large, small],
+            y,
+            prior="auto",
+            prior_centres=[1, 0],
+            names=["large", "small"],
+            return_result=True,
         )
-    pen = fit_logit_weights(
-        [large, small],
-        y,
-        prior=DEFAULT_STRENGTH,
-        prior_centres=[1, 0],
-        return_result=True,
+    np.testing.assert_array_equal(auto.weights, [1.0, 0.0])
+    assert [w.category for w in caught] == [UserWarning]
+    assert (
+        "do not determine the weights of large and small (each fit separates the "
+        "rows or leaves its scale open" in str(caught[0].message)
     )
-    np.testing.assert_array_equal(auto.weights, pen.weights)
-    assert auto.prior_strength == DEFAULT_STRENGTH and auto.scale_se == np.inf
-    assert auto.n_passes > pen.n_passes  # the trial MLE's passes counted
+    assert "the weights stay at [1, 0], the members as given" in str(caught[0].message)
+    assert auto.scale_se == np.inf and auto.separable and auto.converged
+    assert auto.prior_strength == 0.0 and auto.penalty == 0.0
+    assert np.isnan(auto.kkt_residual)  # nothing was minimised
+    # the NLL and gradient are those of the large member alone, untempered
+    z = large - logsumexp(large, axis=1, keepdims=True)
+    assert auto.nll == pytest.approx(-z[np.arange(len(y)), y].mean(), rel=1e-12)
+    mle_large, _ = fit_logit_weights([large], y, prior=None, return_result=True), 0
+    assert auto.n_passes > mle_large.n_passes  # the trial MLEs' passes counted
+
+
+def test_auto_keeps_symmetric_members_at_their_plain_average(rng):
+    from skduo._fit._modes import fit_unweighted_weights
+
+    y = rng.integers(0, 3, 40)
+    members = [rng.normal(size=(40, 3)) + 5.0 * np.eye(3)[y] for _ in range(3)]
+    with pytest.warns(UserWarning, match=r"weights stay at \[0.333333, 0.333333"):
+        res = fit_logit_weights(members, y, prior="auto", return_result=True)
+    np.testing.assert_array_equal(res.weights, np.full(3, 1 / 3))
+    # each member temperature-scaled alone keeps temperature 1: the residual
+    # of fits that minimised nothing is NaN, not a number to compare
+    with pytest.warns(UserWarning, match="temperature stays at 1"):
+        unweighted = fit_unweighted_weights(members, y, prior="auto")
+    np.testing.assert_array_equal(unweighted.weights, np.full(3, 1 / 3))
+    assert np.isnan(unweighted.kkt_residual)
 
 
 def test_scale_se_threshold_is_the_wald_test():
@@ -225,7 +264,7 @@ def test_penalty_vanishes_where_the_data_pin_the_weights(rng):
     pen = fit_logit_weights(
         [large, small],
         y,
-        prior=DEFAULT_STRENGTH,
+        prior=STRENGTH,
         prior_centres=[1, 0],
         return_result=True,
     )
@@ -299,7 +338,12 @@ def test_wine_split_where_the_mle_duo_harms():
     duo = DuoClassifier(large, small).fit(X_val, y_val)
     ts = TemperatureScalingClassifier(large).fit(X_val, y_val)
     assert _test_nll(mle, X_te, y_te) - _test_nll(ts_mle, X_te, y_te) > 1.0
-    assert abs(_test_nll(duo, X_te, y_te) - _test_nll(ts, X_te, y_te)) < 0.01
+    # no finite MLE: the sidekick is dropped first (the diverging fit had
+    # stopped with the large member at weight 0), and the large member's own
+    # temperature is determined (measured 0.506): the duo is TS(large)
+    np.testing.assert_allclose(duo.weights_, [ts.weights_[0], 0.0], rtol=1e-12)
+    assert 0.45 < ts.weights_[0] < 0.55
+    assert abs(_test_nll(duo, X_te, y_te) - _test_nll(ts, X_te, y_te)) < 1e-9
     # prior=None is the exact MLE of the numerical core on the same logits
     z = [large.decision_function(X_val), small.decision_function(X_val)]
     with warnings.catch_warnings():
@@ -483,13 +527,12 @@ def test_harm_benchmark_targets():
             for large, small in bench.PAIRS:
                 r = bench.cell(name, large, small, 10)
                 for key in ("duo", "ts"):
+                    # measured 2026-12-08: worst +0.059 (duo), +0.071 (TS); largest
+                    # mean +0.006 (duo), +0.004 (TS, hgb on wine)
                     assert r[key].max() <= 0.10, (name, large, small, key)
-                    # the one cell above the 0.01 target (2026-12-07): TS of hgb
-                    # on wine's 44 rows, +0.011 (the exact fit's own noise)
-                    limit = (
-                        0.012 if (name, large, key) == ("wine", "hgb", "ts") else 0.01
-                    )
-                    assert r[key].mean() <= limit, (name, large, small, key)
+                    assert r[key].mean() <= 0.01, (name, large, small, key)
                 if name == "digits":  # exact wherever the data determine it
+                    # every TS and 20 of 30 duos (the others' sidekick weights
+                    # have relative errors 0.7-15: the MLE's worst +0.118 there)
                     assert np.mean(np.abs(r["pin_ts"]) <= 1e-6) == 1.0
-                    assert np.mean(np.abs(r["pin_duo"]) <= 1e-6) >= 0.5
+                    assert np.mean(np.abs(r["pin_duo"]) <= 1e-6) >= 0.2

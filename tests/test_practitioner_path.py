@@ -399,11 +399,13 @@ def test_forward_hook_that_records_warns_that_the_cache_is_off(data):
     assert logits_cache.info()["n_entries"] == 1
     handle.remove()
     logits_cache.clear()
-    # a hook that keeps nothing changes nothing: cached, no warning
+    # a hook that keeps nothing changes nothing: cached, no warning about it
+    # (40 random rows do not determine the untrained nets' weights: that warns)
     large[1].register_forward_hook(lambda module, inputs, output: None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         cross_val_score(DuoClassifier(*members), X.numpy(), y.numpy(), cv=3)
+    assert not [w for w in caught if "cache" in str(w.message)]
     assert logits_cache.info()["misses"] == 2 * len(X)
 
 

@@ -43,8 +43,8 @@ _PRIOR_DOC = """prior : 'auto', float or None, default='auto'
         What keeps the weights sane on small or separable validation data.
         ``'auto'``: the exact maximum-likelihood weights of the most members
         whose fit the data determine (each positive weight's and their
-        scale's Wald 95 % interval excludes 0), else the weak prior with
-        ``c = 3``. A number ``c``: always the posterior mode under the weak
+        scale's Wald 95 % interval excludes 0), else the members as given
+        (with a warning). A number ``c``: always the posterior mode under the weak
         prior worth ``c`` validation rows (centred on the members as given:
         the large member and a single model at weight 1, the sidekick at 0,
         ``m`` symmetric members at ``1 / m``); its penalty fades like

@@ -103,7 +103,7 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     Subclasses define ``_member_params`` (the constructor parameters that hold
     members), ``_named_members()`` (list of ``(name, estimator)``),
     ``_fitted_named_members()``, ``_store_members(list)`` and
-    ``_fit_weights(logits, y_enc, sample_weight)`` returning a
+    ``_fit_weights(logits, y_enc, sample_weight, names)`` returning a
     :class:`~skduo._fit._weight_fit.WeightFitResult`.
     """
 
@@ -232,7 +232,8 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         logits = [
             z if f is None else FlooredLogits(z, f) for z, f in zip(logits, floors)
         ]
-        result = self._fit_weights(logits, y_enc, sample_weight)
+        names = tuple(name for name, _ in named)
+        result = self._fit_weights(logits, y_enc, sample_weight, names)
         self.weights_ = np.asarray(result.weights, dtype=np.float64)
         self.validation_nll_ = float(result.nll)
         self.n_iter_ = int(result.n_iter)

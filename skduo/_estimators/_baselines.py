@@ -48,13 +48,14 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
         What keeps the temperature sane on small or separable validation data
         (see :ref:`no_harm`). ``'auto'``: the exact maximum-likelihood
         temperature where the data determine it (the Wald 95 % interval of
-        ``1 / T`` excludes 0), else the weak prior below with ``c = 3``. A
-        number ``c``: always the posterior mode, the negative log-density of a
-        Gamma prior on the weight ``1 / T`` with its mode at 1 (the member as
-        given), worth ``c`` validation rows, added to the validation NLL
-        divided by the number of rows (the sum of ``sample_weight``); it fades
-        like ``c / n``. ``None`` fits the exact maximum-likelihood temperature
-        (``T -> 0`` on separable data, with a ``SeparationWarning``).
+        ``1 / T`` excludes 0), else temperature 1, the member as given (with a
+        warning). A number ``c``: always the posterior mode, the negative
+        log-density of a Gamma prior on the weight ``1 / T`` with its mode at 1
+        (the member as given), worth ``c`` validation rows, added to the
+        validation NLL divided by the number of rows (the sum of
+        ``sample_weight``); it fades like ``c / n``. ``None`` fits the exact
+        maximum-likelihood temperature (``T -> 0`` on separable data, with a
+        ``SeparationWarning``).
     response_method : {'auto', 'decision_function', 'predict_log_proba', \
 'predict_proba'}, default='auto'
         How the member's outputs become logits, as in
@@ -153,8 +154,10 @@ class TemperatureScalingClassifier(_BaseLogitEnsemble):
             )
         return super()._member_methods(n_members)
 
-    def _fit_weights(self, logits, y_enc, sample_weight):
-        return fit_learned_weights(logits, y_enc, sample_weight, prior=self.prior)
+    def _fit_weights(self, logits, y_enc, sample_weight, names):
+        return fit_learned_weights(
+            logits, y_enc, sample_weight, names=names, prior=self.prior
+        )
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):
@@ -219,7 +222,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
         :ref:`no_harm`). ``'auto'``: the exact maximum-likelihood weights of
         the most members whose fit the data determine (each positive weight's
         and their scale's Wald 95 % interval excludes 0; members dropped one
-        at a time), else the weak prior below with ``c = 3``. A number ``c``:
+        at a time), else the members as given (with a warning). A number ``c``:
         always the posterior mode under Gamma priors with their mode at ``1 /
         m`` (the plain logit average; ``mode='pooled'``: temperature 1 of the
         average), worth ``c`` validation rows, added to the validation NLL
@@ -397,7 +400,7 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
             **{name: est for (name, _), est in zip(self.estimators, members)}
         )
 
-    def _fit_weights(self, logits, y_enc, sample_weight):
+    def _fit_weights(self, logits, y_enc, sample_weight, names):
         mode = self.mode
         if self.weighting != "deprecated":
             warnings.warn(
@@ -407,7 +410,9 @@ class WeightedEnsembleClassifier(_BaseLogitEnsemble, _BaseComposition):
                 stacklevel=4,
             )
             mode = self.weighting
-        return FITS_BY_MODE[mode](logits, y_enc, sample_weight, prior=self.prior)
+        return FITS_BY_MODE[mode](
+            logits, y_enc, sample_weight, names=names, prior=self.prior
+        )
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):

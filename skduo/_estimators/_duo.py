@@ -114,19 +114,19 @@ class DuoClassifier(_BaseLogitEnsemble):
         ``(0, s)``, so ``weights_ = (1, 0)`` reproduces ``sigmoid(s)`` exactly.
     prior : 'auto', float or None, default='auto'
         What keeps the duo sane on small or separable validation data (see
-        :ref:`no_harm`). ``'auto'``: the exact maximum-likelihood weights
-        where the data determine them (each positive weight's and their
-        scale's Wald 95 % interval excludes 0); else one member alone,
-        temperature-scaled (the other's weight 0: first the one the data
-        determine least), if the data determine that; else the weak prior
-        below with ``c = 3``. A number ``c``: always the posterior mode under a
-        Gamma prior on the large member's weight with its mode at 1 (the
-        member as given) and an exponential prior on the sidekick's weight (in
-        units of its logits' spread: no sidekick unless the data ask for one),
-        worth ``c`` validation rows: their negative log-density divided by the
-        number of rows is added to the validation NLL, so the penalty fades
-        like ``c / n``. With either, exact-zero probabilities get a floor from
-        the data (``zero_floors_``). ``None`` fits the exact maximum-likelihood weights
+        :ref:`no_harm`). ``'auto'``: the exact maximum-likelihood weights where
+        the data determine them (each positive weight's and their scale's Wald
+        95 % interval excludes 0); else one member alone, temperature-scaled
+        (the other's weight 0: first the one the data determine least), if the
+        data determine that; else the large member as given (weights ``(1, 0)``,
+        with a warning). A number ``c``: always the posterior mode under a Gamma
+        prior on the large member's weight with its mode at 1 (the member as
+        given) and an exponential prior on the sidekick's weight (in units of
+        its logits' spread: no sidekick unless the data ask for one), worth
+        ``c`` validation rows: their negative log-density divided by the number
+        of rows is added to the validation NLL, so the penalty fades like
+        ``c / n``. With either, exact-zero probabilities get a floor from the data
+        (``zero_floors_``). ``None`` fits the exact maximum-likelihood weights
         on the outputs as given (unbounded on separable data, with a
         ``SeparationWarning``; exact zeros at the float's limit).
     cv : int, cross-validation generator or iterable, default=5
@@ -194,11 +194,12 @@ class DuoClassifier(_BaseLogitEnsemble):
     to rounding, about 1e-13 relative; exactly when the members separate the
     data). A sidekick that does not help gets a weight of exactly 0 at the
     optimum (and is then not evaluated at prediction time). The default
-    (``prior='auto'``) is that fit wherever the data determine it; otherwise
-    (and always with a number ``prior=c``) it minimises ``L(w) + (c / n) (w_l
-    - 1 - log w_l + sigma_s w_s)`` (``sigma_s``: the spread of the sidekick's
-    logits), also convex; the same holds for that objective, with the large
-    member's weight always positive (see :ref:`no_harm`).
+    (``prior='auto'``) is that fit wherever the data determine it (else a member
+    alone, or the large member as given); a number ``prior=c`` minimises
+    ``L(w) + (c / n) (w_l - 1 - log w_l + sigma_s w_s)`` (``sigma_s``: the
+    spread of the sidekick's logits), also convex; the same holds for that
+    objective, with the large member's weight always positive (see
+    :ref:`no_harm`).
 
     Fitted members survive ``clone`` (and so ``cross_val_score`` and
     ``GridSearchCV`` over the duo's own parameters), but scikit-learn also
@@ -267,8 +268,10 @@ class DuoClassifier(_BaseLogitEnsemble):
     def _store_members(self, members):
         self.large_, self.small_ = members
 
-    def _fit_weights(self, logits, y_enc, sample_weight):
-        return FITS_BY_MODE[self.mode](logits, y_enc, sample_weight, prior=self.prior)
+    def _fit_weights(self, logits, y_enc, sample_weight, names):
+        return FITS_BY_MODE[self.mode](
+            logits, y_enc, sample_weight, names=names, prior=self.prior
+        )
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None, *, groups=None, **fit_params):

@@ -9,7 +9,7 @@ each ``mode`` of :data:`skduo._vocabulary.FIT_MODES` to its fit.
 
 Every fit takes ``prior`` (None: the exact maximum-likelihood weights; a
 strength: the weak prior of :mod:`skduo._fit._prior`; ``'auto'``: the exact
-fit where the data determine it, else that prior), centred
+fit where the data determine it, else the members as given), centred
 on the members as given: the duo's large member at weight 1 and its sidekick
 at 0 (:func:`fit_duo_weights`), ``M`` symmetric members at ``1 / M`` each, a
 temperature-scaled model at temperature 1.
@@ -62,8 +62,8 @@ def fit_learned_weights(
     prior : 'auto', float or None, default=None
         None: the exact maximum-likelihood weights; a strength ``c >= 0`` (in
         validation rows): the weak prior of :mod:`skduo._fit._prior`;
-        ``'auto'``: the exact fit where the data determine it, else that
-        prior.
+        ``'auto'``: the exact fit where the data determine it, else the
+        members as given (the centres).
     centres : array-like of shape (n_members,), default=None
         The prior's centres (see :func:`fit_logit_weights`).
 
@@ -100,8 +100,8 @@ def fit_duo_weights(logits, y, sample_weight=None, *, names=None, prior=None):
     prior : 'auto', float or None, default=None
         None: the exact maximum-likelihood weights; a strength ``c >= 0`` (in
         validation rows): the weak prior of :mod:`skduo._fit._prior`;
-        ``'auto'``: the exact fit where the data determine it, else that
-        prior.
+        ``'auto'``: the exact fit where the data determine it, else the
+        members as given (the centres).
 
     Returns
     -------
@@ -136,7 +136,7 @@ def fit_unweighted_weights(logits, y, sample_weight=None, *, names=None, prior=N
     prior : 'auto', float or None, default=None
         None: each member's exact maximum-likelihood temperature; a strength:
         each with the weak prior at temperature 1 (:mod:`skduo._fit._prior`);
-        ``'auto'``: each exact where the data determine it, else that prior.
+        ``'auto'``: each exact where the data determine it, else temperature 1.
 
     Returns
     -------
@@ -156,7 +156,7 @@ def fit_unweighted_weights(logits, y, sample_weight=None, *, names=None, prior=N
         weights,
         float(f),
         g,
-        max(r.kkt_residual for r in singles),
+        _largest_residual(singles),
         sum(r.n_iter for r in singles),
         all(r.converged for r in singles),
         any(r.separable for r in singles),
@@ -164,6 +164,12 @@ def fit_unweighted_weights(logits, y, sample_weight=None, *, names=None, prior=N
         singles[0].prior_strength,
         sum(r.penalty for r in singles),
     )
+
+
+def _largest_residual(results):
+    """The largest KKT residual of ``results``, those kept as given (NaN) aside."""
+    residuals = [r.kkt_residual for r in results if not np.isnan(r.kkt_residual)]
+    return max(residuals) if residuals else float("nan")
 
 
 def fit_pooled_weights(logits, y, sample_weight=None, *, names=None, prior=None):
@@ -186,7 +192,7 @@ def fit_pooled_weights(logits, y, sample_weight=None, *, names=None, prior=None)
     prior : 'auto', float or None, default=None
         None: the exact maximum-likelihood temperature; a strength: the weak
         prior at temperature 1 of the mean logits (:mod:`skduo._fit._prior`);
-        ``'auto'``: exact where the data determine it, else that prior.
+        ``'auto'``: exact where the data determine it, else temperature 1.
 
     Returns
     -------

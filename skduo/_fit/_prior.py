@@ -1,26 +1,31 @@
-"""The weak prior on the weights: a penalised (MAP) weight fit that does no harm.
+"""What keeps the weight fit sane on small or separable data (issue 26).
 
 The exact maximum-likelihood weights are unstable where the validation set is
 small or separable: the NLL then keeps decreasing as a weight grows, and the
-fitted model is far more confident than the data support (issue 26).
-``prior='auto'`` (the default) is therefore adaptive: the exact
-maximum-likelihood fit of the most members whose weights the validation data
-determine (:func:`scale_is_determined`), and only where no such fit exists
-the penalised fit below, which minimises the NLL plus the negative
-log-density of a weak prior on the weights, divided by the effective number
-of validation rows::
+fitted model is far more confident than the data support. Two remedies live
+here.
+
+``prior='auto'`` (the default) is adaptive: the exact maximum-likelihood fit
+of the most members whose weights the validation data determine
+(:func:`scale_is_determined`); where no such fit exists, the members *as
+given* (the prior's centres below: a duo's large member untempered and no
+sidekick, a temperature of 1, the plain logit average), with a warning: the
+data are then no evidence for any change.
+
+``prior=c`` (a number) always fits the penalised (MAP) objective, the NLL plus
+the negative log-density of a weak prior on the weights, divided by the
+effective number of validation rows::
 
     J(w) = L(w) + (c / n) * sum_m phi_m(w_m),   n = sum_i s_i
 
-``c`` (``prior``'s strength, :data:`DEFAULT_STRENGTH` for ``prior="auto"``) is
-the prior's worth in validation rows; sample weights count as frequencies
-(scikit-learn's convention: an integer weight ``k`` is the row repeated ``k``
-times, so scaling every weight scales the data's worth against the prior's).
-Weights are inverse temperatures, so the prior is centred on the members *as
-given*: a member with centre ``a_m > 0`` (the large member of a duo and a
-temperature-scaled model: ``a = 1``; each of ``M`` symmetric members:
-``a = 1 / M``, their plain logit average) gets a Gamma prior whose mode is
-``a_m``::
+``c`` is the prior's worth in validation rows; sample weights count as
+frequencies (scikit-learn's convention: an integer weight ``k`` is the row
+repeated ``k`` times, so scaling every weight scales the data's worth against
+the prior's). Weights are inverse temperatures, so the prior is centred on
+the members *as given*: a member with centre ``a_m > 0`` (the large member of
+a duo and a temperature-scaled model: ``a = 1``; each of ``M`` symmetric
+members: ``a = 1 / M``, their plain logit average) gets a Gamma prior whose
+mode is ``a_m``::
 
     phi_m(w) = w / a_m - 1 - log(w / a_m)       (0 at w = a_m)
 
@@ -47,22 +52,16 @@ import numpy as np
 from skduo._fit._objective import ObjectiveWrapper
 
 __all__ = [
-    "DEFAULT_STRENGTH",
     "Prior",
     "relative_standard_errors",
     "resolve_strength",
     "scale_is_determined",
 ]
 
-#: The strength of ``prior="auto"`` where it falls back to the prior, in
-#: validation rows (pseudo-observations): the smallest value that met issue
-#: 26's no-harm targets on wine, breast_cancer and digits with the prior
-#: everywhere (see ``benchmarks/bench_harm.py``).
-DEFAULT_STRENGTH = 3.0
-
 #: ``prior='auto'`` keeps the maximum-likelihood weights when the relative
-#: standard error of their scale is below ``1 / z_0.975``: the Wald 95 %
-#: interval of the scale then excludes 0 (see :func:`scale_is_determined`).
+#: standard error of each positive weight and of their scale is below
+#: ``1 / z_0.975``: their Wald 95 % intervals then exclude 0 (see
+#: :func:`scale_is_determined`).
 SCALE_SE_MAX = 1.0 / 1.959963984540054
 
 #: Below this fraction of its centre, a Gamma term's logarithm is continued by
@@ -71,12 +70,16 @@ _LOG_FLOOR = 1e-6
 
 
 def resolve_strength(prior):
-    """The strength ``c`` of a ``prior`` parameter (0 for the exact MLE)."""
+    """The strength ``c`` of a ``prior`` parameter.
+
+    0 for the exact MLE (``None``), None for the adaptive ``'auto'`` (no
+    prior: the exact fit the data determine, else the members as given).
+    """
     if prior is None:
         return 0.0
     if isinstance(prior, str):
         if prior == "auto":
-            return DEFAULT_STRENGTH
+            return None
         raise ValueError(f"prior must be 'auto', None or a number >= 0; got {prior!r}.")
     strength = float(prior)
     if not np.isfinite(strength) or strength < 0:
@@ -104,7 +107,7 @@ def scale_is_determined(scale_se):
     flat along it, ``scale_se`` from 64 to infinity on the splits of
     ``benchmarks/bench_harm.py`` where the MLE harms, at most 0.86 on the
     others) the members are dropped one at a time and the rest refitted, and
-    only if no fit passes is the penalised fit of this module used.
+    if no fit passes, the members are kept as given.
 
     Parameters
     ----------

@@ -104,6 +104,8 @@ class WeightFitResult:
         Scale-free KKT residual of the objective minimised:
         ``max_m |projected_gradient_m| / scale_m`` divided by ``max(1, nll +
         penalty)``, where ``scale_m`` is the spread of member ``m``'s logits.
+        NaN where nothing was minimised (``prior='auto'`` keeping the members
+        as given).
     n_iter : int
         Newton iterations taken, all phases together (the start on the
         subsample, the float32 approach and the float64 certificate).
@@ -239,10 +241,10 @@ def _fit(
     scale is not determined by the data (:func:`_adaptive`).
     ``scale_check`` computes the maximum-likelihood fit's ``scale_se``.
     """
+    if prior is not None and prior[2]:
+        return _adaptive(data, y, sw, tol, max_iter, n_threads, prior[1])
     if prior is not None and prior[0] <= 0:
         prior = None
-    if prior is not None and prior[2]:
-        return _adaptive(data, y, sw, tol, max_iter, n_threads, compare_singles, prior)
     n, k = data.shape
     n_members = len(data.names)
     notes = []
@@ -449,20 +451,22 @@ def _fit_without(
     return result, notes
 
 
-def _adaptive(data, y, sw, tol, max_iter, n_threads, compare_singles, prior):
+def _adaptive(data, y, sw, tol, max_iter, n_threads, centres):
     """``prior='auto'``: the exact MLE of the largest model the data determine.
 
     The maximum-likelihood fit of all members first; where the data determine
     it (:func:`~skduo._fit._prior.scale_is_determined` of its ``scale_se``) it
     is the answer, with its messages. Otherwise one member is dropped (weight
     0; :func:`_least_determined`) and the others refitted, until a fit is
-    determined. Only when none is -- every member alone separates the data or
-    leaves its scale open -- the penalised (MAP) fit of all members with the
-    prior's ``strength`` and ``centres``, and only its messages. The result
-    reports the first fit's ``scale_se`` and ``weight_se``, and the passes and
-    iterations of every fit made.
+    determined. When none is -- every member alone separates the data or
+    leaves its scale open -- the validation data give no evidence for any
+    weights, and the members are kept as given: the weights are the prior's
+    ``centres`` (a duo's large member untempered and no sidekick, a
+    temperature of 1, the plain logit average), with a warning that says so
+    (``kkt_residual`` NaN: nothing was minimised).
+    The result reports the first fit's ``scale_se`` and ``weight_se``, and the
+    passes and iterations of every fit made.
     """
-    strength, centres, _ = prior
     kept = np.ones(len(data.names), dtype=bool)
     first, passes, n_iter = None, 0, 0
     while kept.any():
@@ -477,40 +481,58 @@ def _adaptive(data, y, sw, tol, max_iter, n_threads, compare_singles, prior):
         if scale_is_determined(fit.scale_se):
             return replace(fit, n_iter=n_iter, n_passes=passes), notes
         kept[_least_determined(fit, kept, centres)] = False
-    res, notes = _fit(
-        data,
-        y,
-        sw,
-        tol,
-        max_iter,
-        n_threads,
-        compare_singles,
-        (strength, centres, False),
+    w = np.array(centres, dtype=np.float64)
+    precise = _Checked(data.objective(y, sw, True, None, n_threads), data)
+    f, g, _ = precise(w, order=1)
+    result = WeightFitResult(
+        w,
+        f,
+        g,
+        float("nan"),  # nothing was minimised: no KKT residual
+        n_iter,
+        True,
+        first.separable,
+        passes + precise.n_evaluations + data.n_passes,
+        0.0,
+        0.0,
+        first.scale_se,
+        first.weight_se,
     )
+    return result, [(_as_given_message(data.names, w), UserWarning)]
+
+
+def _as_given_message(names, weights):
+    """The warning of a fit that keeps the members as given (no evidence)."""
+    if len(names) == 1:
+        what = f"the temperature of {names[0]}"
+        kept = "the temperature stays at 1, the model as given"
+    else:
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        shown = ", ".join(f"{w:g}" for w in weights)
+        what = f"the weights of {listed}"
+        kept = f"the weights stay at [{shown}], the members as given"
     return (
-        replace(
-            res,
-            n_iter=res.n_iter + n_iter,
-            n_passes=res.n_passes + passes,
-            scale_se=first.scale_se,
-            weight_se=first.weight_se,
-        ),
-        notes,
+        f"The validation data do not determine {what} (each fit separates the "
+        "rows or leaves its scale open: its Wald 95 % interval reaches 0), so "
+        f"{kept}: no evidence for a change. prior=<c> fits "
+        "the weak prior's posterior mode instead, prior=None the exact "
+        "maximum-likelihood weights."
     )
 
 
 def _least_determined(fit, kept, centres):
     """The member an undetermined maximum-likelihood fit drops next.
 
-    Among the ``kept`` members: one at weight 0 first (it adds nothing), then
-    the largest relative standard error; among equal errors (none could be
-    computed: no finite MLE) a sidekick first (prior centre 0: no sidekick
-    unless the data ask for one); ties go to the last member.
+    Among the ``kept`` members: one at weight 0 first (it adds nothing to a
+    finite MLE), then the largest relative standard error; among equal errors
+    (none could be computed: no finite MLE, whose weights where the fit
+    stopped say nothing) a sidekick first (prior centre 0: no sidekick unless
+    the data ask for one); ties go to the last member.
     """
     order = sorted(
         np.flatnonzero(kept),
         key=lambda m: (
-            fit.weights[m] == 0.0,
+            fit.weights[m] == 0.0 and not fit.separable,
             fit.weight_se[m] if fit.weight_se is not None else np.inf,
             centres[m] == 0.0,
             m,
@@ -566,9 +588,10 @@ def fit_logit_weights(
 ):
     """Non-negative weights minimising the NLL of ``sum_m w_m * logits[m]``.
 
-    By default the exact maximum-likelihood weights; with ``prior`` the NLL
-    plus a weak prior's penalty (a MAP fit that stays finite on small or
-    separable data, see :mod:`skduo._fit._prior`).
+    By default the exact maximum-likelihood weights; with a number ``prior``
+    the NLL plus a weak prior's penalty (a MAP fit that stays finite on small
+    or separable data), with ``prior='auto'`` the exact fit where the data
+    determine it (see :mod:`skduo._fit._prior`).
 
     Parameters
     ----------
@@ -595,9 +618,9 @@ def fit_logit_weights(
         None: the exact maximum-likelihood fit. A number ``c >= 0``: the
         prior's strength in validation rows; the objective is then ``nll + (c
         / n) * sum_m phi_m(w_m)``. ``'auto'``: the exact maximum-likelihood
-        fit of the most members the data determine, else that objective with
-        :data:`~skduo._fit._prior.DEFAULT_STRENGTH` (see
-        :func:`~skduo._fit._prior.scale_is_determined`).
+        fit of the most members the data determine (see
+        :func:`~skduo._fit._prior.scale_is_determined`), else the members as
+        given (the weights ``prior_centres``, with a warning).
     prior_centres : array-like of shape (n_members,), default=None
         Where the prior is centred: ``> 0`` a Gamma prior with that mode, ``0``
         an exponential prior in units of the member's logit spread (a sidekick).
@@ -623,7 +646,9 @@ def fit_logit_weights(
     ConvergenceWarning
         When the KKT tolerance is not met (the result says so, too).
     UserWarning
-        For a member whose rows are constant up to rounding (weight 0).
+        For a member whose rows are constant up to rounding (weight 0); with
+        ``prior='auto'``, when the data determine no fit and the members are
+        kept as given.
 
     Notes
     -----
@@ -657,7 +682,7 @@ def _prior_spec(prior, centres, n_members):
     None: the exact MLE; ``adaptive`` for ``prior='auto'`` (see
     :mod:`skduo._fit._prior`).
     """
-    strength = resolve_strength(prior)
+    strength = resolve_strength(prior)  # None: 'auto'
     if strength == 0.0:
         return None
     if centres is None:
@@ -669,7 +694,7 @@ def _prior_spec(prior, centres, n_members):
         )
     if not (centres > 0).any():
         raise ValueError("prior_centres must centre at least one member above 0.")
-    return strength, centres, isinstance(prior, str)
+    return strength, centres, strength is None
 
 
 def nll(logits, y, weights=None, sample_weight=None):

@@ -234,16 +234,16 @@ WeightedEnsembleClassifier
     >>> from skorch import NeuralNetClassifier
     >>> from skduo import DuoClassifier
     >>> from skduo.torch import export_duo_module
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(60, 4)).astype(np.float32)
+    >>> rng, _ = np.random.default_rng(0), torch.manual_seed(0)
+    >>> X = rng.normal(size=(200, 4)).astype(np.float32)
     >>> y = (X[:, 0] + X[:, 1] > 0).astype(np.int64) + (X[:, 2] > 1)
     >>> def net(hidden):
     ...     module = torch.nn.Sequential(
     ...         torch.nn.Linear(4, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 3)
     ...     )
     ...     return NeuralNetClassifier(
-    ...         module, criterion=torch.nn.CrossEntropyLoss, max_epochs=3,
-    ...         train_split=None, verbose=0,
+    ...         module, criterion=torch.nn.CrossEntropyLoss, max_epochs=10,
+    ...         lr=0.1, train_split=None, verbose=0,
     ...     ).fit(X, y)
     >>> duo = DuoClassifier(net(16), net(4)).fit(X, y)
     >>> module = export_duo_module(duo)
