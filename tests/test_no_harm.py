@@ -363,6 +363,26 @@ def test_wine_split_where_mle_temperature_scaling_harms():
     assert _test_nll(ts, X_te, y_te) - raw < 0.05
 
 
+def test_estimators_keep_the_members_as_given_and_say_so_at_the_callers_line():
+    # bench_harm.py, wine, (hgb, logreg), split 7: every validation row is
+    # separated by each member and by both, so no weight is determined
+    large, small, X_val, y_val, X_te, y_te = _wine_cell(7)
+    with pytest.warns(UserWarning, match="do not determine the weights") as rec:
+        duo = DuoClassifier(large, small).fit(X_val, y_val)
+    with pytest.warns(UserWarning, match="do not determine the temperature") as rec_ts:
+        ts = TemperatureScalingClassifier(large).fit(X_val, y_val)
+    assert "the weights of large and small" in str(rec[0].message)
+    assert "the weights stay at [1, 0], the members as given" in str(rec[0].message)
+    assert "the temperature of estimator" in str(rec_ts[0].message)
+    assert rec[0].filename == rec_ts[0].filename == __file__  # not skduo's
+    np.testing.assert_array_equal(duo.weights_, [1.0, 0.0])
+    np.testing.assert_array_equal(ts.weights_, [1.0])
+    # the large member as given: its own probabilities (floored exact zeros)
+    np.testing.assert_allclose(
+        duo.predict_proba(X_te), ts.predict_proba(X_te), rtol=1e-12, atol=1e-15
+    )
+
+
 def test_digits_default_is_the_exact_mle():
     # bench_harm.py, digits (449 validation rows), (hgb, logreg), split 0: the
     # data determine both weights (measured relative errors 0.23, 0.29, scale

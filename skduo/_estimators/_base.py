@@ -11,6 +11,7 @@ prediction methods.
 """
 
 import numbers
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -233,7 +234,13 @@ class _BaseLogitEnsemble(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             z if f is None else FlooredLogits(z, f) for z, f in zip(logits, floors)
         ]
         names = tuple(name for name, _ in named)
-        result = self._fit_weights(logits, y_enc, sample_weight, names)
+        # the weight fit's messages name the members; they point at the
+        # caller's fit (frames: this method, fit, scikit-learn's fit wrapper)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = self._fit_weights(logits, y_enc, sample_weight, names)
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=4)
         self.weights_ = np.asarray(result.weights, dtype=np.float64)
         self.validation_nll_ = float(result.nll)
         self.n_iter_ = int(result.n_iter)

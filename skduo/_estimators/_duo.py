@@ -329,7 +329,7 @@ class DuoClassifier(_BaseLogitEnsemble):
                 "for mode='uq_only' (predictions come from the large member) and "
                 "for the compute accounting, or choose another sidekick.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of scikit-learn's fit wrapper
             )
         return self
 
@@ -362,7 +362,7 @@ class DuoClassifier(_BaseLogitEnsemble):
             "swapped, use DuoClassifier(large=<the better model>, "
             "small=<the other>).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=5,  # _fit_members, fit, scikit-learn's wrapper, the caller
         )
 
     def predict(self, X):
