@@ -245,6 +245,18 @@ def test_auto_keeps_symmetric_members_at_their_plain_average(rng):
     assert np.isnan(unweighted.kkt_residual)
 
 
+def test_auto_keeps_the_constant_member_message(rng):
+    y = rng.integers(0, 3, 50)
+    const = np.ones((50, 3)) * rng.normal(size=(50, 1))  # a per-row offset only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        w = fit_logit_weights([const], y, prior="auto")
+    messages = [str(c.message) for c in caught]
+    assert len(messages) == 2 and "every row is constant" in messages[0]
+    assert "temperature stays at 1" in messages[1]
+    np.testing.assert_array_equal(w, [1.0])  # softmax of constant rows: uniform
+
+
 def test_scale_se_threshold_is_the_wald_test():
     from skduo._fit._prior import SCALE_SE_MAX, scale_is_determined
 

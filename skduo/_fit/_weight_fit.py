@@ -476,7 +476,8 @@ def _adaptive(data, y, sw, tol, max_iter, n_threads, centres):
             fit, notes = _fit_without(
                 data, y, sw, kept, tol, max_iter, n_threads, [], None, True
             )
-        first = first or fit
+        if first is None:
+            first, first_notes = fit, notes
         passes, n_iter = passes + fit.n_passes, n_iter + fit.n_iter
         if scale_is_determined(fit.scale_se):
             return replace(fit, n_iter=n_iter, n_passes=passes), notes
@@ -498,7 +499,9 @@ def _adaptive(data, y, sw, tol, max_iter, n_threads, centres):
         first.scale_se,
         first.weight_se,
     )
-    return result, [(_as_given_message(data.names, w), UserWarning)]
+    # the first fit's notes on degenerate members (constant rows) still hold
+    notes = [note for note in first_notes if note[1] is UserWarning]
+    return result, [*notes, (_as_given_message(data.names, w), UserWarning)]
 
 
 def _as_given_message(names, weights):
