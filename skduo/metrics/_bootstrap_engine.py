@@ -17,17 +17,13 @@ shared resamples) use it.
 """
 
 import functools
-import importlib.util
-import os
-import sys
-import warnings
 
 import numpy as np
 from scipy.sparse import csc_matrix
 from scipy.special import digamma
 
-from skduo._fit._objective import fit_kernel
 from skduo.metrics._classification import _nll_from_logits
+from skduo.metrics._kernel_choice import compiled_kernel, load_compiled
 from skduo.metrics._selective import _confidence_from_proba
 from skduo.utils._arrays import map_blocks
 
@@ -551,50 +547,32 @@ _COMPILED_MIN_ELEMENTS = 2**24
 _WARM_MIN_ELEMENTS = 2**16
 
 
-@functools.cache
-def _load_compiled(forced):
-    """The compiled bootstrap kernel's module, compiled (or loaded); or None.
+def _import_kernel():
+    from skduo.metrics import _compiled_bootstrap
 
-    A failure (numba broken, no writable cache) is an error with ``forced``,
-    else one warning per process, and the NumPy code.
-    """
-    try:
-        from skduo.metrics import _compiled_bootstrap
-
-        _compiled_bootstrap.warm_up()
-    except Exception as exc:
-        message = f"the compiled bootstrap kernel (numba) failed to load: {exc!r}"
-        if forced:
-            raise RuntimeError(f"SKDUO_FIT_KERNEL=numba, but {message}") from exc
-        warnings.warn(
-            f"{message[0].upper()}{message[1:]}; the bootstrap uses NumPy "
-            "(set SKDUO_FIT_KERNEL=numpy to skip it).",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return None
     return _compiled_bootstrap
 
 
-def _compiled_kernel(n_elements):
-    """The compiled kernel's module for a bootstrap of ``n_elements``, or None.
+def _load_compiled(forced):
+    """The compiled bootstrap kernel's module, or None (see
+    :func:`skduo.metrics._kernel_choice.load_compiled`)."""
+    return load_compiled(_import_kernel, "bootstrap", forced)
 
-    Chosen by ``SKDUO_FIT_KERNEL``, as the weight fit's kernel
-    (:func:`skduo._fit._objective.fit_kernel`): ``numba`` forces it (an error
-    if it does not load), ``numpy`` never uses it, ``auto`` (the default)
-    uses it when numba is installed and there are at least
-    :data:`_COMPILED_MIN_ELEMENTS` resamples x rows
-    (:data:`_WARM_MIN_ELEMENTS` once numba is loaded in the process).
+
+def _compiled_kernel(n_elements):
+    """The compiled kernel's module for resamples x rows ``n_elements``, or None.
+
+    :func:`skduo.metrics._kernel_choice.compiled_kernel` from
+    :data:`_COMPILED_MIN_ELEMENTS` (:data:`_WARM_MIN_ELEMENTS` once numba is
+    loaded in the process).
     """
-    if fit_kernel(0) == "numba":  # validates the variable's value
-        return _load_compiled(True)
-    choice = os.environ.get("SKDUO_FIT_KERNEL", "auto").strip().lower() or "auto"
-    if choice != "auto" or importlib.util.find_spec("numba") is None:
-        return None
-    warm = "numba" in sys.modules
-    if n_elements < (_WARM_MIN_ELEMENTS if warm else _COMPILED_MIN_ELEMENTS):
-        return None
-    return _load_compiled(False)
+    return compiled_kernel(
+        _import_kernel,
+        "bootstrap",
+        n_elements,
+        _COMPILED_MIN_ELEMENTS,
+        _WARM_MIN_ELEMENTS,
+    )
 
 
 def _kernel_data(pred, metrics, n):

@@ -8,10 +8,6 @@ from mere recalibration. :func:`smooth_ece` is a calibration error that does
 not move with a choice of bins.
 """
 
-import functools
-import importlib.util
-import os
-import sys
 import warnings
 from collections import namedtuple
 
@@ -19,7 +15,6 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from skduo._fit._modes import fit_learned_weights
-from skduo._fit._objective import fit_kernel
 from skduo.metrics._base import (
     _as_float_array,
     _check_length,
@@ -29,6 +24,7 @@ from skduo.metrics._base import (
     _resolve_classes,
 )
 from skduo.metrics._classification import _nll_from_logits
+from skduo.metrics._kernel_choice import compiled_kernel, load_compiled
 from skduo.utils._arrays import map_blocks, row_blocks
 from skduo.utils._sklearn_compat import StrOptions, validate_params
 
@@ -292,50 +288,32 @@ _COMPILED_MIN_ELEMENTS = 2**23
 _WARM_MIN_ELEMENTS = 2**20
 
 
-@functools.cache
-def _load_compiled(forced):
-    """The compiled row kernel's module, compiled (or loaded); None if it fails.
+def _import_kernel():
+    from skduo.metrics import _compiled
 
-    A failure (numba broken, no writable cache) is an error with ``forced``,
-    else one warning per process, and the NumPy code.
-    """
-    try:
-        from skduo.metrics import _compiled
-
-        _compiled.warm_up()
-    except Exception as exc:
-        message = f"the compiled decomposition kernel (numba) failed to load: {exc!r}"
-        if forced:
-            raise RuntimeError(f"SKDUO_FIT_KERNEL=numba, but {message}") from exc
-        warnings.warn(
-            f"{message[0].upper()}{message[1:]}; the decomposition uses NumPy "
-            "(set SKDUO_FIT_KERNEL=numpy to skip it).",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return None
     return _compiled
 
 
-def _compiled_kernel(n_elements):
-    """The compiled kernel's module for passes over ``n_elements``, or None.
+def _load_compiled(forced):
+    """The compiled decomposition kernel's module, or None (see
+    :func:`skduo.metrics._kernel_choice.load_compiled`)."""
+    return load_compiled(_import_kernel, "decomposition", forced)
 
-    Chosen by ``SKDUO_FIT_KERNEL``, as the weight fit's kernel
-    (:func:`skduo._fit._objective.fit_kernel`): ``numba`` forces it (an
-    error if it does not load), ``numpy`` never uses it, ``auto`` (the
-    default) uses it when numba is installed and there are at least
-    :data:`_COMPILED_MIN_ELEMENTS` logits (:data:`_WARM_MIN_ELEMENTS` once
-    numba is loaded in the process).
+
+def _compiled_kernel(n_elements):
+    """The compiled kernel's module for logits ``n_elements``, or None.
+
+    :func:`skduo.metrics._kernel_choice.compiled_kernel` from
+    :data:`_COMPILED_MIN_ELEMENTS` (:data:`_WARM_MIN_ELEMENTS` once numba is
+    loaded in the process).
     """
-    if fit_kernel(0) == "numba":  # validates the variable's value
-        return _load_compiled(True)
-    choice = os.environ.get("SKDUO_FIT_KERNEL", "auto").strip().lower() or "auto"
-    if choice != "auto" or importlib.util.find_spec("numba") is None:
-        return None
-    warm = "numba" in sys.modules
-    if n_elements < (_WARM_MIN_ELEMENTS if warm else _COMPILED_MIN_ELEMENTS):
-        return None
-    return _load_compiled(False)
+    return compiled_kernel(
+        _import_kernel,
+        "decomposition",
+        n_elements,
+        _COMPILED_MIN_ELEMENTS,
+        _WARM_MIN_ELEMENTS,
+    )
 
 
 def _block_parts(z, rows):
